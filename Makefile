@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with Python >= 3.10 and pip:
+#   make demo   creates .venv, installs selector, and runs a recommendation on a bundled example
+#   make test   runs the whole test suite (what CI runs)
+#
+# torch is installed first, pinned, so that pip keeps the CPU build and never pulls several GB
+# of CUDA packages. GPU users: `make TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"`
+# (or install their own torch into .venv first; an installed torch is kept).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+DEMO_ARGS ?= example:digits --n-trials 12
+
+.PHONY: setup demo test test-fast lint clean
+
+$(BIN)/selector: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/selector
+
+demo: setup
+	$(BIN)/selector recommend $(DEMO_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not server and not browser"
+
+lint: setup
+	$(BIN)/ruff check selector tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

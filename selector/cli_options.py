@@ -1,0 +1,102 @@
+"""The data flags every data-reading command shares, declared once.
+
+`with_data_options` adds them to a command's signature (Typer reads the signature) and hands
+the command one `DataOptions` object instead, so `profile`, `recommend` and later commands
+parse data the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from selector.data.options import DataOptions
+
+PANEL = "Data options"
+
+
+def _opt(help_text: str, **kwargs: Any) -> Any:
+    return typer.Option(help=help_text, rich_help_panel=PANEL, show_default=True, **kwargs)
+
+
+# name -> (annotation, default); the names match DataOptions' fields.
+DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "target": (Annotated[str | None, _opt(
+        "Target column (per sequence), found as 'label' or 'target' without this flag.")], None),
+    "id_col": (Annotated[str | None, _opt(
+        "Sequence-id column of a long table (one row per step); default 'sequence_id'.")], None),
+    "step_col": (Annotated[str | None, _opt(
+        "Order column inside each sequence; default 'step', else file order.")], None),
+    "text_col": (Annotated[str | None, _opt(
+        "Text column of a one-row-per-text table; default 'text'.")], None),
+    "time_col": (Annotated[str | None, _opt(
+        "Time column of one long series to forecast; default 'time', 'timestamp' or 'date'.")],
+        None),
+    "split_col": (Annotated[str | None, _opt(
+        "Column with train/val/test per sequence; default 'split' if present, else a seeded "
+        "split.")], None),
+    "features": (Annotated[str | None, _opt(
+        "Comma-separated feature columns; default every other column.")], None),
+    "task": (Annotated[str | None, _opt(
+        "classification, regression or forecasting; default detected from the target.")], None),
+    "lookback": (Annotated[int, _opt("Forecasting: input window length in steps.", min=1)], 48),
+    "horizon": (Annotated[int, _opt("Forecasting: steps ahead to predict.", min=1)], 1),
+    "max_length": (Annotated[int, _opt("Text: keep at most this many tokens per text.", min=1)],
+                   256),
+    "vocab_size": (Annotated[int, _opt("Text: vocabulary size (from the training split).",
+                                       min=1)], 20_000),
+    "val_fraction": (Annotated[float, _opt("Share of sequences for validation.", min=0.01,
+                                           max=0.49)], 0.15),
+    "test_fraction": (Annotated[float, _opt("Share of sequences held out for the final test.",
+                                            min=0.01, max=0.49)], 0.15),
+}
+
+
+def _task_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    choices = ("classification", "regression", "forecasting")
+    if value not in choices:
+        raise typer.BadParameter(f"expected one of {', '.join(choices)}; got {value!r}",
+                                 param_hint="--task")
+    return value
+
+
+def with_data_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``func`` the shared data flags; it receives them as ``data_options: DataOptions``.
+
+    ``func`` may take a ``seed`` parameter of its own; the split is seeded with it too.
+    """
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    injected = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                          annotation=annotation)
+        for name, (annotation, default) in DATA_PARAMETERS.items()
+    ]
+    kept = [p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values() if p.name != "data_options"]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in DATA_PARAMETERS}
+        options = _build(values, kwargs.get("seed", 0))
+        return func(*args, data_options=options, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + injected)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in kept},
+                               **{n: a for n, (a, _) in DATA_PARAMETERS.items()}}
+    del wrapper.__wrapped__  # Typer must read the new signature, not the wrapped one
+    return wrapper
+
+
+def _build(values: dict[str, Any], seed: int) -> DataOptions:
+    task = _task_value(values.pop("task"))
+    features = values.pop("features")
+    chosen = tuple(f.strip() for f in features.split(",") if f.strip()) if features else None
+    return DataOptions(**values, task=task, features=chosen, seed=seed)  # type: ignore[arg-type]

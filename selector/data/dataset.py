@@ -1,0 +1,85 @@
+"""The in-memory dataset every later stage trains on: validated, split and scaled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from selector.data.options import Task
+
+Format = Literal["long", "text", "series", "arrays"]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Indices of the train, validation and test sequences, and how they were drawn."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    rule: str  # "stratified", "random", "time-ordered" or "column"
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.train), len(self.val), len(self.test)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What was fitted on the training split, stored as plain data (JSON-able, never pickled)."""
+
+    feature_mean: tuple[float, ...] = ()
+    feature_std: tuple[float, ...] = ()
+    target_mean: tuple[float, ...] = ()
+    target_std: tuple[float, ...] = ()
+    tokenizer_json: str | None = None  # a `tokenizers` JSON document, for text data
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """A validated dataset: one entry per sequence, with its split and preprocessing.
+
+    ``sequences[i]`` is a float32 array of shape (steps, features) for numeric data, or an
+    int64 array of token ids of shape (steps,) for text. ``targets`` holds class indices
+    (classification), floats (regression) or a (n, horizon, outputs) array (forecasting).
+    """
+
+    source: str
+    format: Format
+    task: Task
+    sequences: list[np.ndarray]
+    targets: np.ndarray
+    splits: Splits
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+    vocabulary_size: int = 0
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    lookback: int | None = None
+    horizon: int | None = None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(s) for s in self.sequences), dtype=np.int64, count=len(self))
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def is_text(self) -> bool:
+        return self.vocabulary_size > 0
+
+    @property
+    def output_size(self) -> int:
+        """Width of the model's output layer for this task."""
+        if self.task == "classification":
+            return len(self.classes)
+        return int(np.prod(self.targets.shape[1:], dtype=np.int64)) if self.targets.ndim > 1 else 1
+
+    def nbytes(self) -> int:
+        return int(sum(s.nbytes for s in self.sequences) + self.targets.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.sequences)

@@ -1,0 +1,61 @@
+"""One entry point for every data source: files (CSV, TSV, Parquet, .npz) and bundled examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from selector.data.dataset import SequenceData
+from selector.data.examples import is_example, load_example
+from selector.data.formats import from_arrays, from_long_frame, from_series_frame, from_text_frame
+from selector.data.options import (
+    DEFAULT_ID_COLUMNS,
+    DEFAULT_TEXT_COLUMNS,
+    DEFAULT_TIME_COLUMNS,
+    DataOptions,
+)
+from selector.data.readers import file_kind, read_npz, read_table
+from selector.errors import DataError
+
+
+def load_dataset(source: str | Path, options: DataOptions | None = None) -> SequenceData:
+    """Load, validate, split and scale a dataset.
+
+    ``source`` is a file path or ``example:NAME``. Bad input raises `DataError` with a message
+    that names the file, the column or row, and what was expected.
+    """
+    options = options or DataOptions()
+    text = str(source)
+    if is_example(text):
+        return load_example(text, options)
+    path = Path(source).expanduser()
+    if path.exists() and not path.is_dir() and file_kind(path) == "npz":
+        return from_arrays(read_npz(path), options, text)
+    frame = read_table(path)
+    return _TABLE_LAYOUTS[table_layout(frame, options, text)](frame, options, text)
+
+
+_TABLE_LAYOUTS = {"long": from_long_frame, "text": from_text_frame, "series": from_series_frame}
+
+
+def table_layout(frame: pd.DataFrame, options: DataOptions, source: str) -> str:
+    """Which layout a table is in: from the flags given, else from conventional column names."""
+    if options.text_col is not None:
+        return "text"
+    if options.time_col is not None or options.task == "forecasting":
+        return "series"
+    if options.id_col is not None:
+        return "long"
+    columns = set(frame.columns)
+    for layout, names in (("long", DEFAULT_ID_COLUMNS), ("text", DEFAULT_TEXT_COLUMNS),
+                          ("series", DEFAULT_TIME_COLUMNS)):
+        if columns.intersection(names):
+            return layout
+    raise DataError(
+        source,
+        "cannot tell how the table is laid out. Expected one of: a 'sequence_id' column (one row "
+        "per time step; or --id-col NAME), a 'text' column (one row per text; or --text-col "
+        "NAME), or a 'time' column (one series to forecast; or --time-col NAME). "
+        f"Columns: {', '.join(frame.columns)}.",
+    )

@@ -1,0 +1,51 @@
+"""How to read a dataset: the options shared by every command that reads data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Task = Literal["classification", "regression", "forecasting"]
+TASKS: tuple[Task, ...] = ("classification", "regression", "forecasting")
+
+# Column names found without flags, in order of preference.
+DEFAULT_ID_COLUMNS = ("sequence_id",)
+DEFAULT_STEP_COLUMNS = ("step",)
+DEFAULT_TARGET_COLUMNS = ("label", "target")
+DEFAULT_TEXT_COLUMNS = ("text",)
+DEFAULT_TIME_COLUMNS = ("time", "timestamp", "date")
+DEFAULT_SPLIT_COLUMNS = ("split",)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Explicit options for loading, validating and splitting one dataset.
+
+    ``None`` means "find it by its conventional name" for columns, and "detect it" for the task.
+    """
+
+    target: str | None = None
+    id_col: str | None = None
+    step_col: str | None = None
+    text_col: str | None = None
+    time_col: str | None = None
+    split_col: str | None = None
+    features: tuple[str, ...] | None = None
+    task: Task | None = None
+    lookback: int = 48
+    horizon: int = 1
+    max_length: int = 256
+    vocab_size: int = 20_000
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        for name in ("lookback", "horizon", "max_length", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        for name in ("val_fraction", "test_fraction"):
+            if not 0.0 < getattr(self, name) < 0.5:
+                raise ValueError(f"{name} must be between 0 and 0.5; got {getattr(self, name)}")

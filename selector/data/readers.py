@@ -1,0 +1,91 @@
+"""Reading files from disk into tables or arrays, with errors that name the file."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from selector.errors import DataError
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+ARRAY_SUFFIXES = {".npz": "npz"}
+SUPPORTED = (*TABLE_SUFFIXES, ".csv.gz", ".tsv.gz", *ARRAY_SUFFIXES)
+
+
+def file_kind(path: Path) -> str:
+    """'csv', 'tsv', 'parquet' or 'npz' from the file name, or a DataError."""
+    name = path.name.lower()
+    suffix = path.suffix.lower()
+    if suffix == ".gz" and len(path.suffixes) >= 2:
+        suffix = path.suffixes[-2].lower()
+        if suffix not in (".csv", ".tsv"):
+            suffix = ".gz"
+    kind = {**TABLE_SUFFIXES, **ARRAY_SUFFIXES}.get(suffix)
+    if kind is None:
+        raise DataError(
+            str(path),
+            f"unknown file type '{suffix or name}'. Expected one of: {', '.join(SUPPORTED)} "
+            "(CSV/Parquet tables, or NumPy .npz with arrays X and y).",
+        )
+    return kind
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise DataError(str(path), "file not found. Check the path, or use a bundled example "
+                        "such as 'example:digits' (see 'selector examples').")
+    if path.is_dir():
+        raise DataError(str(path), "is a directory; expected a data file.")
+    if path.stat().st_size == 0:
+        raise DataError(str(path), "the file is empty (0 bytes).")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV, TSV or Parquet file as a DataFrame with at least one data row."""
+    check_readable(path)
+    kind = file_kind(path)
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise DataError(str(path), "the file has no header and no rows.") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(str(path), f"not a well-formed {kind.upper()} file: {exc}".strip()) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(
+            str(path), f"cannot read it as {kind.upper()} (truncated or corrupt?): {exc}"
+        ) from None
+    if frame.empty:
+        raise DataError(str(path), f"has columns {list(map(str, frame.columns))} but no data rows.")
+    frame.columns = [str(c) for c in frame.columns]
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise DataError(str(path), f"column names repeat: {duplicated}; each must be unique.")
+    return frame
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, loaded without pickle (untrusted files are never unpickled)."""
+    check_readable(path)
+    file_kind(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(
+                str(path),
+                "holds object arrays, which need pickle to load; selector never unpickles "
+                "data files. Save X and y as numeric arrays (np.savez(path, X=X.astype('float32'), "
+                "y=y)).",
+            ) from None
+        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): {exc}") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): {exc}") from None

@@ -1,0 +1,37 @@
+"""Shared fixtures: small datasets written to temporary files in each accepted layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def long_frame(n_sequences: int = 30, *, classes: int = 2, seed: int = 0,
+               min_len: int = 3, max_len: int = 9) -> pd.DataFrame:
+    """One row per step; the label is repeated on every row of its sequence."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_sequences):
+        label = f"c{i % classes}"
+        for step in range(int(rng.integers(min_len, max_len + 1))):
+            rows.append({"sequence_id": f"s{i}", "step": step, "a": rng.normal(),
+                         "b": rng.normal() + i % classes, "label": label})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def long_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "long.csv"
+    long_frame().to_csv(path, index=False)
+    return path
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
