@@ -49,7 +49,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except SelectorError as exc:
-            stderr.print(f"Error: {exc}", style="red", markup=False, highlight=False)
+            stderr.print(f"Error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

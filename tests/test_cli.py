@@ -1,0 +1,55 @@
+"""The command line as users meet it: help, JSON on stdout, errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from selector.cli import app
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def test_profile_json_is_machine_readable(long_csv: Path) -> None:
+    result = runner.invoke(app, ["profile", str(long_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["task"] == "classification" and payload["n_sequences"] == 30
+    assert payload["short_sequences"] is True and payload["training_size"] == "small"
+
+
+def test_profile_table_names_the_criteria_numbers() -> None:
+    result = runner.invoke(app, ["profile", "example:digits"])
+    assert result.exit_code == 0
+    assert "G2 short sequences" in result.stdout and "1,797" in result.stdout
+
+
+def test_bad_input_exits_2_with_one_clear_message(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["profile", str(tmp_path / "missing.parquet")])
+    assert result.exit_code == 2
+    assert "missing.parquet: file not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_data_flags_reach_the_loader(long_csv: Path) -> None:
+    result = runner.invoke(app, ["profile", str(long_csv), "--id-col", "sequnce_id"])
+    assert result.exit_code == 2
+    assert "Did you mean 'sequence_id'?" in result.stderr
+
+
+def test_bad_task_value_is_a_usage_error(long_csv: Path) -> None:
+    result = runner.invoke(app, ["profile", str(long_csv), "--task", "clustering"])
+    assert result.exit_code == 2 and "classification, regression, forecasting" in result.output
+
+
+def test_help_lists_data_options_once() -> None:
+    result = runner.invoke(app, ["profile", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "Data options" in result.stdout and result.stdout.count("--lookback") == 1
+
+
+def test_examples_lists_every_example_as_json() -> None:
+    result = runner.invoke(app, ["examples", "--json"])
+    assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "sine", "reviews"}
