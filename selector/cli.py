@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,11 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from selector import __version__
+from selector.api import SearchRequest, search
 from selector.cli_options import with_data_options
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
-from selector.records import DataProfile
+from selector.objective import Budgets
+from selector.progress import SearchProgress
+from selector.records import CellResult, DataProfile, SearchSummary
+from selector.study import DEFAULT_STORAGE
+from selector.urls import mask_url
 
 app = typer.Typer(
     name="selector",
@@ -132,6 +137,128 @@ def examples(as_json: JsonFlag = False) -> None:
     stdout.print(table)
 
 
+@app.command()
+@user_errors
+@with_data_options
+def recommend(
+    data: DataArg,
+    space: Annotated[str, typer.Option(
+        help="Search space: a preset (default, edge, long_sequences) or a YAML file.",
+        rich_help_panel="Search")] = "default",
+    n_trials: Annotated[int, typer.Option(
+        min=2, help="Total trials in the study (complete + pruned); a resumed study counts the "
+        "trials it already has.", rich_help_panel="Search")] = 20,
+    timeout: Annotated[float | None, typer.Option(
+        min=1, help="Stop starting new trials after this many seconds.",
+        rich_help_panel="Search")] = None,
+    jobs: Annotated[int, typer.Option(
+        min=1, help="Parallel trial processes sharing the storage (each gets cores/N threads).",
+        rich_help_panel="Search")] = 1,
+    objective: Annotated[str, typer.Option(
+        help="score, or score-latency for a Pareto front of validation score and latency.",
+        rich_help_panel="Search")] = "score",
+    max_params: Annotated[int | None, typer.Option(
+        min=1, help="Reject candidates with more parameters, before training them.",
+        rich_help_panel="Budgets")] = None,
+    max_latency_ms: Annotated[float | None, typer.Option(
+        min=0.0, help="Reject candidates slower than this at batch size 1 (ms), before "
+        "training them.", rich_help_panel="Budgets")] = None,
+    study_name: Annotated[str | None, typer.Option(
+        help="Study to create or resume; default selector-<data name>.",
+        rich_help_panel="Storage")] = None,
+    storage: Annotated[str, typer.Option(
+        envvar="SELECTOR_STORAGE", help="Optuna storage URL (SQLite file, PostgreSQL, ...).",
+        rich_help_panel="Storage")] = DEFAULT_STORAGE,
+    accelerator: Annotated[str, typer.Option(
+        help="Lightning accelerator: auto, cpu or gpu.", rich_help_panel="Search")] = "auto",
+    seed: SeedOpt = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    as_json: JsonFlag = False,
+    *,
+    data_options: DataOptions,
+) -> None:
+    """Search GRU and LSTM configurations on DATA with equal effort, and report both cells.
+
+    Re-running the same command resumes the study: finished trials are kept and counted.
+
+    Examples:
+
+      selector recommend example:digits --n-trials 12
+
+      selector recommend data.parquet --target churned --max-latency-ms 5 --space edge
+
+      selector recommend example:adding?length=200 --space long_sequences --json
+    """
+    if objective not in ("score", "score-latency"):
+        raise typer.BadParameter("expected score or score-latency", param_hint="--objective")
+    request = SearchRequest(
+        data=data, data_options=data_options, space=space, study_name=study_name,
+        storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
+        budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms),
+        multi_objective=objective == "score-latency", accelerator=accelerator,
+    )
+    signal.signal(signal.SIGTERM, _terminate)
+    task = data_options.task
+    try:
+        with SearchProgress(stderr, total=n_trials, score_name="score", maximize=task in (
+                None, "classification"), quiet=quiet or (as_json and not stderr.is_terminal)) as bar:
+            summary = search(request, progress=bar.update)
+    except KeyboardInterrupt:
+        stderr.print(f"Interrupted. Finished trials are kept in {mask_url(storage)} (study "
+                     f"'{request.resolved_study_name()}'); re-run the same command to resume.",
+                     markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    if as_json:
+        print_json({"schema": "selector.search/1", **summary.to_dict()})
+    else:
+        stdout.print(summary_table(summary))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def summary_table(summary: SearchSummary) -> Table:
+    table = Table(title=f"Search results: study '{summary.study_name}' ({summary.n_trials} trials, "
+                  f"{summary.score_name}, {'higher' if summary.direction == 'maximize' else 'lower'}"
+                  " is better)", title_justify="left")
+    table.add_column("")
+    for cell in summary.cells:
+        table.add_column(cell.cell.upper(), justify="right")
+    rows: list[tuple[str, Callable[[CellResult], str]]] = [
+        ("trials (complete/pruned/rejected/failed)",
+         lambda c: f"{c.trials} ({c.complete}/{c.pruned}/{c.rejected}/{c.failed})"),
+        ("epochs trained", lambda c: f"{c.epochs}"),
+        ("training time (s)", lambda c: f"{c.train_seconds:.1f}"),
+        (f"best validation {summary.score_name}",
+         lambda c: "-" if c.best_score is None else f"{c.best_score:.4f}"),
+        ("best trial", lambda c: "-" if c.best_trial is None else f"#{c.best_trial}"),
+        ("  hidden x layers", lambda c: _config(c, lambda k: f"{k['hidden_size']} x "
+                                                f"{k['num_layers']}"
+                                                f"{' bi' if k['bidirectional'] else ''}")),
+        ("  learning rate", lambda c: _config(c, lambda k: f"{k['learning_rate']:.2e}")),
+        ("  parameters", lambda c: _cost(c, lambda k: f"{k['parameters']:,}")),
+        ("  train s/epoch", lambda c: _cost(c, lambda k: f"{k['train_seconds_per_epoch']:.2f}")),
+        ("  epochs to best", lambda c: _cost(c, lambda k: f"{k['best_epoch']}")),
+        ("  latency p50/p95 (ms, batch 1)",
+         lambda c: _cost(c, lambda k: f"{k['latency_ms_p50']:.2f}/{k['latency_ms_p95']:.2f}")),
+        ("  throughput (seq/s)", lambda c: _cost(c, lambda k: f"{k['throughput_per_s']:,.0f}")),
+        ("  training memory (MiB)",
+         lambda c: _cost(c, lambda k: f"{k['peak_memory_bytes'] / 2**20:.1f}")),
+    ]
+    for label, show in rows:
+        table.add_row(label, *(show(c) for c in summary.cells))
+    return table
+
+
+def _config(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
+    return "-" if cell.best_config is None else show(cell.best_config)
+
+
+def _cost(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
+    return "-" if cell.best_cost is None else show(cell.best_cost)
+
+
 def version_callback(value: bool) -> None:
     if value:
         print(f"selector {__version__}")
@@ -149,6 +276,3 @@ def root(
 
 def main() -> None:
     app()
-
-
-__all__ = ["Path", "app", "main"]

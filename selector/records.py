@@ -48,3 +48,93 @@ class DataProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+CELLS = ("gru", "lstm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One candidate architecture and its training hyperparameters."""
+
+    cell: str
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0  # between stacked layers; 0 when num_layers == 1
+    bidirectional: bool = False
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    embedding_dim: int = 64  # text data only
+
+    def twin(self) -> ModelConfig:
+        """The same configuration with the other cell."""
+        other = "lstm" if self.cell == "gru" else "gru"
+        return ModelConfig(**{**asdict(self), "cell": other})
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How every candidate is trained: the same for both cells."""
+
+    max_epochs: int = 30
+    patience: int = 5
+    gradient_clip: float = 1.0
+    min_epochs_before_pruning: int = 2
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a candidate costs, measured the same way for both cells on this machine."""
+
+    parameters: int
+    recurrent_parameters: int
+    size_bytes: int
+    train_seconds_per_epoch: float
+    epochs_trained: int
+    best_epoch: int  # 1-based epoch of the best validation score: epochs to converge
+    latency_ms_p50: float  # batch size 1
+    latency_ms_p95: float
+    batch_latency_ms_p50: float  # at the throughput batch size
+    throughput_per_s: float
+    throughput_batch_size: int
+    peak_memory_bytes: int  # training: weights, gradients, optimizer state, saved activations
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """The search effort one cell received, and its best candidate."""
+
+    cell: str
+    trials: int
+    complete: int
+    pruned: int
+    rejected: int  # over a hard budget, never trained
+    failed: int
+    epochs: int
+    train_seconds: float
+    best_trial: int | None
+    best_score: float | None
+    best_config: dict[str, Any] | None
+    best_cost: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    """Where the search stands: per-cell effort and bests, read back from the study storage."""
+
+    study_name: str
+    storage: str  # password masked
+    task: str
+    score_name: str
+    direction: str
+    n_trials: int  # trials that count towards the budget (complete + pruned)
+    cells: tuple[CellResult, ...]
+    pareto_trials: tuple[int, ...] = ()  # multi-objective mode: trial numbers on the front
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,63 @@
+"""A live view of the search on stderr: trials done, best so far per cell, pruned, time left."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import optuna
+from optuna.trial import TrialState
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from selector.study import COUNTED, cell_of
+
+
+class SearchProgress:
+    """Call `update(study)` after each trial (or on a timer); a no-op when ``quiet``."""
+
+    def __init__(self, console: Console, *, total: int, score_name: str, maximize: bool,
+                 quiet: bool = False) -> None:
+        self.score_name = score_name
+        self.maximize = maximize
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=console, disable=quiet,
+        )
+        self.task = self.progress.add_task("search", total=total, status="starting")
+
+    def __enter__(self) -> SearchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def update(self, study: optuna.Study, *_: object) -> None:
+        if self.quiet:
+            return
+        trials = study.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state in COUNTED]
+        best = {}
+        for t in trials:
+            if t.state == TrialState.COMPLETE and t.values:
+                cell, value = cell_of(t), t.values[0]
+                if cell not in best or (value > best[cell]) == self.maximize:
+                    best[cell] = value
+        pruned = sum(1 for t in trials if t.state == TrialState.PRUNED)
+        failed = sum(1 for t in trials if t.state == TrialState.FAIL)
+        parts = ["best " + ", ".join(
+            f"{cell} {best[cell]:.4g}" if cell in best else f"{cell} -" for cell in ("gru", "lstm"))]
+        parts.append(f"pruned {pruned}")
+        if failed:
+            parts.append(f"failed {failed}")
+        self.progress.update(self.task, completed=len(done), status=" | ".join(parts))
