@@ -60,7 +60,7 @@ class SearchRequest:
 
 def quiet_libraries() -> None:
     """Keep Optuna's and Lightning's per-trial chatter off the user's terminal."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial states and reasons live in storage
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")

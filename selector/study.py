@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,8 +43,11 @@ def storage_for(url: str) -> RDBStorage:
 
 
 def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                      constant_liar=True, n_startup_trials=n_startup_trials)
+    """Seeded multivariate TPE; ``group`` handles conditional parameters such as dropout."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          constant_liar=True, n_startup_trials=n_startup_trials)
 
 
 def make_pruner(max_epochs: int, min_epochs: int) -> optuna.pruners.BasePruner:

@@ -1,0 +1,5 @@
+"""`python -m selector` runs the CLI."""
+
+from selector.cli import main
+
+main()

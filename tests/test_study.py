@@ -1,0 +1,158 @@
+"""The study: fair effort for both cells, budgets before training, failures, determinism."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from selector.api import SearchRequest, search
+from selector.data import load_dataset
+from selector.objective import Budgets, Objective, TrialFailed
+from selector.space import parse_space
+from selector.study import CellFairness, cell_of, make_sampler, optimize, summarize
+
+TINY = """
+params:
+  cell: {type: categorical, choices: [gru, lstm]}
+  hidden_size: {type: int, low: 4, high: 16}
+  num_layers: {type: int, low: 1, high: 2}
+  learning_rate: {type: float, low: 1.0e-3, high: 3.0e-2, log: true}
+  batch_size: {type: categorical, choices: [128, 256]}
+training: {max_epochs: 3, patience: 2}
+"""
+
+
+@pytest.fixture
+def tiny_space(tmp_path: Path) -> str:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return str(path)
+
+
+def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
+    base = SearchRequest(data="example:digits", space=space, n_trials=6,
+                         storage=f"sqlite:///{tmp_path / 'study.db'}", accelerator="cpu")
+    return replace(base, **changes)
+
+
+def test_fairness_balances_cells_even_when_the_sampler_prefers_one() -> None:
+    space = parse_space(TINY, source="t", name="t")
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(0, n_startup_trials=2))
+
+    def objective(trial: optuna.Trial) -> float:  # LSTM always looks better
+        config = space.suggest(trial, text=False)
+        trial.set_user_attr("cell", config.cell)
+        return (1.0 if config.cell == "lstm" else 0.5) + config.hidden_size / 100
+
+    optimize(study, objective, n_trials=20, timeout=None)
+    trials = study.get_trials(states=[TrialState.COMPLETE])
+    counts = Counter(cell_of(t) for t in trials)
+    assert abs(counts["gru"] - counts["lstm"]) <= 1 and sum(counts.values()) == 20
+    # Every cell's best configuration was also tried with the other cell (its twin).
+    for cell in ("gru", "lstm"):
+        best = max((t for t in trials if t.params["cell"] == cell), key=lambda t: t.value)
+        twin = {**best.params, "cell": "gru" if cell == "lstm" else "lstm"}
+        assert any(t.params == twin for t in trials), (cell, best.params)
+
+
+def test_fairness_callback_enqueues_the_lagging_cell() -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"cell": "lstm"})
+    trial = study.ask()
+    trial.suggest_categorical("cell", ["gru", "lstm"])
+    study.tell(trial, state=TrialState.PRUNED)
+    CellFairness()(study, study.trials[-1])
+    waiting = study.get_trials(states=[TrialState.WAITING])
+    assert [cell_of(t) for t in waiting] == ["gru"]
+
+
+def test_budget_rejects_before_training(tmp_path: Path, tiny_space: str) -> None:
+    summary = search(request(tmp_path, tiny_space, n_trials=4,
+                             budgets=Budgets(max_params=100)))
+    study = optuna.load_study(study_name=summary.study_name,
+                              storage=f"sqlite:///{tmp_path / 'study.db'}")
+    for trial in study.trials:
+        assert trial.state == TrialState.PRUNED
+        assert trial.user_attrs["state_reason"].startswith("rejected before training: ")
+        assert "> --max-params 100" in trial.user_attrs["state_reason"]
+        assert "curves" not in trial.user_attrs  # not one epoch was spent
+    assert sum(c.rejected for c in summary.cells) == len(study.trials) == 4
+
+
+def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tiny_space: str) -> None:
+    data = load_dataset("example:digits")
+    data.sequences[int(data.splits.train[0])][0, 0] = np.nan  # poison one training step
+    from selector.space import load_space
+
+    objective = Objective(data, load_space(tiny_space), budgets=Budgets(), accelerator="cpu")
+    study = optuna.create_study(direction="maximize")
+    optimize(study, objective, n_trials=2, timeout=None, catch=(TrialFailed,))
+    assert len(study.trials) == 2
+    for trial in study.trials:
+        assert trial.state == TrialState.FAIL
+        assert trial.user_attrs["state_reason"].startswith("failed: non-finite loss: training "
+                                                           "loss became nan at epoch 1")
+
+
+def test_same_seed_same_study(tmp_path: Path, tiny_space: str) -> None:
+    runs = []
+    for name in ("a", "b"):
+        summary = search(request(tmp_path, tiny_space, study_name=name, n_trials=4))
+        study = optuna.load_study(study_name=summary.study_name,
+                                  storage=f"sqlite:///{tmp_path / 'study.db'}")
+        runs.append([(t.params, t.value, t.state) for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_summary_costs_are_present_and_sane(tmp_path: Path, tiny_space: str) -> None:
+    summary = search(request(tmp_path, tiny_space, n_trials=4))
+    assert summary.n_trials == 4 and summary.score_name == "accuracy"
+    assert {c.cell for c in summary.cells} == {"gru", "lstm"}
+    for cell in summary.cells:
+        assert cell.trials == 2
+        if cell.best_cost is None:
+            continue
+        cost = cell.best_cost
+        assert cost["size_bytes"] == 4 * cost["parameters"]
+        assert 0 < cost["latency_ms_p50"] <= cost["latency_ms_p95"]
+        assert 1 <= cost["best_epoch"] <= cost["epochs_trained"] <= 3
+        assert cost["peak_memory_bytes"] > cost["size_bytes"]
+        assert cost["train_seconds_per_epoch"] > 0 and cost["throughput_per_s"] > 0
+        assert 0 < cell.best_score <= 1
+
+
+def test_resume_counts_earlier_trials(tmp_path: Path, tiny_space: str) -> None:
+    first = search(request(tmp_path, tiny_space, n_trials=3))
+    second = search(request(tmp_path, tiny_space, n_trials=5))
+    assert first.n_trials == 3 and second.n_trials == 5
+
+
+def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None:
+    from selector.errors import SelectorError
+
+    search(request(tmp_path, tiny_space, n_trials=2, study_name="s"))
+    with pytest.raises(SelectorError, match="was created for data 'example:digits'"):
+        search(request(tmp_path, tiny_space, n_trials=2, study_name="s",
+                       data="example:copy?length=10&n=200"))
+
+
+def test_multi_objective_gives_a_pareto_front(tmp_path: Path, tiny_space: str) -> None:
+    summary = search(request(tmp_path, tiny_space, n_trials=4, multi_objective=True))
+    assert summary.pareto_trials and summary.n_trials == 4
+    study = optuna.load_study(study_name=summary.study_name,
+                              storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert all(len(t.values) == 2 for t in study.trials if t.state == TrialState.COMPLETE)
+
+
+def test_summarize_reads_back_from_storage(tmp_path: Path, tiny_space: str) -> None:
+    summary = search(request(tmp_path, tiny_space, n_trials=2))
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    again = summarize(optuna.load_study(study_name=summary.study_name, storage=storage),
+                      storage_url=storage, score_name="accuracy")
+    assert again == summary
