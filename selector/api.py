@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,8 +98,18 @@ def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
              callbacks=callbacks, catch=(TrialFailed,))
 
 
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the running trial is closed and finished ones are kept."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _worker(request: SearchRequest, index: int) -> None:
     """One of ``--jobs`` processes: its own data, its share of the cores, the shared study."""
+    interrupt_on_sigterm()
     quiet_libraries()
     torch.set_num_threads(threads_per_worker(request.jobs))
     data = load_dataset(request.data, request.data_options)
@@ -131,7 +143,10 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None) -> S
                     w.join(timeout=0.5)
                 if progress:
                     progress(study)
-        finally:
+        finally:  # on an interrupt, let each worker close its running trial first
+            for w in workers:
+                if w.is_alive() and w.pid is not None:
+                    os.kill(w.pid, signal.SIGINT)
             for w in workers:
                 w.join(timeout=30)
                 if w.is_alive():

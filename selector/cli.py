@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from selector import __version__
-from selector.api import SearchRequest, search
+from selector.api import SearchRequest, interrupt_on_sigterm, search
 from selector.cli_options import with_data_options
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
@@ -197,7 +196,7 @@ def recommend(
         budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms),
         multi_objective=objective == "score-latency", accelerator=accelerator,
     )
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupt_on_sigterm()
     task = data_options.task
     try:
         with SearchProgress(stderr, total=n_trials, score_name="score", maximize=task in (
@@ -212,10 +211,9 @@ def recommend(
         print_json({"schema": "selector.search/1", **summary.to_dict()})
     else:
         stdout.print(summary_table(summary))
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+        if summary.pareto_trials:
+            stdout.print("Pareto front (validation score vs latency): trials "
+                         + ", ".join(f"#{n}" for n in summary.pareto_trials))
 
 
 def summary_table(summary: SearchSummary) -> Table:

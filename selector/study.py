@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -126,12 +127,22 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n
     The budget is global: trials already in the study, from earlier runs or other workers,
     count. Failed trials do not count, but each run tries at most the missing number.
     """
-    missing = n_trials - counted_trials(study)
-    if missing <= 0:
-        return
-    study.optimize(objective, n_trials=missing, timeout=timeout, catch=catch,
-                   callbacks=[MaxTrialsCallback(n_trials, states=COUNTED), CellFairness(),
-                              *callbacks], gc_after_trial=False, show_progress_bar=False)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while (missing := n_trials - counted_trials(study)) > 0:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        try:
+            study.optimize(objective, n_trials=missing, timeout=left, catch=catch,
+                           callbacks=[MaxTrialsCallback(n_trials, states=COUNTED), CellFairness(),
+                                      *callbacks], gc_after_trial=False, show_progress_bar=False)
+            return
+        except ValueError as exc:
+            # SQLite cannot lock rows, so two workers may start the same enqueued trial; the
+            # first to finish records it and the other's tell is refused. Nothing is lost or
+            # counted twice: carry on with the budget that is left.
+            if not str(exc).startswith("Cannot tell a"):
+                raise
 
 
 def threads_per_worker(jobs: int) -> int:

@@ -156,3 +156,21 @@ def test_summarize_reads_back_from_storage(tmp_path: Path, tiny_space: str) -> N
     again = summarize(optuna.load_study(study_name=summary.study_name, storage=storage),
                       storage_url=storage, score_name="accuracy")
     assert again == summary
+
+
+def test_trial_recorded_by_another_worker_is_not_lost_or_counted_twice() -> None:
+    """Simulates the SQLite race: another worker finishes our trial first; we carry on."""
+    study = optuna.create_study(direction="maximize")
+    calls = []
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.suggest_categorical("cell", ["gru", "lstm"])
+        calls.append(trial.number)
+        if len(calls) == 2:  # the "other worker" records this trial before we do
+            study.tell(trial.number, 0.25)
+        return 0.5
+
+    optimize(study, objective, n_trials=4, timeout=None)
+    complete = study.get_trials(states=[TrialState.COMPLETE])
+    assert len(complete) == 4 and len({t.number for t in complete}) == 4
+    assert [t.value for t in complete].count(0.25) == 1
