@@ -197,10 +197,9 @@ def recommend(
         multi_objective=objective == "score-latency", accelerator=accelerator,
     )
     interrupt_on_sigterm()
-    task = data_options.task
     try:
-        with SearchProgress(stderr, total=n_trials, score_name="score", maximize=task in (
-                None, "classification"), quiet=quiet or (as_json and not stderr.is_terminal)) as bar:
+        with SearchProgress(stderr, total=n_trials,
+                            quiet=quiet or (as_json and not stderr.is_terminal)) as bar:
             summary = search(request, progress=bar.update)
     except KeyboardInterrupt:
         stderr.print(f"Interrupted. Finished trials are kept in {mask_url(storage)} (study "

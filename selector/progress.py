@@ -22,10 +22,7 @@ from selector.study import COUNTED, cell_of
 class SearchProgress:
     """Call `update(study)` after each trial (or on a timer); a no-op when ``quiet``."""
 
-    def __init__(self, console: Console, *, total: int, score_name: str, maximize: bool,
-                 quiet: bool = False) -> None:
-        self.score_name = score_name
-        self.maximize = maximize
+    def __init__(self, console: Console, *, total: int, quiet: bool = False) -> None:
         self.quiet = quiet
         self.progress = Progress(
             TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
@@ -46,12 +43,13 @@ class SearchProgress:
         if self.quiet:
             return
         trials = study.get_trials(deepcopy=False)
+        maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
         done = [t for t in trials if t.state in COUNTED]
         best = {}
         for t in trials:
             if t.state == TrialState.COMPLETE and t.values:
                 cell, value = cell_of(t), t.values[0]
-                if cell not in best or (value > best[cell]) == self.maximize:
+                if cell not in best or (value > best[cell]) == maximize:
                     best[cell] = value
         pruned = sum(1 for t in trials if t.state == TrialState.PRUNED)
         failed = sum(1 for t in trials if t.state == TrialState.FAIL)

@@ -53,3 +53,21 @@ def test_help_lists_data_options_once() -> None:
 def test_examples_lists_every_example_as_json() -> None:
     result = runner.invoke(app, ["examples", "--json"])
     assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "sine", "reviews"}
+
+
+def test_progress_shows_the_best_score_in_the_study_direction() -> None:
+    import optuna
+    from rich.console import Console
+
+    from selector.progress import SearchProgress
+
+    study = optuna.create_study(direction="minimize")  # e.g. RMSE for regression
+    cells = optuna.distributions.CategoricalDistribution(["gru", "lstm"])
+    for cell, value in (("gru", 3.0), ("gru", 1.0), ("lstm", 2.0)):
+        study.add_trial(optuna.trial.create_trial(params={"cell": cell},
+                                                  distributions={"cell": cells}, value=value))
+    console = Console(record=True, width=200)
+    with SearchProgress(console, total=5) as bar:
+        bar.update(study)
+    text = console.export_text()
+    assert "best gru 1, lstm 2" in text, text
