@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from selector.study import COUNTED, cell_of
+from selector.study import COUNTED, best_by_cell
 
 
 class SearchProgress:
@@ -43,14 +43,8 @@ class SearchProgress:
         if self.quiet:
             return
         trials = study.get_trials(deepcopy=False)
-        maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
         done = [t for t in trials if t.state in COUNTED]
-        best = {}
-        for t in trials:
-            if t.state == TrialState.COMPLETE and t.values:
-                cell, value = cell_of(t), t.values[0]
-                if cell not in best or (value > best[cell]) == maximize:
-                    best[cell] = value
+        best = {cell: t.values[0] for cell, t in best_by_cell(study, trials).items()}
         pruned = sum(1 for t in trials if t.state == TrialState.PRUNED)
         failed = sum(1 for t in trials if t.state == TrialState.FAIL)
         parts = ["best " + ", ".join(

@@ -67,11 +67,6 @@ class ModelConfig:
     weight_decay: float = 0.0
     embedding_dim: int = 64  # text data only
 
-    def twin(self) -> ModelConfig:
-        """The same configuration with the other cell."""
-        other = "lstm" if self.cell == "gru" else "gru"
-        return ModelConfig(**{**asdict(self), "cell": other})
-
 
 @dataclass(frozen=True)
 class TrainingSettings:

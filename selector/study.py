@@ -90,11 +90,8 @@ class CellFairness:
         trials = study.get_trials(deepcopy=False)
         if trial.state == TrialState.COMPLETE and len(study.directions) == 1:
             cell = trial.params["cell"]
-            best = _best(study, [t for t in trials if t.state == TrialState.COMPLETE
-                                 and t.params.get("cell") == cell])
-            if best is not None and best.number == trial.number:
-                other = _other(cell)
-                study.enqueue_trial({**trial.params, "cell": other}, skip_if_exists=True,
+            if best_by_cell(study, trials)[cell].number == trial.number:
+                study.enqueue_trial({**trial.params, "cell": _other(cell)}, skip_if_exists=True,
                                     user_attrs={"twin_of": trial.number})
                 trials = study.get_trials(deepcopy=False)
         counts = Counter(cell_of(t) for t in trials)
@@ -108,11 +105,19 @@ def _other(cell: str) -> str:
     return "lstm" if cell == "gru" else "gru"
 
 
-def _best(study: optuna.Study, trials: list[FrozenTrial]) -> FrozenTrial | None:
-    if not trials:
-        return None
-    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-    return max(trials, key=lambda t: (sign * t.value, -t.number))
+def best_by_cell(study: optuna.Study,
+                 trials: Sequence[FrozenTrial] | None = None) -> dict[str, FrozenTrial]:
+    """Each cell's best complete trial by the first objective (the validation score)."""
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+    best: dict[str, FrozenTrial] = {}
+    for t in trials:
+        cell = cell_of(t)
+        if t.state == TrialState.COMPLETE and cell is not None and (
+                cell not in best or sign * t.values[0] > sign * best[cell].values[0]):
+            best[cell] = t
+    return best
 
 
 def counted_trials(study: optuna.Study) -> int:
@@ -165,17 +170,13 @@ def spawn_workers(target: Callable[..., None], args: tuple[Any, ...],
 def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> SearchSummary:
     """Per-cell effort and best candidates, read back from the storage."""
     trials = study.get_trials(deepcopy=False, states=FINISHED)
-    multi = len(study.directions) > 1
+    bests = best_by_cell(study, trials)
     cells = []
     for cell in CELLS:
         mine = [t for t in trials if cell_of(t) == cell]
         complete = [t for t in mine if t.state == TrialState.COMPLETE]
         rejected = sum(1 for t in mine if t.user_attrs.get("rejected"))
-        if multi:
-            best = max(complete, key=lambda t: (t.values[0] * (1 if study.directions[0]
-                       == optuna.study.StudyDirection.MAXIMIZE else -1)), default=None)
-        else:
-            best = _best(study, complete)
+        best = bests.get(cell)
         cells.append(CellResult(
             cell=cell, trials=len(mine), complete=len(complete),
             pruned=sum(1 for t in mine if t.state == TrialState.PRUNED) - rejected,
@@ -189,7 +190,7 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
             best_cost=best.user_attrs.get("cost") if best else None,
         ))
     direction = study.directions[0].name.lower()
-    pareto = tuple(t.number for t in study.best_trials) if multi else ()
+    pareto = tuple(t.number for t in study.best_trials) if len(study.directions) > 1 else ()
     return SearchSummary(study_name=study.study_name, storage=mask_url(storage_url),
                          task=study.user_attrs.get("selector.task", ""), score_name=score_name,
                          direction=direction, n_trials=counted_trials(study),
