@@ -18,13 +18,16 @@ from rich.table import Table
 from selector import __version__
 from selector.api import SearchRequest, interrupt_on_sigterm, search
 from selector.cli_options import with_data_options
+from selector.dashboard import dashboard as mlflow_dashboard
+from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
 from selector.objective import Budgets
 from selector.progress import SearchProgress
-from selector.records import CellResult, DataProfile, SearchSummary
+from selector.records import CellResult, DataProfile, SearchSummary, TrackingSummary
 from selector.study import DEFAULT_STORAGE
+from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
 
 app = typer.Typer(
@@ -43,6 +46,10 @@ DataArg = Annotated[str, typer.Argument(
     help="Data file (.csv, .tsv, .parquet, .npz) or example:NAME.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for the split, the sampler and training.")]
+TrackingUriOpt = Annotated[str, typer.Option(
+    envvar="MLFLOW_TRACKING_URI", help="MLflow tracking store: a database URL (the default is "
+    "./mlflow.db, artifacts in ./mlruns) or a tracking server http(s)://host:port.",
+    rich_help_panel="Tracking")]
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -170,6 +177,12 @@ def recommend(
         rich_help_panel="Storage")] = DEFAULT_STORAGE,
     accelerator: Annotated[str, typer.Option(
         help="Lightning accelerator: auto, cpu or gpu.", rich_help_panel="Search")] = "auto",
+    tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+    experiment_name: Annotated[str | None, typer.Option(
+        help="MLflow experiment; default: the study name.", rich_help_panel="Tracking")] = None,
+    no_tracking: Annotated[bool, typer.Option(
+        "--no-tracking", help="Do not log to MLflow (the study storage still keeps everything).",
+        rich_help_panel="Tracking")] = False,
     seed: SeedOpt = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     as_json: JsonFlag = False,
@@ -179,6 +192,8 @@ def recommend(
     """Search GRU and LSTM configurations on DATA with equal effort, and report both cells.
 
     Re-running the same command resumes the study: finished trials are kept and counted.
+    Every trial is logged to MLflow as a child run of the study's run: see it with
+    'selector dashboard'.
 
     Examples:
 
@@ -195,12 +210,13 @@ def recommend(
         storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
         budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms),
         multi_objective=objective == "score-latency", accelerator=accelerator,
+        tracking_uri=None if no_tracking else tracking_uri, experiment_name=experiment_name,
     )
     interrupt_on_sigterm()
     try:
         with SearchProgress(stderr, total=n_trials,
                             quiet=quiet or (as_json and not stderr.is_terminal)) as bar:
-            summary = search(request, progress=bar.update)
+            summary = search(request, progress=bar.update, notify=warn)
     except KeyboardInterrupt:
         stderr.print(f"Interrupted. Finished trials are kept in {mask_url(storage)} (study "
                      f"'{request.resolved_study_name()}'); re-run the same command to resume.",
@@ -213,6 +229,29 @@ def recommend(
         if summary.pareto_trials:
             stdout.print("Pareto front (validation score vs latency): trials "
                          + ", ".join(f"#{n}" for n in summary.pareto_trials))
+    if summary.tracking:
+        print_tracking(summary.tracking, quiet=as_json)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"Warning: {message}", style="yellow", markup=False, highlight=False,
+                 soft_wrap=True)
+
+
+def print_tracking(tracking: TrackingSummary, *, quiet: bool) -> None:
+    """Where the runs are (unless --json), and always what could not be logged (stderr)."""
+    if tracking.unlogged_trials:
+        numbers = ", ".join(f"#{n}" for n in tracking.unlogged_trials)
+        warn(f"MLflow: {len(tracking.unlogged_trials)} trial(s) could not be logged to "
+             f"{tracking.uri} ({numbers}): {tracking.error}. They are kept in the study; re-run "
+             "the same command to log them.")
+    if quiet:
+        return
+    where = (f"{tracking.uri}/{experiment_path(tracking.experiment_id)}" if is_server(tracking.uri)
+             else f"{tracking.uri}; browse it with 'selector dashboard'")
+    stdout.print(f"MLflow: experiment '{tracking.experiment_name}', run {tracking.parent_run_id} "
+                 f"with {tracking.logged_trials} trial runs, in {where}", markup=False,
+                 highlight=False, soft_wrap=True)
 
 
 def summary_table(summary: SearchSummary) -> Table:
@@ -254,6 +293,48 @@ def _config(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
 
 def _cost(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
     return "-" if cell.best_cost is None else show(cell.best_cost)
+
+
+@app.command()
+@user_errors
+def dashboard(
+    tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+    host: Annotated[str, typer.Option(help="Interface to listen on; 127.0.0.1 keeps it local.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server worker processes; one is fastest on a small machine.")] = 1,
+) -> None:
+    """Open the MLflow UI over the store 'selector recommend' logs to; Ctrl-C stops it.
+
+    Each study is an experiment holding a parent run; its trials are nested child runs.
+    Group runs by the tag selector.cell to compare GRU with LSTM; the study's plots are in the
+    parent run's artifacts, under plots/.
+
+    Examples:
+
+      selector dashboard
+
+      selector dashboard --port 8080 --tracking-uri sqlite:////data/mlflow.db
+    """
+    if is_server(tracking_uri):
+        stdout.print(f"The tracking store is a server: open {mask_url(tracking_uri)}",
+                     markup=False, highlight=False)
+        return
+    with mlflow_dashboard(tracking_uri, host=host, port=port, workers=workers) as server:
+        stdout.print(f"MLflow dashboard for {mask_url(tracking_uri)}: {server.url}  (Ctrl-C stops "
+                     "it)", markup=False, highlight=False, soft_wrap=True)
+        for name, experiment_id in selector_experiments(tracking_uri):
+            stdout.print(f"  {name}: {server.url}/{experiment_path(experiment_id)}",
+                         markup=False, highlight=False, soft_wrap=True)
+        interrupt_on_sigterm()
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:
+            stderr.print("Stopping the dashboard.")
+            return
+    if code:
+        raise SelectorError(f"the MLflow server stopped with exit code {code}")
 
 
 def version_callback(value: bool) -> None:

@@ -106,7 +106,7 @@ class Objective:
 
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
                  seed: int = 0, multi_objective: bool = False,
-                 accelerator: str = "cpu") -> None:
+                 accelerator: str = "cpu", invocation: str = "") -> None:
         self.data = data
         self.space = space
         self.settings: TrainingSettings = space.training
@@ -114,6 +114,7 @@ class Objective:
         self.seed = seed
         self.multi_objective = multi_objective
         self.accelerator = accelerator
+        self.invocation = invocation  # which search ran the trial (tracking logs its own)
         self.direction = score_direction(data.task)
         self.train_set = SplitDataset(data, data.splits.train)
         self.val_set = SplitDataset(data, data.splits.val)
@@ -121,6 +122,7 @@ class Objective:
                            vocabulary_size=data.vocabulary_size)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        trial.set_user_attr("invocation", self.invocation)
         config = self.space.suggest(trial, text=self.data.is_text)
         trial.set_user_attr("cell", config.cell)
         trial.set_user_attr("config", asdict(config))

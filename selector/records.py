@@ -119,6 +119,20 @@ class CellResult:
 
 
 @dataclass(frozen=True)
+class TrackingSummary:
+    """Where the study was logged in MLflow, and what could not be logged."""
+
+    uri: str  # password masked
+    experiment_name: str
+    experiment_id: str
+    parent_run_id: str
+    logged_trials: int
+    unlogged_trials: tuple[int, ...]  # kept in the study; re-running the command logs them
+    error: str | None  # the last tracking failure, if any
+    overhead_seconds: float  # time the searching process spent on tracking and plots
+
+
+@dataclass(frozen=True)
 class SearchSummary:
     """Where the search stands: per-cell effort and bests, read back from the study storage."""
 
@@ -130,6 +144,7 @@ class SearchSummary:
     n_trials: int  # trials that count towards the budget (complete + pruned)
     cells: tuple[CellResult, ...]
     pareto_trials: tuple[int, ...] = ()  # multi-objective mode: trial numbers on the front
+    tracking: TrackingSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def local_tracking_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test logs to its own MLflow store, never to ./mlflow.db in the checkout."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def long_frame(n_sequences: int = 30, *, classes: int = 2, seed: int = 0,

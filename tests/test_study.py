@@ -37,7 +37,8 @@ def tiny_space(tmp_path: Path) -> str:
 
 def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
     base = SearchRequest(data="example:digits", space=space, n_trials=6,
-                         storage=f"sqlite:///{tmp_path / 'study.db'}", accelerator="cpu")
+                         storage=f"sqlite:///{tmp_path / 'study.db'}", accelerator="cpu",
+                         tracking_uri=None)  # tests/test_tracking.py covers MLflow
     return replace(base, **changes)
 
 

@@ -1,0 +1,173 @@
+"""Study-level plots for the dashboard, drawn from the study storage alone.
+
+Optuna's visualization module draws what it has (optimization history, parameter importances,
+Pareto front); the per-cell validation curves and the score-vs-latency scatter of a
+single-objective study are drawn here. Every plot is a PNG, which the MLflow UI shows inline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("agg")  # files only: never open a window, safe on machines without a display
+
+import matplotlib.pyplot as plt
+import optuna
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+from optuna.trial import FrozenTrial, TrialState
+from optuna.visualization import matplotlib as optuna_plots
+
+from selector.records import CELLS
+from selector.study import cell_of
+
+COLOURS = {"gru": "tab:blue", "lstm": "tab:orange"}
+BEST_CURVES_PER_CELL = 3
+
+
+def write_study_plots(study: optuna.Study, folder: Path, *, score_name: str) -> list[str]:
+    """Write every plot the study has enough trials for; returns the file names written.
+
+    A plot that cannot be drawn yet (too few complete trials, a single value everywhere) is
+    skipped: the next refresh tries again.
+    """
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    plots: dict[str, Callable[[], Axes]] = {
+        "optimization_history.png": lambda: _history(complete, score_name, maximize),
+        "validation_curves.png": lambda: _curves(complete, score_name, maximize),
+        "param_importances.png": lambda: _importances(study, complete, score_name),
+        "score_vs_latency.png": lambda: _score_vs_latency(study, complete, score_name, maximize),
+    }
+    written = []
+    for name, draw in plots.items():
+        with _quiet():
+            try:
+                axes = draw()
+            except (ValueError, RuntimeError, ZeroDivisionError, IndexError):
+                continue  # not drawable yet
+        try:
+            axes.figure.savefig(folder / name, dpi=110, bbox_inches="tight")
+            written.append(name)
+        finally:
+            plt.close(axes.figure)
+    return written
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib module experimental
+        yield
+
+
+def _first_value(trial: FrozenTrial) -> float:
+    return trial.values[0]
+
+
+def _history(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axes:
+    """Each cell's scores by trial number, with its best so far as a step line.
+
+    Drawn here because Optuna's history of several studies renumbers each one's trials.
+    """
+    if not complete:
+        raise ValueError("no complete trial yet")
+    pick = max if maximize else min
+    _, axes = plt.subplots(figsize=(8, 5))
+    for cell in CELLS:
+        mine = sorted((t for t in complete if cell_of(t) == cell), key=lambda t: t.number)
+        if not mine:
+            continue
+        numbers = [t.number for t in mine]
+        values = [t.values[0] for t in mine]
+        best = [pick(values[: i + 1]) for i in range(len(values))]
+        axes.scatter(numbers, values, color=COLOURS[cell], alpha=0.6, label=f"{cell.upper()} trial")
+        axes.step(numbers, best, where="post", color=COLOURS[cell],
+                  label=f"{cell.upper()} best so far")
+    axes.set_xlabel("trial number")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel(f"validation {score_name}")
+    axes.set_title(f"Optimization history per cell: validation {score_name}")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return axes
+
+
+def _curves(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axes:
+    """Validation curves of the best few trials of each cell, epoch by epoch."""
+    _, axes = plt.subplots(figsize=(8, 5))
+    drawn = 0
+    for cell in CELLS:
+        mine = sorted((t for t in complete if cell_of(t) == cell), key=_first_value,
+                      reverse=maximize)[:BEST_CURVES_PER_CELL]
+        for rank, trial in enumerate(mine):
+            curve = trial.user_attrs.get("curves", [])
+            axes.plot([e["epoch"] for e in curve], [e["val_score"] for e in curve],
+                      color=COLOURS[cell], alpha=1.0 - 0.25 * rank, marker="o", markersize=3,
+                      linestyle="-" if rank == 0 else "--",
+                      label=f"{cell.upper()} trial #{trial.number}")
+            drawn += 1
+    if not drawn:
+        plt.close(axes.figure)
+        raise ValueError("no complete trial yet")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"validation {score_name}")
+    axes.set_title(f"Validation curves of the best {BEST_CURVES_PER_CELL} trials per cell")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return axes
+
+
+def _importances(study: optuna.Study, complete: list[FrozenTrial], score_name: str) -> Axes:
+    if len(complete) < 2:
+        raise ValueError("importances need two complete trials")
+    target = _first_value if len(study.directions) > 1 else None
+    axes = optuna_plots.plot_param_importances(study, target=target,
+                                               target_name=f"validation {score_name}")
+    axes.set_title(f"Hyperparameter importances for validation {score_name} (fANOVA)")
+    return axes
+
+
+def _score_vs_latency(study: optuna.Study, complete: list[FrozenTrial], score_name: str,
+                      maximize: bool) -> Axes:
+    """The Pareto front in multi-objective mode; otherwise score against latency per cell."""
+    if len(study.directions) > 1:
+        axes = optuna_plots.plot_pareto_front(
+            study, target_names=[f"validation {score_name}", "latency p50 (ms, batch 1)"])
+        axes.set_title("Pareto front: validation score vs latency")
+        return axes
+    points = [(t.user_attrs["latency_ms_p50"], t.values[0], cell_of(t)) for t in complete
+              if "latency_ms_p50" in t.user_attrs]
+    if not points:
+        raise ValueError("no complete trial yet")
+    _, axes = plt.subplots(figsize=(8, 5))
+    for cell in CELLS:
+        mine = [(x, y) for x, y, c in points if c == cell]
+        if mine:
+            axes.scatter(*zip(*mine, strict=True), color=COLOURS[cell], label=cell.upper(),
+                         alpha=0.8)
+    front = _front(points, maximize)
+    axes.step(*zip(*front, strict=True), where="post", color="grey", linestyle=":",
+              label="best score for its latency")
+    axes.set_xlabel("latency p50 (ms, batch 1, this machine)")
+    axes.set_ylabel(f"validation {score_name}")
+    axes.set_title("Validation score vs inference latency")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return axes
+
+
+def _front(points: list[tuple[float, float, str | None]],
+           maximize: bool) -> list[tuple[float, float]]:
+    """Points no faster candidate beats on score, ordered by latency."""
+    sign = 1 if maximize else -1
+    front: list[tuple[float, float]] = []
+    for x, y, _ in sorted(points, key=lambda p: (p[0], -sign * p[1])):
+        if not front or sign * y > sign * front[-1][1]:
+            front.append((x, y))
+    return front
