@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_ARGS ?= example:digits --n-trials 12
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo test test-fast lint clean system-deps
 
 $(BIN)/selector: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not server and not browser"
 
+# Debian packages the browser test drives (CI runs this as root; it is a no-op once installed).
+system-deps:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 lint: setup
-	$(BIN)/ruff check selector tests
+	$(BIN)/ruff check selector tests mlflow
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

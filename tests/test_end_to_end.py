@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from tests.test_study import TINY
@@ -93,3 +94,12 @@ def test_parallel_jobs_share_one_study(tmp_path: Path) -> None:
     # The budget is global; trials already running when it is reached may finish (< jobs).
     assert 6 <= summary["n_trials"] <= 7
     assert {c["cell"] for c in summary["cells"] if c["trials"]} == {"gru", "lstm"}
+    # Each worker logged its own trials to MLflow, and no trial twice.
+    finished = [t for t in trials if t.state.is_finished()]
+    tracking = summary["tracking"]
+    assert tracking["unlogged_trials"] == [] and tracking["logged_trials"] == len(finished)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([tracking["experiment_id"]],
+                              f"tags.mlflow.parentRunId = '{tracking['parent_run_id']}'")
+    assert sorted(int(r.data.tags["selector.trial"]) for r in runs) == sorted(
+        t.number for t in finished)
