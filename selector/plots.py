@@ -8,13 +8,18 @@ single-objective study are drawn here. Every plot is a PNG, which the MLflow UI 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("agg")  # files only: never open a window, safe on machines without a display
+if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    # Files only: no window, safe without a display. A backend the user already chose (a
+    # notebook's, MPLBACKEND) is kept; the figures drawn here are closed either way.
+    matplotlib.use("agg")
 
 import matplotlib.pyplot as plt
 import optuna
