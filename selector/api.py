@@ -17,7 +17,7 @@ import optuna
 import torch
 
 from selector.data import DataOptions, SequenceData, load_dataset
-from selector.data.examples import is_example
+from selector.data.examples import example_name, is_example
 from selector.objective import Budgets, Objective, TrialFailed
 from selector.records import SearchSummary, TrackingSummary
 from selector.space import SearchSpace, load_space
@@ -61,7 +61,7 @@ class SearchRequest:
     def resolved_study_name(self) -> str:
         if self.study_name:
             return self.study_name
-        stem = self.data.split(":", 1)[1].split("?")[0] if is_example(self.data) else \
+        stem = example_name(self.data) if is_example(self.data) else \
             Path(self.data).name.split(".")[0]
         return f"selector-{stem}"
 
@@ -168,7 +168,6 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     if progress:
         progress(study)
     interrupted = True
-    summary = None
     try:
         if request.jobs <= 1:
             _run_trials(request, data, space, study, callbacks, invocation)

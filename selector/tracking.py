@@ -39,7 +39,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from optuna.trial import FrozenTrial, TrialState
 
 from selector.data.dataset import SequenceData
-from selector.data.examples import is_example
+from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
 from selector.errors import SelectorError
 from selector.plots import write_study_plots
@@ -244,16 +244,14 @@ class StudyTracker:
         self._failed_at: float | None = None
         self._plotted_at: float | None = None
         self._started = datetime.now()
-        self.target: TrackingTarget | None = None
-        self.client: MlflowClient | None = None
-        self._logger: TrialLogger | None = None
+        self._logger: TrialLogger | None = None  # set by start(): the client and the target
 
     # -- start ---------------------------------------------------------------------------------
     def start(self, study: optuna.Study, data: SequenceData, space: SearchSpace, *,
               score_name: str, settings: dict[str, Any]) -> TrackingTarget:
         """Find or create the experiment and the study's parent run; fails fast if unreachable."""
         with self._timed():
-            self.client = client = connect(self.uri)
+            client = connect(self.uri)
             try:
                 experiment_id = self._experiment(client)
                 uid = _study_uid(study)
@@ -264,15 +262,15 @@ class StudyTracker:
                     client.update_run(parent, status="RUNNING")
                 client.log_batch(parent, tags=[RunTag(f"selector.{k}", str(v))
                                                for k, v in settings.items()] + _versions())
-                self.target = TrackingTarget(self.uri, experiment_id, parent, score_name)
-                self._logger = TrialLogger(self.target, client)
+                self._logger = TrialLogger(
+                    TrackingTarget(self.uri, experiment_id, parent, score_name), client)
                 self.logged = self._logger.logged_trials()
             except SelectorError:
                 raise
             except Exception as exc:
                 raise SelectorError(f"MLflow tracking store {mask_url(self.uri)}: "
                                     f"{_reason(exc)}") from None
-        return self.target
+        return self._logger.target
 
     def _experiment(self, client: MlflowClient) -> str:
         experiment = client.get_experiment_by_name(self.experiment_name)
@@ -342,13 +340,14 @@ class StudyTracker:
             self.logged.add(trial.number)
 
     def _plots(self, study: optuna.Study, *, force: bool) -> None:
-        if self.client is None or self.target is None or (not force and self._waiting()):
+        if self._logger is None or (not force and self._waiting()):
             return
         self._plotted_at = time.monotonic()
+        target = self._logger.target
         with tempfile.TemporaryDirectory() as folder:
-            if write_study_plots(study, Path(folder), score_name=self.target.score_name):
-                self._guard("uploading the study plots", self.client.log_artifacts,
-                            self.target.parent_run_id, folder, "plots")
+            if write_study_plots(study, Path(folder), score_name=target.score_name):
+                self._guard("uploading the study plots", self._logger.client.log_artifacts,
+                            target.parent_run_id, folder, "plots")
 
     def _waiting(self) -> bool:
         return self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_after
@@ -380,8 +379,8 @@ class StudyTracker:
     def finish(self, study: optuna.Study, summary: SearchSummary | None, *,
                interrupted: bool = False) -> TrackingSummary:
         """Log what is still missing (workers' gaps included), the plots and the totals."""
-        assert self.target is not None and self.client is not None and self._logger is not None
-        target, client = self.target, self.client
+        assert self._logger is not None, "finish() before start()"
+        target, client = self._logger.target, self._logger.client
         with self._timed():
             if self._guard("listing logged trials", self._refresh_logged):
                 self._error = None  # the store answers again: only what still fails counts
@@ -397,7 +396,7 @@ class StudyTracker:
             uri=mask_url(self.uri), experiment_name=self.experiment_name,
             experiment_id=target.experiment_id, parent_run_id=target.parent_run_id,
             logged_trials=len(self.logged), unlogged_trials=unlogged,
-            error=self._error if unlogged or self._error else None,
+            error=self._error,
             overhead_seconds=round(self.seconds, 3))
 
     def _refresh_logged(self) -> None:
@@ -452,6 +451,5 @@ def dataset_record(data: SequenceData) -> MetaDataset:
         with warnings.catch_warnings():  # "can be interpreted in multiple ways": all local files
             warnings.simplefilter("ignore")
             source = resolve_dataset_source(str(Path(data.source).resolve()))
-    name = data.source.split("?")[0].split(":")[-1] if is_example(data.source) else \
-        Path(data.source).name
+    name = example_name(data.source) if is_example(data.source) else Path(data.source).name
     return MetaDataset(source, name=name, digest=digest.hexdigest()[:12], schema=schema)

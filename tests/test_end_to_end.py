@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from tests.test_study import TINY
+from tests.test_tracking import trial_runs
 
 pytestmark = pytest.mark.slow
 
@@ -98,8 +99,5 @@ def test_parallel_jobs_share_one_study(tmp_path: Path) -> None:
     finished = [t for t in trials if t.state.is_finished()]
     tracking = summary["tracking"]
     assert tracking["unlogged_trials"] == [] and tracking["logged_trials"] == len(finished)
-    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
-    runs = client.search_runs([tracking["experiment_id"]],
-                              f"tags.mlflow.parentRunId = '{tracking['parent_run_id']}'")
-    assert sorted(int(r.data.tags["selector.trial"]) for r in runs) == sorted(
-        t.number for t in finished)
+    runs = trial_runs(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]), tracking["parent_run_id"])
+    assert sorted(runs) == sorted(t.number for t in finished)

@@ -60,9 +60,14 @@ def test_unfinished_trials_say_why(state: TrialState, attrs: dict[str, object], 
     assert "best_val_rmse" not in {m.key for m in metrics}
 
 
-def children(client: MlflowClient, parent: Run) -> list[Run]:
-    return client.search_runs([parent.info.experiment_id],
-                              f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+def trial_runs(client: MlflowClient, parent_run_id: str) -> dict[int, Run]:
+    """The study run's nested trial runs by trial number; no trial may be logged twice."""
+    parent = client.get_run(parent_run_id)
+    runs = client.search_runs([parent.info.experiment_id],
+                              f"tags.mlflow.parentRunId = '{parent_run_id}'")
+    numbers = [int(r.data.tags["selector.trial"]) for r in runs]
+    assert len(numbers) == len(set(numbers)), "a trial was logged twice"
+    return dict(zip(numbers, runs, strict=True))
 
 
 @pytest.mark.slow
@@ -94,7 +99,7 @@ def test_search_logs_the_study_and_every_trial(tmp_path: Path, local_tracking_st
     assert parent.info.artifact_uri.startswith(str(local_artifact_root(local_tracking_store)))
 
     study = optuna.load_study(study_name="selector-digits", storage=request.storage)
-    runs = {int(r.data.tags["selector.trial"]): r for r in children(client, parent)}
+    runs = trial_runs(client, parent.info.run_id)
     assert sorted(runs) == [t.number for t in study.trials if t.state.is_finished()]
     for trial in (t for t in study.trials if t.state.is_finished()):
         run = runs[trial.number]
@@ -112,8 +117,7 @@ def test_search_logs_the_study_and_every_trial(tmp_path: Path, local_tracking_st
     # Resuming the study adds runs for the new trials only, under the same parent run.
     again = search(replace(request, n_trials=8))
     assert again.tracking is not None and again.tracking.parent_run_id == parent.info.run_id
-    numbers = [int(r.data.tags["selector.trial"]) for r in children(client, parent)]
-    assert sorted(numbers) == list(range(8))
+    assert sorted(trial_runs(client, parent.info.run_id)) == list(range(8))
 
 
 def test_an_unreachable_store_fails_before_training_with_the_password_masked(

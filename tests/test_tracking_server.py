@@ -23,6 +23,7 @@ from selector.errors import SelectorError
 from selector.study import counted_trials
 from tests.conftest import free_port
 from tests.test_study import TINY
+from tests.test_tracking import trial_runs
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 START = Path(__file__).parents[1] / "mlflow" / "start.py"
@@ -42,15 +43,6 @@ def tiny(tmp_path: Path) -> str:
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY)
     return str(path)
-
-
-def trial_runs(client: MlflowClient, parent_run_id: str) -> dict[int, object]:
-    parent = client.get_run(parent_run_id)
-    runs = client.search_runs([parent.info.experiment_id],
-                              f"tags.mlflow.parentRunId = '{parent_run_id}'")
-    numbers = [int(r.data.tags["selector.trial"]) for r in runs]
-    assert len(numbers) == len(set(numbers)), "a trial was logged twice"
-    return dict(zip(numbers, runs, strict=True))
 
 
 def test_recommend_logs_everything_to_a_tracking_server(tmp_path: Path, tiny: str) -> None:

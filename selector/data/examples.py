@@ -119,9 +119,14 @@ def is_example(source: str) -> bool:
     return source.startswith(PREFIX)
 
 
+def example_name(source: str) -> str:
+    """``example:adding?length=200`` -> ``adding``."""
+    return source[len(PREFIX):].partition("?")[0]
+
+
 def load_example(source: str, options: DataOptions) -> SequenceData:
     """Build the example named by ``source`` (``example:NAME?key=value&...``)."""
-    name, _, query = source[len(PREFIX):].partition("?")
+    name, query = example_name(source), source.partition("?")[2]
     example = EXAMPLES.get(name)
     if example is None:
         raise DataError(source, f"no bundled example named '{name}'.{did_you_mean(name, EXAMPLES)}"
