@@ -18,8 +18,8 @@ import torch
 
 from selector.data import DataOptions, SequenceData, load_dataset
 from selector.data.examples import example_name, is_example
-from selector.objective import Budgets, Objective, TrialFailed
-from selector.records import SearchSummary, TrackingSummary
+from selector.objective import Objective, TrialFailed
+from selector.records import Budgets, SearchSummary, TrackingSummary
 from selector.space import SearchSpace, load_space
 from selector.study import (
     DEFAULT_STORAGE,

@@ -23,9 +23,8 @@ from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
-from selector.objective import Budgets
 from selector.progress import SearchProgress
-from selector.records import CellResult, DataProfile, SearchSummary, TrackingSummary
+from selector.records import Budgets, CellResult, DataProfile, SearchSummary, TrackingSummary
 from selector.study import DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url

@@ -104,3 +104,30 @@ def training_memory_bytes(net: nn.Module, probe: Probe, batch_size: int) -> int:
     out.sum().backward()
     net.zero_grad(set_to_none=True)
     return 4 * size_bytes(net) + sum(saved.values())
+
+
+def train_step_ms(net: nn.Module, probe: Probe, batch_size: int, *, repeats: int = 8,
+                  warmup: int = 2) -> float:
+    """Median wall time of one training step (forward, backward, AdamW update) at ``batch_size``.
+
+    The weights are restored afterwards, so the measurement leaves ``net`` as it found it.
+    """
+    device = next(net.parameters()).device
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    was_training = net.training
+    net.train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    x, lengths = probe.batch(batch_size, device)
+    times = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        net(x, lengths).float().pow(2).mean().backward()
+        optimizer.step()
+        _sync(device)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000.0)
+    net.load_state_dict(state)
+    net.zero_grad(set_to_none=True)
+    net.train(was_training)
+    return statistics.median(times)

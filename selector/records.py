@@ -79,6 +79,19 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class Budgets:
+    """Hard limits; None means no limit.
+
+    Parameters and batch-1 latency are known before training, so the search rejects
+    candidates over them untrained; training time is known after, so the decision applies it.
+    """
+
+    max_params: int | None = None
+    max_latency_ms: float | None = None
+    max_train_seconds: float | None = None  # one final training run, to convergence
+
+
+@dataclass(frozen=True)
 class Cost:
     """What a candidate costs, measured the same way for both cells on this machine."""
 
@@ -148,3 +161,158 @@ class SearchSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- the final comparison: each cell's best configuration retrained with k seeds -------------
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One final training run of a cell's best configuration with one seed."""
+
+    seed: int
+    test_score: float
+    val_score: float  # best validation score of the run (picks the model to hand over)
+    train_seconds: float  # the whole run, early-stopping patience included
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class FinalCell:
+    """A cell's best search configuration, retrained with every seed on the same splits."""
+
+    cell: str
+    trial: int  # the search trial the configuration comes from
+    config: dict[str, Any]
+    runs: tuple[SeedRun, ...]
+    search_best_val: float  # best and median validation score of the cell's complete
+    search_median_val: float  # search trials: how much the hyperparameters mattered (E3)
+
+
+@dataclass(frozen=True)
+class EqualConfigTiming:
+    """Both cells at one identical configuration (G1's "equivalent" networks)."""
+
+    config: dict[str, Any]
+    train_step_ms: dict[str, float]  # cell -> median forward+backward+step at the batch size
+    latency_ms: dict[str, float]  # cell -> median batch-1 inference
+    parameters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class LongRange:
+    """L1: one cell retrained on only the last ``context_steps`` of each sequence."""
+
+    cell: str
+    seed: int
+    median_steps: int
+    context_steps: int
+    full_score: float  # the same cell, configuration and seed on whole sequences
+    context_score: float
+
+
+@dataclass(frozen=True)
+class FinalComparison:
+    """Everything measured after the search; stored on the study so reports need no retraining."""
+
+    score_name: str
+    direction: str
+    seeds: tuple[int, ...]
+    cells: tuple[FinalCell, ...]
+    equal_config: tuple[EqualConfigTiming, ...]
+    long_range: LongRange | None
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FinalComparison:
+        cells = tuple(FinalCell(**{**c, "runs": tuple(
+            SeedRun(**{**r, "cost": Cost(**r["cost"])}) for r in c["runs"])}) for c in d["cells"])
+        return cls(**{**d, "seeds": tuple(d["seeds"]), "cells": cells,
+                      "equal_config": tuple(EqualConfigTiming(**e) for e in d["equal_config"]),
+                      "long_range": LongRange(**d["long_range"]) if d["long_range"] else None})
+
+
+# -- the decision ---------------------------------------------------------------------------
+
+PRESETS = ("edge", "balanced", "accuracy")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the user values; ``None`` fields take the ``prefer`` preset's default."""
+
+    prefer: str = "balanced"
+    min_gain: float | None = None  # smallest worthwhile gain of LSTM over GRU, metric units
+    confidence_level: float | None = None  # of the paired interval that makes a gain credible
+
+    def __post_init__(self) -> None:
+        if self.prefer not in PRESETS:
+            raise ValueError(f"prefer must be one of {', '.join(PRESETS)}; got {self.prefer!r}")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One rule of ../shared/criteria.md applied to this data: does it apply, is it borne out."""
+
+    id: str
+    title: str
+    favours: str  # "gru", "lstm" or "either"
+    claim: str
+    applies: bool
+    borne_out: str  # "yes", "no", "partly" or "untested"
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CellEvidence:
+    """A cell's measured test score and cost, averaged over its seed runs."""
+
+    cell: str
+    trial: int
+    config: dict[str, Any]
+    test_scores: tuple[float, ...]
+    test_mean: float
+    test_std: float
+    cost: dict[str, float]  # mean over seeds: every Cost field, train_seconds, time_to_best_s
+    violations: tuple[str, ...]  # hard budgets it breaks
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """LSTM against GRU, paired by seed: the gain is positive when LSTM scores better."""
+
+    gain_mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    level: float
+    p_value: float | None
+    pairs: int
+    min_gain: float
+    min_gain_source: str
+    cost_ratios: dict[str, float]  # LSTM / GRU for each cost dimension
+    cost_index: float | None  # weighted geometric mean of the ratios (> 1: GRU is cheaper)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The verdict, how sure it is, and the evidence for it criterion by criterion."""
+
+    verdict: str | None  # "gru", "lstm", or None when no cell meets the hard budgets
+    confidence: str  # "clear", "lean", "toss-up" or "none"
+    headline: str
+    rationale: tuple[str, ...]
+    score_name: str
+    direction: str
+    prefer: str
+    budgets: Budgets
+    cells: tuple[CellEvidence, ...]
+    comparison: Comparison
+    criteria: tuple[Criterion, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def cell(self, name: str) -> CellEvidence | None:
+        return next((c for c in self.cells if c.cell == name), None)

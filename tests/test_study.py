@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 
 from selector.api import SearchRequest, search
 from selector.data import load_dataset
-from selector.objective import Budgets, Objective, TrialFailed
+from selector.objective import Objective, TrialFailed
+from selector.records import Budgets
 from selector.space import parse_space
 from selector.study import CellFairness, cell_of, make_sampler, optimize, summarize
 
