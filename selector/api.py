@@ -9,17 +9,31 @@ import signal
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 import torch
 
-from selector.data import DataOptions, SequenceData, load_dataset
+from selector.data import DataOptions, SequenceData, load_dataset, profile_dataset
 from selector.data.examples import example_name, is_example
+from selector.decision import decide
+from selector.errors import SelectorError, did_you_mean
+from selector.export import PARITY_TOLERANCE, export_model
+from selector.final import Step, compare, stored_comparison
 from selector.objective import Objective, TrialFailed
-from selector.records import Budgets, SearchSummary, TrackingSummary
+from selector.plots import write_final_plot, write_study_plots
+from selector.records import (
+    Budgets,
+    DataProfile,
+    FinalComparison,
+    Preferences,
+    Recommendation,
+    SearchSummary,
+    TrackingSummary,
+)
+from selector.report import build_document, write_reports
 from selector.space import SearchSpace, load_space
 from selector.study import (
     DEFAULT_STORAGE,
@@ -33,7 +47,16 @@ from selector.study import (
     threads_per_worker,
 )
 from selector.system import score_direction, score_name
-from selector.tracking import Notify, StudyTracker, TrackingTarget, TrialLogger, default_tracking_uri
+from selector.tracking import (
+    ModelHandover,
+    Notify,
+    StudyTracker,
+    TrackingTarget,
+    TrialLogger,
+    default_tracking_uri,
+    log_model,
+    log_verdict,
+)
 from selector.urls import mask_url
 
 ProgressHook = Callable[[optuna.Study], None]
@@ -154,7 +177,11 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    space = load_space(request.space)
+    return _search(request, data, load_space(request.space), progress, notify)
+
+
+def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
+            progress: ProgressHook | None, notify: Notify | None) -> SearchSummary:
     study = _open(request, data, space)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
@@ -203,3 +230,160 @@ def _run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
+
+
+# -- the recommendation ----------------------------------------------------------------------
+
+PROFILE_ATTR = "selector.profile"
+DECISION_ATTR = "selector.decision"  # the preferences and budgets of the last recommendation
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """A search, then the final comparison, the decision, the reports and the model."""
+
+    search: SearchRequest
+    seeds: int = 3
+    preferences: Preferences = field(default_factory=Preferences)
+    output_dir: str | None = None  # default: selector-output/<study name>
+    model_name: str | None = None  # registered model name; default: the study name
+    register: bool = True
+
+    def folder(self) -> Path:
+        return Path(self.output_dir or Path("selector-output") / self.search.resolved_study_name())
+
+
+@dataclass(frozen=True)
+class RecommendResult:
+    summary: SearchSummary
+    recommendation: Recommendation
+    document: dict[str, Any]  # the JSON report (schema selector.recommendation/1)
+
+
+def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None,
+              notify: Notify | None = None, step: Step | None = None) -> RecommendResult:
+    """Search, retrain each cell's best with k seeds, decide, report, and hand over the model.
+
+    ``step`` is called before each final training run with what it is (for a progress bar).
+    """
+    quiet_libraries()
+    notify = notify or logging.getLogger(__name__).warning
+    search_request = request.search
+    data = load_dataset(search_request.data, search_request.data_options)
+    space = load_space(search_request.space)
+    summary = _search(search_request, data, space, progress, notify)
+    study = _open(search_request, data, space)
+    seeds = tuple(search_request.seed + i for i in range(request.seeds))
+    final = compare(study, data, space.training, seeds=seeds,
+                    accelerator=search_request.accelerator, step=step)
+    profile = profile_dataset(data)
+    study.set_user_attr(PROFILE_ATTR, profile.to_dict())
+    study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
+                                        "budgets": asdict(search_request.budgets)})
+    rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
+    folder = request.folder()
+    artifacts: dict[str, Any] = {"folder": str(folder),
+                                 "plots": _plots(study, final.comparison, folder)}
+    handover = None
+    if rec.verdict is not None:
+        evidence = rec.cell(rec.verdict)
+        assert evidence is not None
+        chosen = final.best_model(rec.verdict)
+        exported = export_model(chosen.system, data, search_request.data_options,
+                                folder / "model", meta={
+                                    "cell": rec.verdict, "config": evidence.config,
+                                    "search_trial": evidence.trial, "study": study.study_name,
+                                    "score_name": rec.score_name, "test_score": evidence.test_mean,
+                                    "verdict": rec.headline, "rationale": list(rec.rationale)})
+        artifacts |= {"model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
+                      "onnx": str(exported.onnx), "parity": exported.parity}
+        if not exported.parity_ok:
+            notify(f"the exported model differs from PyTorch by up to "
+                   f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
+        handover = ModelHandover(
+            folder=exported.folder, torchscript=exported.torchscript,
+            description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
+            register_as=(request.model_name or study.study_name) if request.register else None)
+    tracking = summary.tracking
+    if tracking is not None and search_request.tracking_uri:
+        artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,
+                                            handover, notify)
+    document = build_document(rec, final.comparison, profile, summary, artifacts)
+    paths = write_reports(document, folder)
+    document["artifacts"] |= paths
+    write_reports(document, folder)  # again, so the files list themselves
+    if tracking is not None and search_request.tracking_uri:
+        _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
+                     [folder / p for p in artifacts["plots"]] + [Path(p) for p in paths.values()],
+                     notify)
+    return RecommendResult(summary, rec, document)
+
+
+def _plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[str]:
+    plots = folder / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    names = write_study_plots(study, plots, score_name=final.score_name)
+    write_final_plot(final, plots / "final_comparison.png")
+    return [f"plots/{n}" for n in ["final_comparison.png", *names]]
+
+
+def _log_handover(uri: str, run_id: str, handover: ModelHandover | None,
+                  notify: Notify) -> dict[str, Any]:
+    if handover is None:
+        return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
+                "alias": None}
+    try:
+        return log_model(uri, run_id, handover)
+    except Exception as exc:  # the model is on disk either way; MLflow is a view
+        notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
+               f"{str(exc).splitlines()[0][:300]}. It is saved in {handover.folder}.")
+        return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
+                "alias": None, "error": str(exc).splitlines()[0][:300]}
+
+
+def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],
+                 notify: Notify) -> None:
+    tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
+            "selector.headline": rec.headline}
+    metrics = {f"final/{c.cell}/test_{rec.score_name}": c.test_mean for c in rec.cells}
+    if rec.comparison.gain_mean is not None:
+        metrics["final/lstm_minus_gru"] = rec.comparison.gain_mean
+    try:
+        log_verdict(uri, run_id, tags=tags, metrics=metrics, files=files)
+    except Exception as exc:
+        notify(f"MLflow: could not log the report to {mask_url(uri)}: "
+               f"{str(exc).splitlines()[0][:300]}. It is in {folder}.")
+
+
+def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
+                 preferences: Preferences | None = None, budgets: Budgets | None = None,
+                 output_dir: str | None = None) -> RecommendResult:
+    """Re-render the report of a recommended study from its storage, without retraining.
+
+    Preferences and budgets default to those of the last `recommend`; new ones re-decide.
+    """
+    quiet_libraries()
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage_for(storage))
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage_for(storage))]
+        raise SelectorError(f"no study '{study_name}' in {mask_url(storage)}."
+                            f"{did_you_mean(study_name, names)} Studies: "
+                            f"{', '.join(names) or 'none'}.") from None
+    final = stored_comparison(study)
+    if final is None or PROFILE_ATTR not in study.user_attrs:
+        raise SelectorError(f"study '{study_name}' has no final comparison yet: run 'selector "
+                            "recommend' on it first (its search trials are kept).")
+    stored = dict(study.user_attrs.get(DECISION_ATTR, {}))
+    stored_budgets = Budgets(**stored.pop("budgets", {}))
+    preferences = preferences or Preferences(**stored)
+    budgets = budgets or stored_budgets
+    profile = DataProfile.from_dict(study.user_attrs[PROFILE_ATTR])
+    rec = decide(final, profile, budgets, preferences)
+    summary = summarize(study, storage_url=storage, score_name=final.score_name)
+    folder = Path(output_dir or Path("selector-output") / study_name)
+    artifacts: dict[str, Any] = {"folder": str(folder), "plots": _plots(study, final, folder)}
+    document = build_document(rec, final, profile, summary, artifacts)
+    document["artifacts"] |= write_reports(document, folder)
+    write_reports(document, folder)
+    return RecommendResult(summary, rec, document)

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 130 inter
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable
@@ -13,18 +14,35 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from selector import __version__
-from selector.api import SearchRequest, interrupt_on_sigterm, search
+from selector.api import (
+    RecommendRequest,
+    SearchRequest,
+    interrupt_on_sigterm,
+    report_study,
+)
+from selector.api import recommend as run_recommend
 from selector.cli_options import with_data_options
 from selector.dashboard import dashboard as mlflow_dashboard
 from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
-from selector.progress import SearchProgress
-from selector.records import Budgets, CellResult, DataProfile, SearchSummary, TrackingSummary
+from selector.predict import MLFLOW_SCHEMES, write_predictions
+from selector.predict import predict as run_predict
+from selector.progress import SearchProgress, StepProgress
+from selector.records import (
+    PRESETS,
+    Budgets,
+    CellResult,
+    DataProfile,
+    Preferences,
+    SearchSummary,
+    TrackingSummary,
+)
 from selector.study import DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
@@ -45,6 +63,20 @@ DataArg = Annotated[str, typer.Argument(
     help="Data file (.csv, .tsv, .parquet, .npz) or example:NAME.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for the split, the sampler and training.")]
+PreferOpt = Annotated[str, typer.Option(
+    help="Preset for what matters: edge (latency and size), balanced, or accuracy (smallest "
+    "worthwhile gain 0, 80% intervals). Sets the defaults of --min-gain and the cost weights.",
+    rich_help_panel="Decision")]
+MinGainOpt = Annotated[float | None, typer.Option(
+    min=0.0, help="Smallest gain of LSTM over GRU worth its cost, in the metric's units "
+    "(accuracy points as 0.01, or RMSE). Default from --prefer: 0.005 accuracy or 0.5% of GRU's "
+    "RMSE (balanced), 0.01 or 1% (edge), 0 (accuracy).", rich_help_panel="Decision")]
+MaxTrainTimeOpt = Annotated[float | None, typer.Option(
+    min=0.0, help="Rule out a cell whose final training run takes longer (seconds).",
+    rich_help_panel="Budgets")]
+OutputDirOpt = Annotated[str | None, typer.Option(
+    help="Folder for report.md, report.html, recommendation.json, plots/ and model/; default "
+    "selector-output/<study name>.", rich_help_panel="Output")]
 TrackingUriOpt = Annotated[str, typer.Option(
     envvar="MLFLOW_TRACKING_URI", help="MLflow tracking store: a database URL (the default is "
     "./mlflow.db, artifacts in ./mlruns) or a tracking server http(s)://host:port.",
@@ -168,6 +200,19 @@ def recommend(
     max_latency_ms: Annotated[float | None, typer.Option(
         min=0.0, help="Reject candidates slower than this at batch size 1 (ms), before "
         "training them.", rich_help_panel="Budgets")] = None,
+    max_train_time: MaxTrainTimeOpt = None,
+    seeds: Annotated[int, typer.Option(
+        min=1, help="Final runs per cell: each cell's best configuration is retrained with this "
+        "many seeds on the same splits, and tested.", rich_help_panel="Decision")] = 3,
+    prefer: PreferOpt = "balanced",
+    min_gain: MinGainOpt = None,
+    output_dir: OutputDirOpt = None,
+    model_name: Annotated[str | None, typer.Option(
+        help="Register the recommended model in MLflow under this name; default: the study "
+        "name. Its newest version gets the alias 'champion'.", rich_help_panel="Output")] = None,
+    no_register: Annotated[bool, typer.Option(
+        "--no-register", help="Log the model on the study's run, but do not register it.",
+        rich_help_panel="Output")] = False,
     study_name: Annotated[str | None, typer.Option(
         help="Study to create or resume; default selector-<data name>.",
         rich_help_panel="Storage")] = None,
@@ -188,8 +233,11 @@ def recommend(
     *,
     data_options: DataOptions,
 ) -> None:
-    """Search GRU and LSTM configurations on DATA with equal effort, and report both cells.
+    """Search GRU and LSTM on DATA with equal effort, retrain each cell's best with --seeds
+    seeds, and recommend one by the decision criteria, with a report and the trained model.
 
+    Writes report.md, report.html, recommendation.json, plots/ and model/ (TorchScript and
+    ONNX) to --output-dir, and registers the model in MLflow with the alias 'champion'.
     Re-running the same command resumes the study: finished trials are kept and counted.
     Every trial is logged to MLflow as a child run of the study's run: see it with
     'selector dashboard'.
@@ -204,32 +252,85 @@ def recommend(
     """
     if objective not in ("score", "score-latency"):
         raise typer.BadParameter("expected score or score-latency", param_hint="--objective")
-    request = SearchRequest(
+    search_request = SearchRequest(
         data=data, data_options=data_options, space=space, study_name=study_name,
         storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
-        budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms),
+        budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
+                        max_train_seconds=max_train_time),
         multi_objective=objective == "score-latency", accelerator=accelerator,
         tracking_uri=None if no_tracking else tracking_uri, experiment_name=experiment_name,
     )
+    request = RecommendRequest(search=search_request, seeds=seeds,
+                               preferences=preferences(prefer, min_gain), output_dir=output_dir,
+                               model_name=model_name, register=not no_register)
     interrupt_on_sigterm()
+    hide = quiet or (as_json and not stderr.is_terminal)
     try:
-        with SearchProgress(stderr, total=n_trials,
-                            quiet=quiet or (as_json and not stderr.is_terminal)) as bar:
-            summary = search(request, progress=bar.update, notify=warn)
+        with contextlib.ExitStack() as stack:
+            bar = stack.enter_context(SearchProgress(stderr, total=n_trials, quiet=hide))
+            final: list[StepProgress] = []
+
+            def step(label: str, total: int) -> None:
+                if not final:
+                    bar.progress.stop()
+                    final.append(stack.enter_context(StepProgress(
+                        stderr, title="final runs", quiet=hide, total=total)))
+                final[0].step(label)
+
+            result = run_recommend(request, progress=bar.update, notify=warn, step=step)
     except KeyboardInterrupt:
         stderr.print(f"Interrupted. Finished trials are kept in {mask_url(storage)} (study "
-                     f"'{request.resolved_study_name()}'); re-run the same command to resume.",
-                     markup=False, soft_wrap=True)
+                     f"'{search_request.resolved_study_name()}'); re-run the same command to "
+                     "resume.", markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if as_json:
-        print_json({"schema": "selector.search/1", **summary.to_dict()})
+        print_json(result.document)
     else:
-        stdout.print(summary_table(summary))
-        if summary.pareto_trials:
+        stdout.print(summary_table(result.summary))
+        if result.summary.pareto_trials:
             stdout.print("Pareto front (validation score vs latency): trials "
-                         + ", ".join(f"#{n}" for n in summary.pareto_trials))
-    if summary.tracking:
-        print_tracking(summary.tracking, quiet=as_json)
+                         + ", ".join(f"#{n}" for n in result.summary.pareto_trials))
+        print_recommendation(result.document)
+    if result.summary.tracking:
+        print_tracking(result.summary.tracking, quiet=as_json)
+
+
+def preferences(prefer: str, min_gain: float | None) -> Preferences:
+    if prefer not in PRESETS:
+        raise typer.BadParameter(f"expected one of {', '.join(PRESETS)}; got {prefer!r}",
+                                 param_hint="--prefer")
+    return Preferences(prefer=prefer, min_gain=min_gain)
+
+
+BORNE_OUT_STYLE = {"yes": "green", "no": "red", "partly": "yellow", "untested": "dim"}
+
+
+def print_recommendation(doc: dict[str, Any]) -> None:
+    """The verdict, why, the criteria table, and where the report and the model are."""
+    colour = {"clear": "green", "lean": "yellow", "toss-up": "cyan", "none": "red"}
+    stdout.print(f"\n[bold]Recommendation:[/] [{colour[doc['confidence']]}]"
+                 f"{escape(doc['headline'])}[/]")
+    for line in doc["rationale"]:
+        stdout.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
+    table = Table("ID", "applies", "borne out", "evidence (report.html has the claims)",
+                  title="Decision criteria (../shared/criteria.md)", title_justify="left")
+    for c in doc["criteria"]:
+        table.add_row(c["id"], "yes" if c["applies"] else "no",
+                      f"[{BORNE_OUT_STYLE[c['borne_out']]}]{c['borne_out']}[/]",
+                      escape(c["evidence"]))
+    stdout.print(table)
+    artifacts = doc["artifacts"]
+    stdout.print(f"Report: {artifacts['report_html']} (and report.md, recommendation.json)",
+                 markup=False, highlight=False, soft_wrap=True)
+    if artifacts.get("model_dir"):
+        stdout.print(f"Model: {artifacts['model_dir']} (TorchScript model.pt, ONNX model.onnx; "
+                     f"parity with PyTorch {max(artifacts['parity'].values()):.1g}); try "
+                     f"'selector predict {artifacts['model_dir']} DATA'", markup=False,
+                     highlight=False, soft_wrap=True)
+    registered = (artifacts.get("mlflow") or {}).get("registered_model")
+    if registered:
+        stdout.print(f"Registered: models:/{registered}@{artifacts['mlflow']['alias']} (version "
+                     f"{artifacts['mlflow']['version']})", markup=False, highlight=False)
 
 
 def warn(message: str) -> None:
@@ -292,6 +393,76 @@ def _config(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
 
 def _cost(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
     return "-" if cell.best_cost is None else show(cell.best_cost)
+
+
+@app.command()
+@user_errors
+def report(
+    study: Annotated[str, typer.Argument(help="Study name (as 'selector recommend' printed it).",
+                                         show_default=False)],
+    storage: Annotated[str, typer.Option(
+        envvar="SELECTOR_STORAGE", help="Optuna storage URL holding the study.")]
+    = DEFAULT_STORAGE,
+    prefer: Annotated[str | None, typer.Option(
+        help="Re-decide with another preset (edge, balanced, accuracy); default: as recommended.",
+        show_default=False)] = None,
+    min_gain: MinGainOpt = None,
+    output_dir: OutputDirOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-render a study's report from its storage, without retraining anything.
+
+    The final runs of 'selector recommend' are stored with the study; --prefer and --min-gain
+    re-apply the decision criteria to the same measurements.
+
+    Examples:
+
+      selector report selector-digits
+
+      selector report selector-digits --prefer edge --output-dir edge-report
+    """
+    chosen = None if prefer is None and min_gain is None else preferences(prefer or "balanced",
+                                                                           min_gain)
+    result = report_study(study, storage=storage, preferences=chosen, output_dir=output_dir)
+    if as_json:
+        print_json(result.document)
+    else:
+        print_recommendation(result.document)
+
+
+@app.command()
+@user_errors
+def predict(
+    model: Annotated[str, typer.Argument(
+        help="Model folder written by 'selector recommend' (its model/), or an MLflow model URI "
+        "such as models:/selector-digits@champion.", show_default=False)],
+    data: DataArg,
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="Predictions file: .csv, .tsv or .parquet; - for CSV on stdout.")]
+    = "predictions.csv",
+    runtime: Annotated[str, typer.Option(help="torchscript or onnx.")] = "torchscript",
+    tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+) -> None:
+    """Predict with a recommended model on new data, in the layout it was trained on.
+
+    The data goes through the preprocessing saved with the model (scaling, vocabulary,
+    column names); a target column is not needed. One row per sequence, keyed by its id.
+
+    Examples:
+
+      selector predict selector-output/selector-digits/model example:digits
+
+      selector predict models:/churn@champion new_visits.parquet -o churn_predictions.parquet
+    """
+    if model.startswith(MLFLOW_SCHEMES):
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
+    frame = run_predict(model, data, runtime=runtime)
+    write_predictions(frame, output)
+    if output != "-":
+        stderr.print(f"Wrote {len(frame):,} predictions to {output}", markup=False,
+                     highlight=False)
 
 
 @app.command()

@@ -173,7 +173,15 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
               f"minimum worthwhile gain {worth:.4g}.")
     equivalent = (c.ci_low is not None and c.ci_high is not None and c.ci_low > -worth
                   and c.ci_high < worth)
-    if gap < TOSS_UP_COST:
+    leader = "lstm" if gain > 0 else "gru"
+    inconclusive = abs(gain) > worth and not equivalent and leader != cheaper
+    if inconclusive:
+        sure = "toss-up"
+        tail = (f"Inconclusive: {leader.upper()} scored better on average by {abs(gain):.4g}, "
+                f"but the seeds disagree too much for that to be credible, and "
+                f"{cheaper.upper()} is cheaper ({_cost_line(c.cost_index)}). Re-run with more "
+                "--seeds before relying on this (E1).")
+    elif gap < TOSS_UP_COST:
         sure = "toss-up"
         tail = (f"Their costs are within {TOSS_UP_COST - 1:.0%} too: a toss-up. Either cell is "
                 f"fine; {cheaper.upper()} is named for being marginally cheaper (E1, E3).")
@@ -350,13 +358,13 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
                           "measured.")
     sign = 1 if final.direction == "maximize" else -1
     drop = sign * (lr.full_score - lr.context_score)
-    noise = max([statistics.stdev([r.test_score for r in cell.runs]) for cell in final.cells
-                 if len(cell.runs) > 1] or [0.0])
+    runs = next(cell.runs for cell in final.cells if cell.cell == lr.cell)
+    noise = statistics.stdev([r.test_score for r in runs]) if len(runs) > 1 else 0.0
     threshold = max(2 * noise, c.min_gain, 1e-9)
     depends = drop > threshold
     evidence = (f"{lr.cell.upper()} sees only the last {lr.context_steps} of ~{lr.median_steps} "
                 f"steps: test {final.score_name} {lr.full_score:.4g} -> {lr.context_score:.4g} "
-                f"(drop {drop:+.4g}; seed noise x2 {2 * noise:.4g}).")
+                f"(drop {drop:+.4g}; twice its seed spread: {2 * noise:.4g}).")
     if not depends:
         return _criterion("L1", False, "untested", evidence + " No evidence that distant "
                           "context matters here.")

@@ -38,7 +38,7 @@ from selector.training import Fitted, build_net, evaluate, fit, measure_cost, pr
 
 FINAL_ATTR = "selector.final"
 CONTEXT_SHARE = 4  # L1: the context model sees the last 1/CONTEXT_SHARE of each sequence
-Step = Callable[[str], None]  # called before each training run with what it is
+Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
 
 @dataclass
@@ -75,7 +75,12 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         raise SelectorError(f"study '{study.study_name}' has no complete trial to retrain: every "
                             "trial was pruned, rejected or failed. Run more trials, or loosen "
                             "the budgets.")
-    step = step or (lambda _label: None)
+    total = planned_runs(data, len(seeds))
+
+    def announce(label: str) -> None:
+        if step:
+            step(label, total)
+
     cells, models = [], {}
     for cell in CELLS:
         if cell not in bests:
@@ -83,7 +88,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         config = ModelConfig(**bests[cell].user_attrs["config"])
         runs, fitted = [], []
         for seed in seeds:
-            step(f"{cell.upper()} seed {seed}")
+            announce(f"{cell.upper()} seed {seed}")
             run, model = _run(config, data, settings, seed, accelerator, direction)
             runs.append(run)
             fitted.append(model)
@@ -98,7 +103,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         score_name=score_name(data.task), direction=direction, seeds=tuple(seeds),
         cells=tuple(cells), equal_config=_equal_config(cells, data), device=device,
         long_range=None if _is_short(data) else _long_range(cells, data, settings, seeds[0],
-                                                              accelerator, direction, step))
+                                                              accelerator, direction, announce))
     study.set_user_attr(FINAL_ATTR, comparison.to_dict())
     return FinalModels(comparison, models)
 
@@ -152,13 +157,14 @@ def _equal_config(cells: list[FinalCell], data: SequenceData) -> tuple[EqualConf
 
 
 def _long_range(cells: list[FinalCell], data: SequenceData, settings: TrainingSettings,
-                seed: int, accelerator: str, direction: str, step: Step) -> LongRange:
+                seed: int, accelerator: str, direction: str,
+                announce: Callable[[str], None]) -> LongRange:
     """Retrain the leading cell on the last part of each sequence only, and test it so."""
     sign = 1 if direction == "maximize" else -1
     leader = max(cells, key=lambda c: sign * statistics.fmean(r.test_score for r in c.runs))
     median_steps = int(statistics.median(data.lengths.tolist()))
     context = max(1, median_steps // CONTEXT_SHARE)
-    step(f"{leader.cell.upper()} on the last {context} steps only (L1)")
+    announce(f"{leader.cell.upper()} on the last {context} steps only (L1)")
     cut = replace(data, sequences=[s[-context:] for s in data.sequences])
     run, _ = _run(ModelConfig(**leader.config), cut, settings, seed, accelerator, direction)
     full = next(r for r in leader.runs if r.seed == seed)

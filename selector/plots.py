@@ -28,11 +28,14 @@ from matplotlib.ticker import MaxNLocator
 from optuna.trial import FrozenTrial, TrialState
 from optuna.visualization import matplotlib as optuna_plots
 
-from selector.records import CELLS
+from selector.records import CELLS, FinalComparison
 from selector.study import cell_of
 
 COLOURS = {"gru": "tab:blue", "lstm": "tab:orange"}
 BEST_CURVES_PER_CELL = 3
+FINAL_COSTS = {"train_seconds_per_epoch": "train s/epoch", "best_epoch": "epochs to best",
+               "latency_ms_p50": "latency (batch 1)", "batch_latency_ms_p50": "latency (batch)",
+               "parameters": "parameters", "peak_memory_bytes": "training memory"}
 
 
 def write_study_plots(study: optuna.Study, folder: Path, *, score_name: str) -> list[str]:
@@ -176,3 +179,32 @@ def _front(points: list[tuple[float, float, str | None]],
         if not front or sign * y > sign * front[-1][1]:
             front.append((x, y))
     return front
+
+
+def write_final_plot(final: FinalComparison, path: Path) -> None:
+    """Test score of every seed run per cell, and the LSTM/GRU ratio of each measured cost."""
+    figure, (scores, costs) = plt.subplots(1, 2, figsize=(10, 3.8))
+    try:
+        for k, cell in enumerate(final.cells):
+            values = [r.test_score for r in cell.runs]
+            scores.scatter([k] * len(values), values, color=COLOURS[cell.cell], zorder=3)
+            scores.hlines(sum(values) / len(values), k - 0.2, k + 0.2, color=COLOURS[cell.cell])
+        scores.set_xticks(range(len(final.cells)), [c.cell.upper() for c in final.cells])
+        scores.set_xlim(-0.6, len(final.cells) - 0.4)
+        scores.set_ylabel(f"test {final.score_name}")
+        scores.set_title(f"Final runs: {len(final.seeds)} seed(s) per cell (bar: mean)")
+        if len(final.cells) == 2:
+            means = {c.cell: {k: sum(getattr(r.cost, k) for r in c.runs) / len(c.runs)
+                              for k in FINAL_COSTS} for c in final.cells}
+            ratios = [means["lstm"][k] / means["gru"][k] for k in FINAL_COSTS]
+            costs.barh(list(FINAL_COSTS.values()), ratios,
+                       color=[COLOURS["lstm"] if r > 1 else COLOURS["gru"] for r in ratios])
+            costs.axvline(1.0, color="black", linewidth=0.8)
+            costs.set_xlabel("LSTM / GRU (right of 1: LSTM costs more)")
+            costs.set_title("Measured cost ratios")
+        else:
+            costs.set_axis_off()
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+

@@ -53,3 +53,30 @@ class SearchProgress:
         if failed:
             parts.append(f"failed {failed}")
         self.progress.update(self.task, completed=len(done), status=" | ".join(parts))
+
+
+class StepProgress:
+    """Steps of known count (the final training runs); `step(label)` starts the next one."""
+
+    def __init__(self, console: Console, *, title: str, total: int, quiet: bool = False) -> None:
+        self.progress = Progress(
+            TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+            disable=quiet,
+        )
+        self.task = self.progress.add_task(title, total=total, status="")
+        self.started = 0
+
+    def __enter__(self) -> StepProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.progress.update(self.task, completed=self.started, status="done")
+        self.progress.stop()
+
+    def step(self, label: str) -> None:
+        self.progress.update(self.task, completed=self.started, status=label)
+        self.started += 1

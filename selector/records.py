@@ -49,6 +49,12 @@ class DataProfile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataProfile:
+        return cls(**{**d, "feature_names": tuple(d["feature_names"]),
+                      "target_names": tuple(d["target_names"]),
+                      "classes": tuple(ClassCount(**c) for c in d["classes"])})
+
 
 CELLS = ("gru", "lstm")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
 from selector.errors import SelectorError
+from selector.export import MODEL_FILE
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
 from selector.space import SearchSpace
@@ -92,6 +94,7 @@ def client_defaults() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr is ours
 
 
 def connect(uri: str) -> MlflowClient:
@@ -453,3 +456,84 @@ def dataset_record(data: SequenceData) -> MetaDataset:
             source = resolve_dataset_source(str(Path(data.source).resolve()))
     name = example_name(data.source) if is_example(data.source) else Path(data.source).name
     return MetaDataset(source, name=name, digest=digest.hexdigest()[:12], schema=schema)
+
+
+@dataclass(frozen=True)
+class ModelHandover:
+    """The exported model folder and how to register it."""
+
+    folder: Path
+    torchscript: Path
+    description: str  # the rationale: shown on the registered model version
+    register_as: str | None  # registered model name; None: log the model, do not register
+    alias: str = "champion"
+
+
+def log_verdict(uri: str, run_id: str, *, tags: dict[str, str], metrics: dict[str, float],
+                files: list[Path]) -> None:
+    """The verdict on the study's run: tags, metrics, the reports and the final plots."""
+    client = connect(uri)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+    for path in files:
+        client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "report")
+
+
+def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | None]:
+    """Log the model on the study's run and register it under an alias; returns where it went.
+
+    The model is logged as TorchScript with MLflow's ``pickle`` format (``ScriptModule.save``,
+    no Python pickling): the default ``pt2`` format would fix the sequence length of its input
+    example. The selector model folder travels with it (``extra_files``), so ``selector
+    predict models:/NAME@champion`` works. Requirements are given, not inferred (~6 s saved).
+    """
+    import mlflow
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import ModelSignature
+
+    client = connect(uri)
+    meta = json.loads((model.folder / MODEL_FILE).read_text())
+    width = () if meta["input"]["dtype"] == "int64" else (meta["input"]["shape"][2],)
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(meta["input"]["dtype"]), (-1, -1, *width), "x")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *_output_width(meta)), "y")]))
+    result: dict[str, str | None] = {"run_id": run_id, "model_uri": None,
+                                     "registered_model": None, "version": None, "alias": None}
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    # MLflow configures its loggers on import (INFO): "Successfully registered model", and a
+    # pickle warning that does not apply to a TorchScript module.
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit deprecation notes
+            scripted = torch.jit.load(str(model.torchscript))
+            with mlflow.start_run(run_id=run_id):
+                info = mlflow.pytorch.log_model(
+                    scripted, name="model", serialization_format="pickle", signature=signature,
+                    pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+                    extra_files=[str(p) for p in sorted(model.folder.iterdir()) if p.is_file()])
+        result["model_uri"] = info.model_uri
+        if model.register_as:
+            with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered ..."
+                version = mlflow.register_model(info.model_uri, model.register_as,
+                                                tags={"selector.run_id": run_id})
+            client.update_model_version(model.register_as, version.version,
+                                        description=model.description)
+            client.set_registered_model_alias(model.register_as, model.alias, version.version)
+            result |= {"registered_model": model.register_as, "version": str(version.version),
+                       "alias": model.alias}
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow_logger.setLevel(level)
+    return result
+
+
+def _output_width(meta: dict[str, Any]) -> tuple[int, ...]:
+    if meta["task"] == "classification":
+        return (len(meta["classes"]),)
+    return tuple(meta["output_shape"])

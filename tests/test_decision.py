@@ -153,3 +153,13 @@ def test_one_seed_gives_no_interval_and_no_credible_gain() -> None:
     rec = decide(comparison([0.80], [0.90]), profile(), Budgets(), Preferences())
     assert rec.comparison.ci_low is None
     assert rec.verdict == "gru" and rec.confidence != "clear"  # a 0.1 gain, but unproven
+
+
+def test_a_large_but_noisy_gain_for_the_costlier_cell_is_a_toss_up() -> None:
+    # GRU far better on average, but one GRU seed failed: not credible; LSTM is cheaper here.
+    rec = decide(comparison([0.97, 0.98, 0.60], [0.80, 0.81, 0.79],
+                            gru_cost=cost(params=9_000, latency=2.0, epoch_s=0.9),
+                            lstm_cost=cost(params=9_500, latency=1.0, epoch_s=0.3)),
+                 profile(), Budgets(), Preferences())
+    assert rec.verdict == "lstm" and rec.confidence == "toss-up"
+    assert "Inconclusive: GRU scored better" in " ".join(rec.rationale)

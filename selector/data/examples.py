@@ -67,6 +67,17 @@ def _copy(options: DataOptions, source: str, *, length: int, n: int, symbols: in
     return from_arrays({"X": X, "y": labels}, options, source)
 
 
+def _drift(options: DataOptions, source: str, *, length: int, n: int,
+           seed: int) -> SequenceData:
+    """Is the weak drift of a noisy signal up or down? The evidence is spread over every step,
+    so a model that sees only the end of each sequence does measurably worse (L1)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n)
+    drift = np.where(labels == 1, 0.15, -0.15)[:, None]
+    X = (drift + rng.normal(0.0, 1.0, size=(n, length)))[..., None].astype(np.float32)
+    return from_arrays({"X": X, "y": np.where(labels == 1, "up", "down")}, options, source)
+
+
 def _sine(options: DataOptions, source: str, *, length: int, seed: int) -> SequenceData:
     """A daily and a weekly cycle with a slow trend and noise, sampled hourly."""
     rng = np.random.default_rng(seed)
@@ -107,6 +118,8 @@ EXAMPLES: dict[str, Example] = {
                 "long-range", {"length": 100, "n": 2000, "seed": 0}, _adding),
         Example("copy", "copy-memory recall: classify the symbol seen at the first step; "
                 "long-range", {"length": 100, "n": 2000, "symbols": 8, "seed": 0}, _copy),
+        Example("drift", "up or down: the sign of a weak drift in a noisy signal, evidence spread "
+                "over all steps; long-range", {"length": 200, "n": 1000, "seed": 0}, _drift),
         Example("sine", "one hourly series with daily and weekly cycles; forecasting",
                 {"length": 3000, "seed": 0}, _sine),
         Example("reviews", "synthetic movie reviews with negation; text classification",

@@ -95,7 +95,7 @@ def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.nd
 def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> SequenceData:
     """One row per time step: a sequence id, an optional order column, features, a target."""
     _reject_task(options.task, ("classification", "regression"), "long-format data", source)
-    find = _column_finder(frame, source)
+    find = column_finder(frame, source)
     id_col = find(options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "--id-col")
     step_col = find(options.step_col, DEFAULT_STEP_COLUMNS, "order", "--step-col", required=False)
     target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "target", "--target")
@@ -104,31 +104,7 @@ def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
     reserved = {id_col, step_col, target_col, split_col}
     features = _feature_columns(frame, options.features, reserved, source)
 
-    if frame[id_col].isna().any():
-        pos = int(np.argmax(frame[id_col].isna().to_numpy()))
-        raise DataError(source, f"column '{id_col}', {row_label(source, pos)}: the sequence id "
-                        "is missing.")
-    codes, uniques = pd.factorize(frame[id_col], sort=False)
-    if step_col is not None:
-        steps = _order_values(frame[step_col], source, step_col)
-        order = np.lexsort((steps, codes))
-        sorted_codes, sorted_steps = codes[order], steps[order]
-        same = (sorted_codes[1:] == sorted_codes[:-1]) & (sorted_steps[1:] == sorted_steps[:-1])
-        if same.any():
-            k = int(np.argmax(same))
-            first, second = sorted(order[k:k + 2])
-            raise DataError(
-                source,
-                f"duplicate rows for sequence {show(uniques[sorted_codes[k]])} at {step_col}="
-                f"{show(frame[step_col].iloc[order[k]])}: {row_label(source, int(first))} and "
-                f"{row_label(source, int(second))}. Each (sequence, step) pair must appear once.")
-    else:
-        order = np.argsort(codes, kind="stable")
-    frame = frame.iloc[order]
-    codes = codes[order]
-    values = numeric_matrix(frame, features, source)
-    bounds = np.flatnonzero(np.diff(codes)) + 1
-    sequences = np.split(values, bounds)
+    frame, codes, uniques, sequences = group_steps(frame, id_col, step_col, features, source)
 
     per_sequence = _one_value_per_sequence(frame, codes, target_col, uniques, source, "target")
     targets, classes, task = encode_targets(per_sequence, options.task, source=source,
@@ -145,7 +121,7 @@ def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
 def from_text_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> SequenceData:
     """One row per sequence: a text column and a label column."""
     _reject_task(options.task, ("classification", "regression"), "text data", source)
-    find = _column_finder(frame, source)
+    find = column_finder(frame, source)
     text_col = find(options.text_col, DEFAULT_TEXT_COLUMNS, "text", "--text-col")
     target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "label", "--target")
     split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "--split-col",
@@ -190,18 +166,9 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     if options.split_col is not None:
         raise DataError(source, "--split-col does not apply to forecasting: a single series is "
                         "always split in time order (train, then validation, then test).")
-    find = _column_finder(frame, source)
+    find = column_finder(frame, source)
     time_col = find(options.time_col, DEFAULT_TIME_COLUMNS, "time", "--time-col")
-    times = _order_values(frame[time_col], source, time_col)
-    order = np.argsort(times, kind="stable")
-    repeated = times[order][1:] == times[order][:-1]
-    if repeated.any():
-        k = int(np.argmax(repeated))
-        first, second = sorted(order[k:k + 2])
-        raise DataError(source, f"column '{time_col}' repeats the time "
-                        f"{show(frame[time_col].iloc[order[k]])} at {row_label(source, int(first))} "
-                        f"and {row_label(source, int(second))}; a series needs one row per time.")
-    frame = frame.iloc[order]
+    frame = sort_series(frame, time_col, source)
     features = _feature_columns(frame, options.features, {time_col}, source)
     if options.target is not None:
         target_cols = [find(options.target, (), "target", "--target")]
@@ -262,7 +229,7 @@ def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str
         raise DataError(source, f"X has shape {X.shape}; it needs at least one sequence, step "
                         "and feature.")
     X = X.astype(np.float32)
-    lengths = _lengths(arrays, X, source)
+    lengths = npz_lengths(arrays, X, source)
     finite = np.isfinite(X)
     for i, n in enumerate(lengths):
         if not finite[i, :n].all():
@@ -283,7 +250,55 @@ def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str
                          classes)
 
 
-def _lengths(arrays: dict[str, np.ndarray], X: np.ndarray, source: str) -> np.ndarray:
+def group_steps(frame: pd.DataFrame, id_col: str, step_col: str | None, features: list[str],
+                source: str) -> tuple[pd.DataFrame, np.ndarray, pd.Index, list[np.ndarray]]:
+    """Rows of a long table grouped into sequences and ordered by step (else file order).
+
+    Returns the reordered frame, each row's sequence code, the sequence ids (by code) and the
+    feature matrix of each sequence.
+    """
+    if frame[id_col].isna().any():
+        pos = int(np.argmax(frame[id_col].isna().to_numpy()))
+        raise DataError(source, f"column '{id_col}', {row_label(source, pos)}: the sequence id "
+                        "is missing.")
+    codes, uniques = pd.factorize(frame[id_col], sort=False)
+    if step_col is not None:
+        steps = _order_values(frame[step_col], source, step_col)
+        order = np.lexsort((steps, codes))
+        sorted_codes, sorted_steps = codes[order], steps[order]
+        same = (sorted_codes[1:] == sorted_codes[:-1]) & (sorted_steps[1:] == sorted_steps[:-1])
+        if same.any():
+            k = int(np.argmax(same))
+            first, second = sorted(order[k:k + 2])
+            raise DataError(
+                source,
+                f"duplicate rows for sequence {show(uniques[sorted_codes[k]])} at {step_col}="
+                f"{show(frame[step_col].iloc[order[k]])}: {row_label(source, int(first))} and "
+                f"{row_label(source, int(second))}. Each (sequence, step) pair must appear once.")
+    else:
+        order = np.argsort(codes, kind="stable")
+    frame = frame.iloc[order]
+    codes = codes[order]
+    values = numeric_matrix(frame, features, source)
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    return frame, codes, uniques, np.split(values, bounds)
+
+
+def sort_series(frame: pd.DataFrame, time_col: str, source: str) -> pd.DataFrame:
+    """One series in time order; a repeated time is an error naming both rows."""
+    times = _order_values(frame[time_col], source, time_col)
+    order = np.argsort(times, kind="stable")
+    repeated = times[order][1:] == times[order][:-1]
+    if repeated.any():
+        k = int(np.argmax(repeated))
+        first, second = sorted(order[k:k + 2])
+        raise DataError(source, f"column '{time_col}' repeats the time "
+                        f"{show(frame[time_col].iloc[order[k]])} at {row_label(source, int(first))} "
+                        f"and {row_label(source, int(second))}; a series needs one row per time.")
+    return frame.iloc[order]
+
+
+def npz_lengths(arrays: dict[str, np.ndarray], X: np.ndarray, source: str) -> np.ndarray:
     if "lengths" not in arrays:
         return np.full(len(X), X.shape[1], dtype=np.int64)
     lengths = arrays["lengths"]
@@ -298,7 +313,7 @@ def _lengths(arrays: dict[str, np.ndarray], X: np.ndarray, source: str) -> np.nd
     return lengths.astype(np.int64)
 
 
-def _column_finder(frame: pd.DataFrame, source: str):
+def column_finder(frame: pd.DataFrame, source: str):
     def find(given: str | None, defaults: tuple[str, ...], role: str, flag: str,
              required: bool = True) -> str | None:
         return resolve_column(frame, given, defaults, role=role, flag=flag, source=source,

@@ -1,0 +1,145 @@
+"""New data for a trained model: read in the layout it was trained on, with its preprocessing.
+
+Prediction needs no target column and fits nothing: the scaling statistics and the text
+vocabulary are the ones saved with the model (`InputSpec`), so a sequence is seen exactly as
+it was in training. Every sequence gets an id to report its prediction under.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tokenizers import Tokenizer
+
+from selector.data import text as text_tokens
+from selector.data.dataset import Format, Preprocessing
+from selector.data.examples import is_example, load_example
+from selector.data.formats import column_finder, group_steps, npz_lengths, sort_series
+from selector.data.options import (
+    DEFAULT_ID_COLUMNS,
+    DEFAULT_STEP_COLUMNS,
+    DEFAULT_TEXT_COLUMNS,
+    DEFAULT_TIME_COLUMNS,
+    DataOptions,
+)
+from selector.data.readers import read_npz, read_table
+from selector.data.validate import numeric_matrix, row_label
+from selector.errors import DataError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How the training data was read and preprocessed: saved with the model."""
+
+    format: Format
+    options: DataOptions
+    feature_names: tuple[str, ...]
+    preprocessing: Preprocessing
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Model-ready sequences and the id each prediction is reported under."""
+
+    id_name: str
+    ids: list[object]
+    sequences: list[np.ndarray]
+
+
+def load_inputs(source: str, spec: InputSpec) -> Inputs:
+    """Read ``source`` (a file, or the bundled example the model was trained on)."""
+    if is_example(source):  # generated data: the same options rebuild the same scaled data
+        data = load_example(source, spec.options)
+        return Inputs("index", list(range(len(data))), data.sequences)
+    path = Path(source).expanduser()
+    if spec.format == "arrays":
+        return _scaled(_arrays(path, spec, source), spec, source)
+    frame = read_table(path)
+    if spec.format == "text":
+        return _text(frame, spec, source)
+    if spec.format == "series":
+        return _scaled(_series(frame, spec, source), spec, source)
+    return _scaled(_long(frame, spec, source), spec, source)
+
+
+def _features(frame: pd.DataFrame, spec: InputSpec, source: str) -> list[str]:
+    missing = [name for name in spec.feature_names if name not in frame.columns]
+    if missing:
+        raise DataError(source, f"the model was trained on feature column(s) "
+                        f"{', '.join(map(repr, missing))}, which are not in the file. Columns: "
+                        f"{', '.join(map(str, frame.columns))}.")
+    return list(spec.feature_names)
+
+
+def _long(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
+    find = column_finder(frame, source)
+    id_col = find(spec.options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "--id-col")
+    step_col = find(spec.options.step_col, DEFAULT_STEP_COLUMNS, "order", "--step-col",
+                    required=False)
+    assert id_col is not None
+    features = _features(frame, spec, source)
+    _, _, uniques, sequences = group_steps(frame, id_col, step_col, features, source)
+    return Inputs(id_col, list(uniques), sequences)
+
+
+def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
+    find = column_finder(frame, source)
+    text_col = find(spec.options.text_col, DEFAULT_TEXT_COLUMNS, "text", "--text-col")
+    assert text_col is not None and spec.preprocessing.tokenizer_json is not None
+    texts = frame[text_col]
+    if texts.isna().any():
+        pos = int(np.argmax(texts.isna().to_numpy()))
+        raise DataError(source, f"column '{text_col}', {row_label(source, pos)}: the text is "
+                        "missing.")
+    tokenizer = Tokenizer.from_str(spec.preprocessing.tokenizer_json)
+    sequences = text_tokens.encode(tokenizer, texts.astype(str).tolist(), spec.options.max_length)
+    for pos, ids in enumerate(sequences):
+        if len(ids) == 0:
+            raise DataError(source, f"column '{text_col}', {row_label(source, pos)}: the text is "
+                            "empty after tokenizing.")
+    return Inputs("row", list(range(len(frame))), sequences)
+
+
+def _series(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
+    """Every window of ``lookback`` steps; each forecasts the steps after its last time."""
+    find = column_finder(frame, source)
+    time_col = find(spec.options.time_col, DEFAULT_TIME_COLUMNS, "time", "--time-col")
+    assert time_col is not None
+    frame = sort_series(frame, time_col, source)
+    values = numeric_matrix(frame, _features(frame, spec, source), source)
+    lookback = spec.options.lookback
+    if len(values) < lookback:
+        raise DataError(source, f"the series has {len(values)} steps; the model reads windows of "
+                        f"{lookback} (its --lookback).")
+    ends = range(lookback, len(values) + 1)
+    times = frame[time_col].tolist()
+    return Inputs(f"{time_col} (last input step)", [times[e - 1] for e in ends],
+                  [values[e - lookback:e] for e in ends])
+
+
+def _arrays(path: Path, spec: InputSpec, source: str) -> Inputs:
+    arrays = read_npz(path)
+    if "X" not in arrays:
+        raise DataError(source, f"no array named X; arrays found: {', '.join(arrays) or 'none'}.")
+    X = arrays["X"]
+    width = len(spec.feature_names)
+    if X.ndim != 3 or X.shape[2] != width:
+        raise DataError(source, f"X has shape {X.shape}; the model expects (sequences, steps, "
+                        f"{width}).")
+    X = X.astype(np.float32)
+    lengths = npz_lengths(arrays, X, source)
+    return Inputs("index", list(range(len(X))), [X[i, :n] for i, n in enumerate(lengths)])
+
+
+def _scaled(inputs: Inputs, spec: InputSpec, source: str) -> Inputs:
+    mean = np.asarray(spec.preprocessing.feature_mean, dtype=np.float64)
+    std = np.asarray(spec.preprocessing.feature_std, dtype=np.float64)
+    sequences = [((s - mean) / std).astype(np.float32) for s in inputs.sequences]
+    for i, s in enumerate(sequences):
+        if not np.isfinite(s).all():
+            raise DataError(source, f"sequence {inputs.ids[i]!r} has values that are not "
+                            "finite (selector does not impute).")
+    return Inputs(inputs.id_name, inputs.ids, sequences)

@@ -1,0 +1,160 @@
+"""Handing over the trained model: TorchScript and ONNX exports with a parity check.
+
+The exports take a batch of equal-length sequences (no padding, no lengths input) and return
+predictions in the user's units: class probabilities, values, or a (horizon, outputs) forecast.
+Batch size and sequence length are both dynamic. ONNX uses the TorchScript-based exporter,
+which maps `nn.GRU`/`nn.LSTM` to ONNX's GRU/LSTM operators; the torch.export-based one unrolls
+the recurrence and fixes the sequence length (measured on torch 2.13).
+
+A model folder holds ``selector-model.json`` (configuration, data layout, preprocessing,
+classes, parity results), ``model.pt`` (TorchScript), ``model.onnx`` and, for text,
+``tokenizer.json``: everything `selector predict` needs, nothing pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from selector.cost import Probe
+from selector.data.dataset import SequenceData
+from selector.data.options import DataOptions
+from selector.system import SequenceSystem
+
+MODEL_FILE = "selector-model.json"
+TORCHSCRIPT_FILE = "model.pt"
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+MODEL_SCHEMA = "selector.model/1"
+PARITY_TOLERANCE = 1e-4  # max |export - PyTorch|, absolute, on probabilities or scaled values
+
+
+class ExportNet(nn.Module):
+    """The trained network for equal-length batches, with its output in the user's units."""
+
+    def __init__(self, system: SequenceSystem, output_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        net = system.net
+        self.embedding = net.embedding
+        self.rnn = net.rnn
+        self.head = net.head
+        self.hidden = net.config.hidden_size
+        self.bidirectional = net.config.bidirectional
+        self.classify = system.task == "classification"
+        self.output_shape = output_shape
+        self.register_buffer("mean", system.target_mean.detach().clone())
+        self.register_buffer("std", system.target_std.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            x = self.embedding(x)
+        out, _ = self.rnn(x)
+        last = out[:, -1, :self.hidden]
+        if self.bidirectional:  # no padding, so the backward direction ends at step 0
+            last = torch.cat([last, out[:, 0, self.hidden:]], dim=1)
+        y = self.head(last)
+        if self.classify:
+            return torch.softmax(y, dim=-1)
+        y = y.reshape(-1, *self.output_shape) if self.output_shape else y.squeeze(-1)
+        return y * self.std + self.mean
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    folder: Path
+    torchscript: Path
+    onnx: Path
+    parity: dict[str, float]  # max absolute difference to PyTorch, per runtime
+    parity_ok: bool
+
+
+def output_shape(data: SequenceData) -> tuple[int, ...]:
+    return tuple(data.targets.shape[1:]) if data.task == "forecasting" else ()
+
+
+@contextlib.contextmanager
+def _quiet_exporters() -> Iterator[None]:
+    with warnings.catch_warnings():  # TorchScript/legacy-exporter deprecation notes, RNN batch hints
+        warnings.simplefilter("ignore")
+        yield
+
+
+def export_model(system: SequenceSystem, data: SequenceData, options: DataOptions,
+                 folder: Path, meta: dict[str, Any]) -> ExportedModel:
+    """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    system = system.cpu().eval()
+    net = ExportNet(system, output_shape(data)).eval()
+    probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
+                  vocabulary_size=data.vocabulary_size)
+    example, _ = probe.batch(2, torch.device("cpu"))
+    with _quiet_exporters(), torch.no_grad():
+        traced = torch.jit.trace(net, (example,))
+        traced.save(str(folder / TORCHSCRIPT_FILE))
+        torch.onnx.export(net, (example,), str(folder / ONNX_FILE), dynamo=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
+    parity = _parity(system, folder, probe)
+    prep = asdict(data.preprocessing)
+    tokenizer = prep.pop("tokenizer_json")
+    if tokenizer:
+        (folder / TOKENIZER_FILE).write_text(tokenizer)
+    document = {
+        "schema": MODEL_SCHEMA, **meta, "task": data.task, "format": data.format,
+        "data_options": asdict(options), "feature_names": list(data.feature_names),
+        "target_names": list(data.target_names), "classes": list(data.classes),
+        "output_shape": list(output_shape(data)), "preprocessing": prep,
+        "input": {"dtype": "int64" if data.is_text else "float32",
+                  "shape": ["batch", "steps"] if data.is_text else ["batch", "steps",
+                                                                    data.n_features],
+                  "note": "one batch = sequences of equal length, already preprocessed"},
+        "parity": parity, "files": {"torchscript": TORCHSCRIPT_FILE, "onnx": ONNX_FILE},
+    }
+    (folder / MODEL_FILE).write_text(json.dumps(document, indent=2, default=str))
+    return ExportedModel(folder=folder, torchscript=folder / TORCHSCRIPT_FILE,
+                         onnx=folder / ONNX_FILE, parity=parity,
+                         parity_ok=max(parity.values()) <= PARITY_TOLERANCE)
+
+
+def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, float]:
+    """Largest difference between each export and the PyTorch model, over several shapes.
+
+    The reference is the training-time model on (padded batch, lengths); the exports see the
+    same sequences without padding, at batch sizes 1 and 3 and two sequence lengths.
+    """
+    import onnxruntime
+
+    scripted = torch.jit.load(str(folder / TORCHSCRIPT_FILE))
+    session = onnxruntime.InferenceSession(str(folder / ONNX_FILE),
+                                           providers=["CPUExecutionProvider"])
+    worst = {"torchscript": 0.0, "onnx": 0.0}
+    for length in sorted({probe.length, max(1, probe.length // 2 + 1)}):
+        for batch in (1, 3):
+            x, lengths = Probe(length, probe.n_features, probe.vocabulary_size).batch(
+                batch, torch.device("cpu"))
+            with torch.no_grad():
+                reference = system(x, lengths)
+                if system.task == "classification":
+                    reference = torch.softmax(reference, dim=-1)
+                ts = scripted(x)
+            onnx = session.run(None, {"x": x.numpy()})[0]
+            scale = _scale(system)
+            worst["torchscript"] = max(worst["torchscript"],
+                                       float(((ts - reference) / scale).abs().max()))
+            worst["onnx"] = max(worst["onnx"], float(np.abs(
+                (onnx - reference.numpy()) / scale.numpy()).max()))
+    return worst
+
+
+def _scale(system: SequenceSystem) -> torch.Tensor:
+    """Compare numeric outputs in standard units, so the tolerance means the same everywhere."""
+    return torch.ones(1) if system.task == "classification" else system.target_std.detach()

@@ -1,0 +1,164 @@
+"""`selector predict`: run an exported or registered model on new data.
+
+The model folder (see `selector.export`) says how its training data was read and
+preprocessed; new data goes through the same steps, sequences of equal length are batched
+together, and the predictions come back as a table keyed by each sequence's id.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from selector.data.dataset import Preprocessing
+from selector.data.inputs import Inputs, InputSpec, load_inputs
+from selector.data.options import DataOptions
+from selector.errors import SelectorError
+from selector.export import MODEL_FILE, MODEL_SCHEMA, ONNX_FILE, TOKENIZER_FILE, TORCHSCRIPT_FILE
+
+RUNTIMES = ("torchscript", "onnx")
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    folder: Path
+    meta: dict[str, Any]
+
+    @property
+    def spec(self) -> InputSpec:
+        prep = dict(self.meta["preprocessing"])
+        tokenizer = self.folder / TOKENIZER_FILE
+        prep["tokenizer_json"] = tokenizer.read_text() if tokenizer.exists() else None
+        options = dict(self.meta["data_options"])
+        if options.get("features") is not None:
+            options["features"] = tuple(options["features"])
+        return InputSpec(format=self.meta["format"], options=DataOptions(**options),
+                         feature_names=tuple(self.meta["feature_names"]),
+                         preprocessing=Preprocessing(**{k: tuple(v) if isinstance(v, list) else v
+                                                        for k, v in prep.items()}))
+
+
+def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
+    """A model folder, or an MLflow model URI (``models:/NAME@champion``) fetched to a folder."""
+    if model.startswith(MLFLOW_SCHEMES):
+        import mlflow
+
+        from selector.tracking import client_defaults
+
+        client_defaults()  # no download progress bar on the user's terminal
+        target = download_to or Path(tempfile.mkdtemp(prefix="selector-model-"))
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model,
+                                                             dst_path=str(target)))
+        except Exception as exc:
+            raise SelectorError(f"cannot fetch the model {model} from MLflow "
+                                f"({mlflow.get_tracking_uri()}): {str(exc).splitlines()[0]}") from None
+        found = sorted(local.rglob(MODEL_FILE))
+        if not found:
+            raise SelectorError(f"{model} is not a selector model: no {MODEL_FILE} in it.")
+        folder = found[0].parent
+    else:
+        folder = Path(model).expanduser()
+        if folder.is_file() and folder.name == MODEL_FILE:
+            folder = folder.parent
+    meta_path = folder / MODEL_FILE
+    if not meta_path.exists():
+        raise SelectorError(f"{model}: no {MODEL_FILE} there. Give the model folder that "
+                            "'selector recommend' wrote (its 'model/' output), or models:/NAME@ALIAS.")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("schema") != MODEL_SCHEMA:
+        raise SelectorError(f"{meta_path}: schema {meta.get('schema')!r}; this selector reads "
+                            f"{MODEL_SCHEMA}.")
+    return ModelBundle(folder, meta)
+
+
+class _Runner:
+    """One runtime over the exported model: equal-length float/int batches in, arrays out."""
+
+    def __init__(self, bundle: ModelBundle, runtime: str) -> None:
+        if runtime not in RUNTIMES:
+            raise SelectorError(f"--runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+        self.runtime = runtime
+        if runtime == "onnx":
+            import onnxruntime
+
+            self.session = onnxruntime.InferenceSession(str(bundle.folder / ONNX_FILE),
+                                                        providers=["CPUExecutionProvider"])
+        else:
+            import torch
+
+            self.module = torch.jit.load(str(bundle.folder / TORCHSCRIPT_FILE))
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if self.runtime == "onnx":
+            return self.session.run(None, {"x": batch})[0]
+        import torch
+
+        with torch.no_grad():
+            return self.module(torch.from_numpy(batch)).numpy()
+
+
+def predict(model: str | ModelBundle, data: str, *, runtime: str = "torchscript",
+            batch_size: int = 256) -> pd.DataFrame:
+    """Predictions for every sequence of ``data``, one row each, in the data's order."""
+    bundle = model if isinstance(model, ModelBundle) else open_model(model)
+    inputs = load_inputs(data, bundle.spec)
+    run = _Runner(bundle, runtime)
+    outputs = _run_by_length(inputs, run, batch_size)
+    return _table(inputs, outputs, bundle.meta)
+
+
+def _run_by_length(inputs: Inputs, run: _Runner, batch_size: int) -> np.ndarray:
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, s in enumerate(inputs.sequences):
+        by_length[len(s)].append(i)
+    results: list[np.ndarray | None] = [None] * len(inputs.sequences)
+    for indices in by_length.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            out = run(np.stack([inputs.sequences[i] for i in chunk]))
+            for i, row in zip(chunk, out, strict=True):
+                results[i] = row
+    return np.stack(results)  # type: ignore[arg-type]
+
+
+def _table(inputs: Inputs, outputs: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame({inputs.id_name: inputs.ids})
+    if meta["task"] == "classification":
+        classes = meta["classes"]
+        frame["prediction"] = [classes[k] for k in outputs.argmax(axis=1)]
+        frame["probability"] = outputs.max(axis=1)
+        for k, label in enumerate(classes):
+            frame[f"p_{label}"] = outputs[:, k]
+    elif meta["task"] == "forecasting":
+        for h in range(outputs.shape[1]):
+            for j, target in enumerate(meta["target_names"]):
+                frame[f"{target}_t+{h + 1}"] = outputs[:, h, j]
+    else:
+        frame["prediction"] = outputs
+    return frame
+
+
+def write_predictions(frame: pd.DataFrame, output: str) -> None:
+    """CSV (or TSV) or Parquet by extension; ``-`` writes CSV to stdout."""
+    if output == "-":
+        print(frame.to_csv(index=False), end="")
+        return
+    path = Path(output).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".parquet"):
+        raise SelectorError(f"--output {output}: expected a .csv, .tsv or .parquet file name, "
+                            "or - for CSV on stdout.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")

@@ -1,0 +1,218 @@
+"""The report: one JSON document, rendered as Markdown and as a self-contained HTML page.
+
+Everything is rendered from the JSON document (schema ``selector.recommendation/1``,
+described in ``selector/schemas/recommendation-1.schema.json``), so `selector recommend
+--json`, report.md, report.html and `selector report` always tell the same story.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
+
+REPORT_SCHEMA = "selector.recommendation/1"
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "recommendation-1.schema.json"
+COST_ROWS = (  # key, label, format
+    ("train_seconds_per_epoch", "training time per epoch (s)", "{:.3f}"),
+    ("best_epoch", "epochs to best validation score", "{:.1f}"),
+    ("time_to_best_s", "time to converge (s)", "{:.2f}"),
+    ("train_seconds", "training run, patience included (s)", "{:.2f}"),
+    ("latency_ms_p50", "latency p50, batch 1 (ms)", "{:.3f}"),
+    ("latency_ms_p95", "latency p95, batch 1 (ms)", "{:.3f}"),
+    ("batch_latency_ms_p50", "latency p50, throughput batch (ms)", "{:.3f}"),
+    ("throughput_per_s", "throughput (sequences/s)", "{:,.0f}"),
+    ("parameters", "parameters", "{:,.0f}"),
+    ("size_bytes", "size (bytes)", "{:,.0f}"),
+    ("peak_memory_bytes", "training memory (bytes)", "{:,.0f}"),
+)
+Block = tuple[Any, ...]
+
+
+def build_document(rec: Recommendation, final: FinalComparison, profile: DataProfile,
+                   summary: SearchSummary, artifacts: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document: verdict, evidence, per-cell scores and costs, and artifact paths."""
+    chosen = None
+    if rec.verdict is not None:
+        evidence = rec.cell(rec.verdict)
+        assert evidence is not None
+        chosen = {"cell": rec.verdict, "trial": evidence.trial, "config": evidence.config}
+    return {
+        "schema": REPORT_SCHEMA, "study": summary.study_name, "storage": summary.storage,
+        "verdict": rec.verdict, "confidence": rec.confidence, "headline": rec.headline,
+        "rationale": list(rec.rationale), "chosen": chosen, "score_name": rec.score_name,
+        "direction": rec.direction,
+        "preferences": {"prefer": rec.prefer, "min_gain": rec.comparison.min_gain,
+                        "min_gain_source": rec.comparison.min_gain_source,
+                        "confidence_level": rec.comparison.level,
+                        "budgets": asdict(rec.budgets)},
+        "comparison": asdict(rec.comparison),
+        "cells": [asdict(c) for c in rec.cells],
+        "criteria": [asdict(c) for c in rec.criteria],
+        "final": final.to_dict(), "profile": profile.to_dict(), "search": summary.to_dict(),
+        "artifacts": artifacts,
+    }
+
+
+def write_reports(document: dict[str, Any], folder: Path) -> dict[str, str]:
+    """report.md, report.html (plots embedded) and recommendation.json in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"report_md": folder / "report.md", "report_html": folder / "report.html",
+             "json": folder / "recommendation.json"}
+    blocks = report_blocks(document)
+    paths["report_md"].write_text(to_markdown(blocks))
+    paths["report_html"].write_text(to_html(blocks, folder, document["study"]))
+    paths["json"].write_text(json.dumps(document, indent=2, default=str))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _fmt(value: float | None, spec: str = "{:.4g}") -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def report_blocks(doc: dict[str, Any]) -> list[Block]:
+    """The report as a list of blocks: (kind, ...) with kind h1, h2, p, list, table or image."""
+    cells = {c["cell"]: c for c in doc["cells"]}
+    score, comp = doc["score_name"], doc["comparison"]
+    better = "higher" if doc["direction"] == "maximize" else "lower"
+    blocks: list[Block] = [
+        ("h1", f"GRU or LSTM: study '{doc['study']}'"),
+        ("p", f"**Verdict: {doc['headline']}**"),
+        ("list", doc["rationale"]),
+        ("h2", "Test scores of the final runs"),
+        ("p", f"Each cell's best search configuration, retrained with seeds "
+              f"{', '.join(map(str, doc['final']['seeds']))} on the same splits and tested on "
+              f"the held-out test split ({score}, {better} is better)."),
+        ("table", ["cell", "search trial", f"test {score} (mean ± sd)", "per seed"],
+         [[c.upper(), f"#{e['trial']}", f"{e['test_mean']:.4f} ± {e['test_std']:.4f}",
+           ", ".join(f"{s:.4f}" for s in e["test_scores"])] for c, e in cells.items()]),
+    ]
+    if comp["gain_mean"] is not None:
+        interval = ("too few seeds for an interval" if comp["ci_low"] is None else
+                    f"{comp['level']:.0%} CI [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}], "
+                    f"p = {_fmt(comp['p_value'], '{:.3g}')}")
+        blocks.append(("p", f"Paired difference LSTM - GRU (positive: LSTM better): "
+                            f"{comp['gain_mean']:+.4g} {score}, {interval}, over {comp['pairs']} "
+                            f"seed pairs. Minimum worthwhile gain: {comp['min_gain']:.4g} "
+                            f"({comp['min_gain_source']})."))
+    rows = []
+    for key, label, spec in COST_ROWS:
+        values = [cells[c]["cost"].get(key) for c in cells]
+        ratio = comp["cost_ratios"].get(key)
+        rows.append([label, *(_fmt(v, spec) for v in values), _fmt(ratio, "{:.2f}")])
+    device = doc["final"]["device"]
+    blocks += [("h2", f"Cost, measured on {device} (mean over seeds)"),
+               ("table", ["measure", *(c.upper() for c in cells), "LSTM / GRU"], rows)]
+    timings = doc["final"]["equal_config"]
+    if timings:
+        blocks.append(("table", ["equal configuration", "GRU train step (ms)",
+                                 "LSTM train step (ms)", "GRU latency (ms)", "LSTM latency (ms)"],
+                       [[_shape(t["config"]), f"{t['train_step_ms']['gru']:.2f}",
+                         f"{t['train_step_ms']['lstm']:.2f}", f"{t['latency_ms']['gru']:.3f}",
+                         f"{t['latency_ms']['lstm']:.3f}"] for t in timings]))
+    blocks += [
+        ("h2", "Decision criteria (../shared/criteria.md)"),
+        ("table", ["ID", "criterion", "applies here", "borne out", "evidence"],
+         [[c["id"], c["title"], "yes" if c["applies"] else "no", c["borne_out"], c["evidence"]]
+          for c in doc["criteria"]]),
+    ]
+    if doc["chosen"]:
+        blocks += [("h2", f"Recommended model: {doc['chosen']['cell'].upper()} (search trial "
+                          f"#{doc['chosen']['trial']})"),
+                   ("table", ["hyperparameter", "value"],
+                    [[k, str(v)] for k, v in doc["chosen"]["config"].items()])]
+    search = doc["search"]
+    blocks += [("h2", f"Search: {search['n_trials']} trials"),
+               ("table", ["cell", "trials", "complete / pruned / rejected / failed",
+                          f"best validation {score}", "training time (s)"],
+                [[c["cell"].upper(), str(c["trials"]),
+                  f"{c['complete']} / {c['pruned']} / {c['rejected']} / {c['failed']}",
+                  _fmt(c["best_score"]), f"{c['train_seconds']:.1f}"] for c in search["cells"]])]
+    profile = doc["profile"]
+    blocks += [("h2", "Data"),
+               ("p", f"{profile['source']}: {profile['task']}, {profile['n_sequences']:,} "
+                     f"sequences (train {profile['n_train']:,} / val {profile['n_val']:,} / test "
+                     f"{profile['n_test']:,}, {profile['split_rule']} split), length median "
+                     f"{profile['length_median']:g} (min {profile['length_min']}, max "
+                     f"{profile['length_max']}), {profile['n_features']} feature(s).")]
+    artifacts = doc["artifacts"]
+    listed = [f"{k}: {v}" for k, v in artifacts.items() if isinstance(v, str)]
+    if artifacts.get("mlflow"):
+        listed += [f"mlflow {k}: {v}" for k, v in artifacts["mlflow"].items() if v is not None]
+    blocks += [("h2", "Artifacts"), ("list", listed), ("h2", "Plots")]
+    blocks += [("image", p) for p in artifacts.get("plots", [])]
+    return blocks
+
+
+def _shape(config: dict[str, Any]) -> str:
+    return (f"hidden {config['hidden_size']} x {config['num_layers']}"
+            f"{' bi' if config.get('bidirectional') else ''}, batch {config['batch_size']}")
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for kind, *rest in blocks:
+        if kind == "h1":
+            out.append(f"# {rest[0]}\n")
+        elif kind == "h2":
+            out.append(f"## {rest[0]}\n")
+        elif kind == "p":
+            out.append(f"{rest[0]}\n")
+        elif kind == "list":
+            out.append("\n".join(f"- {item}" for item in rest[0]) + "\n")
+        elif kind == "table":
+            header, rows = rest
+            lines = ["| " + " | ".join(map(_md_cell, header)) + " |",
+                     "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            out.append("\n".join(lines) + "\n")
+        elif kind == "image":
+            out.append(f"![{Path(rest[0]).stem}]({rest[0]})\n")
+    return "\n".join(out)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%;margin:1em 0}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em}"""
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(str(text))
+    parts = escaped.split("**")
+    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def to_html(blocks: list[Block], folder: Path, title: str) -> str:
+    """A single HTML file: plots are embedded as data URIs, so it can be mailed or archived."""
+    body: list[str] = []
+    for kind, *rest in blocks:
+        if kind in ("h1", "h2"):
+            body.append(f"<{kind}>{_inline(rest[0])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{_inline(rest[0])}</p>")
+        elif kind == "list":
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in rest[0]) + "</ul>")
+        elif kind == "table":
+            header, rows = rest
+            body.append("<table><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in header) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row)
+                                  + "</tr>" for row in rows) + "</table>")
+        elif kind == "image":
+            path = folder / rest[0]
+            if path.exists():
+                data = base64.b64encode(path.read_bytes()).decode()
+                body.append(f'<img alt="{html.escape(path.stem)}" '
+                            f'src="data:image/png;base64,{data}">')
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>selector: "
+            f"{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
