@@ -82,7 +82,7 @@ def output_shape(data: SequenceData) -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def _quiet_exporters() -> Iterator[None]:
+def quiet_torchscript() -> Iterator[None]:
     with warnings.catch_warnings():  # TorchScript/legacy-exporter deprecation notes, RNN batch hints
         warnings.simplefilter("ignore")
         yield
@@ -97,7 +97,7 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
                   vocabulary_size=data.vocabulary_size)
     example, _ = probe.batch(2, torch.device("cpu"))
-    with _quiet_exporters(), torch.no_grad():
+    with quiet_torchscript(), torch.no_grad():
         traced = torch.jit.trace(net, (example,))
         traced.save(str(folder / TORCHSCRIPT_FILE))
         torch.onnx.export(net, (example,), str(folder / ONNX_FILE), dynamo=False,
@@ -133,7 +133,8 @@ def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, flo
     """
     import onnxruntime
 
-    scripted = torch.jit.load(str(folder / TORCHSCRIPT_FILE))
+    with quiet_torchscript():
+        scripted = torch.jit.load(str(folder / TORCHSCRIPT_FILE))
     session = onnxruntime.InferenceSession(str(folder / ONNX_FILE),
                                            providers=["CPUExecutionProvider"])
     worst = {"torchscript": 0.0, "onnx": 0.0}

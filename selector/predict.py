@@ -21,7 +21,14 @@ from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, load_inputs
 from selector.data.options import DataOptions
 from selector.errors import SelectorError
-from selector.export import MODEL_FILE, MODEL_SCHEMA, ONNX_FILE, TOKENIZER_FILE, TORCHSCRIPT_FILE
+from selector.export import (
+    MODEL_FILE,
+    MODEL_SCHEMA,
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    TORCHSCRIPT_FILE,
+    quiet_torchscript,
+)
 
 RUNTIMES = ("torchscript", "onnx")
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -95,7 +102,8 @@ class _Runner:
         else:
             import torch
 
-            self.module = torch.jit.load(str(bundle.folder / TORCHSCRIPT_FILE))
+            with quiet_torchscript():
+                self.module = torch.jit.load(str(bundle.folder / TORCHSCRIPT_FILE))
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if self.runtime == "onnx":

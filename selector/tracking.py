@@ -43,7 +43,7 @@ from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
 from selector.errors import SelectorError
-from selector.export import MODEL_FILE
+from selector.export import MODEL_FILE, quiet_torchscript
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
 from selector.space import SearchSpace
@@ -509,8 +509,7 @@ def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | No
     level = mlflow_logger.level
     mlflow_logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.jit deprecation notes
+        with quiet_torchscript():
             scripted = torch.jit.load(str(model.torchscript))
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pytorch.log_model(

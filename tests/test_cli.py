@@ -52,7 +52,7 @@ def test_help_lists_data_options_once() -> None:
 
 def test_examples_lists_every_example_as_json() -> None:
     result = runner.invoke(app, ["examples", "--json"])
-    assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "sine", "reviews"}
+    assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "drift", "sine", "reviews"}
 
 
 def test_progress_shows_the_best_score_in_the_study_direction() -> None:
@@ -71,3 +71,20 @@ def test_progress_shows_the_best_score_in_the_study_direction() -> None:
         bar.update(study)
     text = console.export_text()
     assert "best gru 1, lstm 2" in text, text
+
+
+def test_recommendation_flags_are_checked_and_documented(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["recommend", "example:digits", "--prefer", "fast"])
+    assert result.exit_code == 2 and "edge, balanced, accuracy" in result.output
+    help_text = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": "200"}).stdout
+    for flag in ("--seeds", "--prefer", "--min-gain", "--max-train-time", "--output-dir",
+                 "--model-name", "--no-register"):
+        assert flag in help_text
+
+
+def test_report_and_predict_name_what_is_missing(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = runner.invoke(app, ["report", "selector-digit", "--storage", storage])
+    assert result.exit_code == 2 and "no study 'selector-digit'" in result.stderr
+    result = runner.invoke(app, ["predict", str(tmp_path), "example:digits"])
+    assert result.exit_code == 2 and "no selector-model.json" in result.stderr

@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from selector.cli import app
 from selector.dashboard import dashboard, server_command
 from selector.errors import SelectorError
-from tests.conftest import free_port
-from tests.test_study import TINY
+from tests.conftest import TINY, free_port
 
 ARTIFACTS = Path(os.environ.get("SELECTOR_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,23 +17,7 @@ from selector.objective import Objective, TrialFailed
 from selector.records import Budgets
 from selector.space import parse_space
 from selector.study import CellFairness, cell_of, make_sampler, optimize, summarize
-
-TINY = """
-params:
-  cell: {type: categorical, choices: [gru, lstm]}
-  hidden_size: {type: int, low: 4, high: 16}
-  num_layers: {type: int, low: 1, high: 2}
-  learning_rate: {type: float, low: 1.0e-3, high: 3.0e-2, log: true}
-  batch_size: {type: categorical, choices: [128, 256]}
-training: {max_epochs: 3, patience: 2}
-"""
-
-
-@pytest.fixture
-def tiny_space(tmp_path: Path) -> str:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return str(path)
+from tests.conftest import TINY
 
 
 def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:

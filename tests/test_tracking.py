@@ -16,8 +16,7 @@ from optuna.trial import TrialState, create_trial
 from selector.api import SearchRequest, search
 from selector.errors import SelectorError
 from selector.tracking import local_artifact_root, trial_run_content
-from tests.conftest import free_port
-from tests.test_study import TINY
+from tests.conftest import TINY, free_port
 
 CELL = {"cell": CategoricalDistribution(["gru", "lstm"])}
 CURVES = [{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_score": 0.5, "train_seconds": 0.1},

@@ -21,8 +21,7 @@ from selector.cli import app
 from selector.dashboard import ServerProcess
 from selector.errors import SelectorError
 from selector.study import counted_trials
-from tests.conftest import free_port
-from tests.test_study import TINY
+from tests.conftest import TINY, free_port
 from tests.test_tracking import trial_runs
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -49,9 +48,11 @@ def test_recommend_logs_everything_to_a_tracking_server(tmp_path: Path, tiny: st
     with stock_server(tmp_path, free_port()) as server:
         result = CliRunner().invoke(app, [
             "recommend", "example:digits", "--space", tiny, "--n-trials", "5", "--json",
+            "--seeds", "2", "--output-dir", str(tmp_path / "out"),
             "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--tracking-uri", server.url])
         assert result.exit_code == 0, result.output
-        tracking = json.loads(result.stdout)["tracking"]
+        document = json.loads(result.stdout)
+        tracking = document["search"]["tracking"]
         assert tracking["uri"] == server.url and tracking["unlogged_trials"] == []
         client = MlflowClient(server.url)
         parent = client.get_run(tracking["parent_run_id"])
@@ -72,6 +73,16 @@ def test_recommend_logs_everything_to_a_tracking_server(tmp_path: Path, tiny: st
         plots = {f.path for f in client.list_artifacts(parent.info.run_id, "plots")}
         assert "plots/validation_curves.png" in plots
         assert any((tmp_path / "artifacts").rglob("validation_curves.png"))
+        # The recommended model is registered on the server, and served back from it.
+        version = client.get_model_version_by_alias("selector-digits", "champion")
+        assert version.version == document["artifacts"]["mlflow"]["version"]
+        assert client.get_run(parent.info.run_id).data.tags["selector.verdict"] == \
+            document["verdict"]
+        predicted = CliRunner().invoke(app, ["predict", "models:/selector-digits@champion",
+                                             "example:digits", "-o", "-", "--tracking-uri",
+                                             server.url])
+        assert predicted.exit_code == 0, predicted.output
+        assert predicted.stdout.startswith("index,prediction,probability")
 
 
 def test_losing_the_server_mid_study_costs_no_training_and_nothing_is_lost(

@@ -1,0 +1,110 @@
+"""Exports and `selector predict`: the handed-over model gives the trained model's answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from selector.data import DataOptions, load_dataset
+from selector.data.batching import SplitDataset, collate
+from selector.errors import DataError, SelectorError
+from selector.export import export_model
+from selector.predict import open_model, predict, write_predictions
+from selector.records import ModelConfig, TrainingSettings
+from selector.training import build_net, fit
+
+SETTINGS = TrainingSettings(max_epochs=2, patience=1)
+
+
+def trained(data, **config):
+    torch.manual_seed(0)
+    net = build_net(ModelConfig(**{"cell": "gru", "hidden_size": 8, "batch_size": 64, **config}),
+                    data)
+    return fit(net, data, SETTINGS, seed=0, accelerator="cpu").system
+
+
+def reference(system, data, indices) -> np.ndarray:
+    """What the trained system predicts, through the training-time (padded) path."""
+    x, lengths, _ = collate([SplitDataset(data, indices)[i] for i in range(len(indices))])
+    with torch.no_grad():
+        out = system.eval()(x, lengths)
+    return torch.softmax(out, -1).numpy() if data.task == "classification" else out.numpy()
+
+
+def long_table(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    for sid in range(120):
+        length = int(rng.integers(3, 15))  # variable lengths: several batches in predict
+        label = "hot" if sid % 2 else "cold"
+        for step in rng.permutation(length):  # shuffled rows: predict must order by step
+            rows.append({"sequence_id": f"s{sid}", "step": int(step),
+                         "temp": float(step) * (1 if sid % 2 else -1) + rng.normal(),
+                         "wind": rng.normal(), "label": label})
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("cell", "bidirectional"), [("gru", False), ("lstm", True)])
+def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: str,
+                                                        bidirectional: bool) -> None:
+    path = long_table(tmp_path)
+    data = load_dataset(path)
+    system = trained(data, cell=cell, bidirectional=bidirectional, num_layers=2)
+    exported = export_model(system, data, DataOptions(), tmp_path / "model", meta={"cell": cell})
+    assert exported.parity_ok and exported.parity["onnx"] < 1e-4
+
+    new = pd.read_csv(path).drop(columns=["label"])  # new data: no target needed
+    new.to_parquet(tmp_path / "new.parquet")
+    expected = reference(system, data, np.arange(len(data)))
+    for runtime in ("torchscript", "onnx"):
+        out = predict(str(exported.folder), str(tmp_path / "new.parquet"), runtime=runtime)
+        assert list(out.columns[:3]) == ["sequence_id", "prediction", "probability"]
+        assert len(out) == len(data) == 120
+        # long tables keep first-appearance order of ids, as the loader does
+        probs = out[[f"p_{c}" for c in data.classes]].to_numpy()
+        np.testing.assert_allclose(probs, expected, atol=1e-4)
+        assert (out["prediction"] == [data.classes[k] for k in expected.argmax(1)]).all()
+
+
+def test_forecasting_and_text_exports_predict_in_user_units(tmp_path: Path) -> None:
+    options = DataOptions(lookback=24, horizon=3)
+    data = load_dataset("example:sine?length=400", options)
+    system = trained(data)
+    folder = export_model(system, data, options, tmp_path / "sine", meta={}).folder
+    frame = pd.DataFrame({"time": pd.date_range("2026-01-01", periods=100, freq="h"),
+                          "value": np.sin(np.arange(100) * 2 * np.pi / 24)})
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    out = predict(str(folder), str(tmp_path / "series.csv"))
+    assert len(out) == 100 - 24 + 1  # every window, the last one forecasting past the end
+    assert list(out.columns) == ["time (last input step)", "value_t+1", "value_t+2", "value_t+3"]
+    assert out["value_t+1"].abs().max() < 10  # user units, not standard units
+
+    text = load_dataset("example:reviews?n=300")
+    system = trained(text, cell="lstm", embedding_dim=8)
+    bundle = open_model(str(export_model(system, text, DataOptions(), tmp_path / "text",
+                                         meta={}).folder))
+    pd.DataFrame({"text": ["A great film.", "Boring and dull plot, honestly."]}).to_csv(
+        tmp_path / "reviews.csv", index=False)
+    out = predict(bundle, str(tmp_path / "reviews.csv"), runtime="onnx")
+    assert list(out["row"]) == [0, 1] and set(out["prediction"]) <= {"positive", "negative"}
+    write_predictions(out, str(tmp_path / "out" / "p.tsv"))
+    assert (tmp_path / "out" / "p.tsv").read_text().startswith("row\tprediction")
+
+
+def test_predict_names_what_is_wrong(tmp_path: Path) -> None:
+    path = long_table(tmp_path)
+    data = load_dataset(path)
+    folder = export_model(trained(data), data, DataOptions(), tmp_path / "m", meta={}).folder
+    pd.read_csv(path).drop(columns=["wind"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"bad.csv: .*feature column\(s\) 'wind'"):
+        predict(str(folder), str(tmp_path / "bad.csv"))
+    with pytest.raises(SelectorError, match=r"no selector-model\.json"):
+        open_model(str(tmp_path))
+    with pytest.raises(SelectorError, match=r"expected a \.csv, \.tsv or \.parquet"):
+        write_predictions(pd.DataFrame({"a": [1]}), str(tmp_path / "p.xlsx"))

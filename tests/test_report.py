@@ -1,0 +1,53 @@
+"""The report: JSON valid against its published schema, Markdown and self-contained HTML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from selector.decision import decide
+from selector.records import Budgets, CellResult, Preferences, SearchSummary
+from selector.report import SCHEMA_FILE, build_document, write_reports
+from tests.test_decision import comparison, profile
+
+
+def summary() -> SearchSummary:
+    cells = tuple(CellResult(cell=c, trials=6, complete=3, pruned=3, rejected=0, failed=0,
+                             epochs=40, train_seconds=10.0, best_trial=1, best_score=0.9,
+                             best_config={}, best_cost={}) for c in ("gru", "lstm"))
+    return SearchSummary(study_name="s", storage="sqlite:///x.db", task="classification",
+                         score_name="accuracy", direction="maximize", n_trials=12, cells=cells)
+
+
+def document(tmp_path: Path, **budgets: float) -> dict:
+    final = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])
+    rec = decide(final, profile(), Budgets(**budgets), Preferences())
+    (tmp_path / "plots").mkdir(exist_ok=True)
+    (tmp_path / "plots" / "p.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    return build_document(rec, final, profile(), summary(),
+                          {"folder": str(tmp_path), "plots": ["plots/p.png"]})
+
+
+def test_document_follows_the_published_schema(tmp_path: Path) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    doc = document(tmp_path)
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+    assert doc["verdict"] == "lstm" and doc["chosen"]["cell"] == "lstm"
+    none = document(tmp_path, max_params=1)  # no cell fits: verdict null, still valid
+    jsonschema.validate(json.loads(json.dumps(none)), schema)
+    assert none["verdict"] is None and none["chosen"] is None
+
+
+def test_markdown_and_html_cite_every_criterion(tmp_path: Path) -> None:
+    doc = document(tmp_path)
+    paths = write_reports(doc, tmp_path)
+    markdown = Path(paths["report_md"]).read_text()
+    page = Path(paths["report_html"]).read_text()
+    for cid in ("G1", "G2", "G3", "G4", "G5", "L1", "L2", "L3", "E1", "E2", "E3"):
+        assert f"| {cid} |" in markdown and f"<td>{cid}</td>" in page
+    assert "**Verdict: LSTM (clear)" in markdown and "<strong>Verdict: LSTM (clear)" in page
+    assert "![p](plots/p.png)" in markdown
+    assert 'src="data:image/png;base64,' in page and 'src="plots/' not in page  # self-contained
+    assert json.loads(Path(paths["json"]).read_text())["schema"] == "selector.recommendation/1"
