@@ -33,7 +33,7 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
-from selector.report import build_document, write_reports
+from selector.report import build_document, report_paths, write_reports
 from selector.space import SearchSpace, load_space
 from selector.study import (
     DEFAULT_STORAGE,
@@ -282,7 +282,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
                                         "budgets": asdict(search_request.budgets)})
     rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
     folder = request.folder()
-    artifacts: dict[str, Any] = {"folder": str(folder),
+    artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": _plots(study, final.comparison, folder)}
     handover = None
     if rec.verdict is not None:
@@ -309,13 +309,10 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
         artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,
                                             handover, notify)
     document = build_document(rec, final.comparison, profile, summary, artifacts)
-    paths = write_reports(document, folder)
-    document["artifacts"] |= paths
-    write_reports(document, folder)  # again, so the files list themselves
+    written = write_reports(document, folder)
     if tracking is not None and search_request.tracking_uri:
         _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
-                     [folder / p for p in artifacts["plots"]] + [Path(p) for p in paths.values()],
-                     notify)
+                     [folder / p for p in artifacts["plots"]] + written, notify)
     return RecommendResult(summary, rec, document)
 
 
@@ -382,8 +379,8 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
     rec = decide(final, profile, budgets, preferences)
     summary = summarize(study, storage_url=storage, score_name=final.score_name)
     folder = Path(output_dir or Path("selector-output") / study_name)
-    artifacts: dict[str, Any] = {"folder": str(folder), "plots": _plots(study, final, folder)}
+    artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
+                                 "plots": _plots(study, final, folder)}
     document = build_document(rec, final, profile, summary, artifacts)
-    document["artifacts"] |= write_reports(document, folder)
     write_reports(document, folder)
     return RecommendResult(summary, rec, document)

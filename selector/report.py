@@ -59,16 +59,21 @@ def build_document(rec: Recommendation, final: FinalComparison, profile: DataPro
     }
 
 
-def write_reports(document: dict[str, Any], folder: Path) -> dict[str, str]:
+def report_paths(folder: Path) -> dict[str, str]:
+    """Where `write_reports` writes, known beforehand so the report can list itself."""
+    return {"report_md": str(folder / "report.md"), "report_html": str(folder / "report.html"),
+            "json": str(folder / "recommendation.json")}
+
+
+def write_reports(document: dict[str, Any], folder: Path) -> list[Path]:
     """report.md, report.html (plots embedded) and recommendation.json in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"report_md": folder / "report.md", "report_html": folder / "report.html",
-             "json": folder / "recommendation.json"}
+    paths = {k: Path(v) for k, v in report_paths(folder).items()}
     blocks = report_blocks(document)
     paths["report_md"].write_text(to_markdown(blocks))
     paths["report_html"].write_text(to_html(blocks, folder, document["study"]))
     paths["json"].write_text(json.dumps(document, indent=2, default=str))
-    return {k: str(v) for k, v in paths.items()}
+    return list(paths.values())
 
 
 def _fmt(value: float | None, spec: str = "{:.4g}") -> str:

@@ -42,12 +42,12 @@ def test_document_follows_the_published_schema(tmp_path: Path) -> None:
 
 def test_markdown_and_html_cite_every_criterion(tmp_path: Path) -> None:
     doc = document(tmp_path)
-    paths = write_reports(doc, tmp_path)
-    markdown = Path(paths["report_md"]).read_text()
-    page = Path(paths["report_html"]).read_text()
+    markdown_path, html_path, json_path = write_reports(doc, tmp_path)
+    markdown = markdown_path.read_text()
+    page = html_path.read_text()
     for cid in ("G1", "G2", "G3", "G4", "G5", "L1", "L2", "L3", "E1", "E2", "E3"):
         assert f"| {cid} |" in markdown and f"<td>{cid}</td>" in page
     assert "**Verdict: LSTM (clear)" in markdown and "<strong>Verdict: LSTM (clear)" in page
     assert "![p](plots/p.png)" in markdown
     assert 'src="data:image/png;base64,' in page and 'src="plots/' not in page  # self-contained
-    assert json.loads(Path(paths["json"]).read_text())["schema"] == "selector.recommendation/1"
+    assert json.loads(json_path.read_text())["schema"] == "selector.recommendation/1"
