@@ -30,6 +30,15 @@ def score_name(task: Task) -> str:
     return "accuracy" if task == "classification" else "rmse"
 
 
+def squared_error_sum(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Sum over sequences of each sequence's mean squared error (over its outputs, if many).
+
+    Summed per sequence, so that batches of any size add up to an exact RMSE.
+    """
+    errors = (prediction.reshape(target.shape) - target) ** 2
+    return float(errors.reshape(len(target), -1).mean(dim=1).sum())
+
+
 class SequenceSystem(pl.LightningModule):
     """Trains ``net`` for ``task``; logs val_loss and val_score every epoch."""
 
@@ -91,8 +100,7 @@ class SequenceSystem(pl.LightningModule):
         if self.task == "classification":
             score = (out.argmax(dim=1) == y).sum().item()
         else:
-            score = ((self._unscale(out).reshape(y.shape) - y) ** 2).mean(
-                dim=tuple(range(1, y.dim()))).sum().item()
+            score = squared_error_sum(self._unscale(out), y)
         self._val_sums += torch.tensor([loss * len(y), score, len(y)], dtype=torch.float64)
 
     def on_validation_epoch_end(self) -> None:

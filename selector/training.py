@@ -27,7 +27,7 @@ from selector.data.batching import LengthBucketSampler, SplitDataset, collate
 from selector.data.dataset import SequenceData
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Cost, ModelConfig, TrainingSettings
-from selector.system import SequenceSystem, score_direction
+from selector.system import SequenceSystem, score_direction, squared_error_sum
 
 
 class EpochHistory(Callback):
@@ -168,7 +168,6 @@ def evaluate(system: SequenceSystem, data: SequenceData, indices: np.ndarray) ->
         if data.task == "classification":
             total += float((out.argmax(dim=1) == y).sum())
         else:
-            total += float(((out.reshape(y.shape) - y) ** 2).mean(
-                dim=tuple(range(1, y.dim()))).sum())
+            total += squared_error_sum(out, y)
         count += len(y)
     return total / count if data.task == "classification" else math.sqrt(total / count)
