@@ -367,7 +367,9 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
                 f"(drop {drop:+.4g}; twice its seed spread: {2 * noise:.4g}).")
     if not depends:
         return _criterion("L1", False, "untested", evidence + " No evidence that distant "
-                          "context matters here.")
+                          "context matters here: the trained models do not use it. If the task "
+                          "needs it, they did not learn it within this budget (train longer, "
+                          "e.g. --space long_sequences).")
     evidence += " Distant context matters."
     if _lstm_credibly_worthwhile(c) or (c.ci_low is not None and c.ci_low > 0):
         return _criterion("L1", True, "yes", evidence + f" LSTM is credibly better "
