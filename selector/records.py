@@ -317,8 +317,5 @@ class Recommendation:
     comparison: Comparison
     criteria: tuple[Criterion, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def cell(self, name: str) -> CellEvidence | None:
         return next((c for c in self.cells if c.cell == name), None)
