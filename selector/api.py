@@ -22,6 +22,7 @@ from selector.decision import decide
 from selector.errors import SelectorError, did_you_mean
 from selector.export import PARITY_TOLERANCE, export_model
 from selector.final import Step, compare, stored_comparison
+from selector.interrupts import INTERRUPTS
 from selector.objective import Objective, TrialFailed
 from selector.plots import write_final_plot, write_study_plots
 from selector.records import (
@@ -137,11 +138,11 @@ def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation)
     optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout,
-             callbacks=callbacks, catch=(TrialFailed,))
+             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,))
 
 
 def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so the running trial is closed and finished ones are kept."""
+    """Treat SIGTERM like Ctrl-C (for commands that write no study, such as the dashboard)."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -155,7 +156,7 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
 
     It logs its own trials to MLflow; the main process logs whatever a worker could not.
     """
-    interrupt_on_sigterm()
+    INTERRUPTS.install()
     quiet_libraries()
     torch.set_num_threads(threads_per_worker(request.jobs))
     data = load_dataset(request.data, request.data_options)
@@ -222,6 +223,7 @@ def _run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
                 w.join(timeout=0.5)
             for poll in polls:
                 poll(study)
+            INTERRUPTS.checkpoint()  # the main process writes nothing while it waits
     finally:  # on an interrupt, let each worker close its running trial first
         for w in workers:
             if w.is_alive() and w.pid is not None:

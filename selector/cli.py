@@ -31,6 +31,7 @@ from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
+from selector.interrupts import INTERRUPTS
 from selector.predict import MLFLOW_SCHEMES, write_predictions
 from selector.predict import predict as run_predict
 from selector.progress import SearchProgress, StepProgress
@@ -263,7 +264,7 @@ def recommend(
     request = RecommendRequest(search=search_request, seeds=seeds,
                                preferences=preferences(prefer, min_gain), output_dir=output_dir,
                                model_name=model_name, register=not no_register)
-    interrupt_on_sigterm()
+    INTERRUPTS.install()  # Ctrl-C/SIGTERM: stop at the next safe point, never mid-write
     hide = quiet or (as_json and not stderr.is_terminal)
     try:
         with contextlib.ExitStack() as stack:

@@ -25,6 +25,7 @@ from selector.cost import THROUGHPUT_BATCH, Latency, Probe, latency, recurrent_p
 from selector.cost import training_memory_bytes as memory_of
 from selector.data.batching import LengthBucketSampler, SplitDataset, collate
 from selector.data.dataset import SequenceData
+from selector.interrupts import INTERRUPTS
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Cost, ModelConfig, TrainingSettings
 from selector.system import SequenceSystem, score_direction, squared_error_sum
@@ -129,7 +130,8 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
                         shuffle=True, seed=seed)
     val = make_loader(val_set or SplitDataset(data, data.splits.val),
                       max(config.batch_size, 256), shuffle=False, seed=0)
-    with warnings.catch_warnings(), keyboard_interrupts_survive_lightning():
+    with warnings.catch_warnings(), keyboard_interrupts_survive_lightning(), \
+            INTERRUPTS.interruptible():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(system, train, val)
     return Fitted(system, history)

@@ -1,0 +1,48 @@
+"""Ctrl-C and SIGTERM that never land in the middle of a storage write.
+
+A KeyboardInterrupt raised while Optuna records a trial (a SQL flush) leaves that trial
+half-told, and Optuna itself then fails with an UnboundLocalError (seen under CI). So signals
+interrupt at once only while a model trains (`interruptible`); anywhere else they are noted and
+raised at the next safe point (`checkpoint`: before the next training, after a trial is told).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+
+class Interrupts:
+    """The process's SIGINT/SIGTERM handling for training work."""
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self.depth = 0  # > 0 while inside `interruptible`
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = signum
+        if self.depth:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def checkpoint(self, *_: object) -> None:
+        """Raise the interrupt that arrived while it was unsafe (usable as an Optuna callback)."""
+        if self.requested is not None:
+            raise KeyboardInterrupt(f"signal {self.requested}")
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        self.checkpoint()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+
+INTERRUPTS = Interrupts()  # signal handlers are per process, so is this
