@@ -57,6 +57,7 @@ from selector.tracking import (
     default_tracking_uri,
     log_model,
     log_verdict,
+    model_record,
 )
 from selector.urls import mask_url
 
@@ -178,11 +179,12 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    return _search(request, data, load_space(request.space), progress, notify)
+    return _search(request, data, load_space(request.space), progress, notify)[0]
 
 
 def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
-            progress: ProgressHook | None, notify: Notify | None) -> SearchSummary:
+            progress: ProgressHook | None, notify: Notify | None
+            ) -> tuple[SearchSummary, optuna.Study]:
     study = _open(request, data, space)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
@@ -210,7 +212,7 @@ def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
         tracking: TrackingSummary | None = None
         if tracker:
             tracking = tracker.finish(study, summary, interrupted=interrupted)
-    return replace(summary, tracking=tracking)
+    return replace(summary, tracking=tracking), study
 
 
 def _run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
@@ -273,8 +275,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     search_request = request.search
     data = load_dataset(search_request.data, search_request.data_options)
     space = load_space(search_request.space)
-    summary = _search(search_request, data, space, progress, notify)
-    study = _open(search_request, data, space)
+    summary, study = _search(search_request, data, space, progress, notify)
     seeds = tuple(search_request.seed + i for i in range(request.seeds))
     final = compare(study, data, space.training, seeds=seeds,
                     accelerator=search_request.accelerator, step=step)
@@ -329,15 +330,13 @@ def _plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[st
 def _log_handover(uri: str, run_id: str, handover: ModelHandover | None,
                   notify: Notify) -> dict[str, Any]:
     if handover is None:
-        return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
-                "alias": None}
+        return model_record(run_id)
     try:
         return log_model(uri, run_id, handover)
     except Exception as exc:  # the model is on disk either way; MLflow is a view
         notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
                f"{str(exc).splitlines()[0][:300]}. It is saved in {handover.folder}.")
-        return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
-                "alias": None, "error": str(exc).splitlines()[0][:300]}
+        return {**model_record(run_id), "error": str(exc).splitlines()[0][:300]}
 
 
 def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],

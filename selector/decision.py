@@ -152,21 +152,19 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
     assert c.gain_mean is not None and c.cost_index is not None
     gain, worth = c.gain_mean, c.min_gain
     interval = _interval(c, score)
-    if c.ci_low is not None and c.ci_high is not None:
-        if gain > worth and c.ci_low > 0:
-            sure = "clear" if c.ci_low >= worth or c.cost_index <= 1 else "lean"
-            return "lstm", sure, [
-                *why,
-                f"L3: LSTM is better by {gain:+.4g} {score} ({interval}), more than the minimum "
-                f"worthwhile gain {worth:.4g}, and the gain is credible.",
-                _cost_line(c.cost_index)]
-        if -gain > worth and c.ci_high < 0:
-            sure = "clear" if -c.ci_high >= worth or c.cost_index >= 1 else "lean"
-            return "gru", sure, [
-                *why,
-                f"GRU is better by {-gain:+.4g} {score} ({interval}), more than the minimum "
-                f"worthwhile gain {worth:.4g}, and the gain is credible.",
-                _cost_line(c.cost_index)]
+    winner = _worthwhile_win(c)
+    if winner is not None:
+        assert c.ci_low is not None and c.ci_high is not None
+        lstm = winner == "lstm"
+        margin = c.ci_low if lstm else -c.ci_high  # the interval's end nearest to zero
+        cheaper_too = c.cost_index <= 1 if lstm else c.cost_index >= 1
+        sure = "clear" if margin >= worth or cheaper_too else "lean"
+        return winner, sure, [
+            *why,
+            f"{'L3: ' if lstm else ''}{winner.upper()} is better by "
+            f"{(gain if lstm else -gain):+.4g} {score} ({interval}), more than the minimum "
+            f"worthwhile gain {worth:.4g}, and the gain is credible.",
+            _cost_line(c.cost_index)]
     cheaper = "gru" if c.cost_index >= 1 else "lstm"
     gap = max(c.cost_index, 1 / c.cost_index)
     on_par = (f"G5: the cells are on par: LSTM - GRU = {gain:+.4g} {score} ({interval}); "
@@ -301,16 +299,28 @@ def _g1(final: FinalComparison, budgets: Budgets, prefer: str,
     return _criterion("G1", applies, verdict, evidence)
 
 
-def _lstm_credibly_worthwhile(c: Comparison) -> bool:
-    return c.gain_mean is not None and c.ci_low is not None and c.gain_mean > c.min_gain \
-        and c.ci_low > 0
+def _credible(c: Comparison, cell: str) -> bool:
+    """The paired interval puts ``cell`` ahead: it excludes zero on that cell's side."""
+    if cell == "lstm":
+        return c.ci_low is not None and c.ci_low > 0
+    return c.ci_high is not None and c.ci_high < 0
+
+
+def _worthwhile_win(c: Comparison) -> str | None:
+    """The cell that is credibly better by more than the minimum worthwhile gain, if any."""
+    if c.gain_mean is None:
+        return None
+    for cell, gain in (("lstm", c.gain_mean), ("gru", -c.gain_mean)):
+        if gain > c.min_gain and _credible(c, cell):
+            return cell
+    return None
 
 
 def _g2(profile: DataProfile, c: Comparison) -> Criterion:
     evidence = f"Median length {profile.length_median:g} steps (threshold 100)."
     if not profile.short_sequences:
         return _criterion("G2", False, "untested", evidence + " Sequences are not short.")
-    if _lstm_credibly_worthwhile(c):
+    if _worthwhile_win(c) == "lstm":
         return _criterion("G2", True, "no", evidence + f" Yet LSTM is credibly better by "
                           f"{c.gain_mean:+.4g}.")
     return _criterion("G2", True, "yes", evidence + f" GRU is on par or better (LSTM - GRU = "
@@ -325,7 +335,7 @@ def _g3(profile: DataProfile, cells: dict[str, CellEvidence], c: Comparison) -> 
     if profile.training_size != "small":
         return _criterion("G3", False, "untested", evidence)
     checks = [gru["parameters"] < lstm["parameters"], gru["best_epoch"] <= lstm["best_epoch"],
-              not _lstm_credibly_worthwhile(c)]
+              _worthwhile_win(c) != "lstm"]
     verdict = "yes" if all(checks) else "no" if not any(checks) else "partly"
     return _criterion("G3", True, verdict, evidence)
 
@@ -340,9 +350,7 @@ def _g4(prefer: str, cells: dict[str, CellEvidence]) -> Criterion:
 
 
 def _g5(c: Comparison, score: str) -> Criterion:
-    on_par = not _lstm_credibly_worthwhile(c) and not (
-        c.gain_mean is not None and c.ci_high is not None and -c.gain_mean > c.min_gain
-        and c.ci_high < 0)
+    on_par = _worthwhile_win(c) is None
     evidence = (f"LSTM - GRU = {c.gain_mean:+.4g} {score} ({_interval(c, score)}); minimum "
                 f"worthwhile gain {c.min_gain:.4g} ({c.min_gain_source}).")
     if c.cost_index is not None:
@@ -371,7 +379,7 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
                           "needs it, they did not learn it within this budget (train longer, "
                           "e.g. --space long_sequences).")
     evidence += " Distant context matters."
-    if _lstm_credibly_worthwhile(c) or (c.ci_low is not None and c.ci_low > 0):
+    if _credible(c, "lstm"):
         return _criterion("L1", True, "yes", evidence + f" LSTM is credibly better "
                           f"({c.gain_mean:+.4g}).")
     return _criterion("L1", True, "no", evidence + f" Yet LSTM is not credibly better "
@@ -382,8 +390,7 @@ def _l2(profile: DataProfile, c: Comparison) -> Criterion:
     evidence = f"{profile.n_train:,} training sequences ({profile.training_size}; large from 50,000)."
     if profile.training_size != "large":
         return _criterion("L2", False, "untested", evidence)
-    better = c.ci_low is not None and c.ci_low > 0
-    return _criterion("L2", True, "yes" if better else "no",
+    return _criterion("L2", True, "yes" if _credible(c, "lstm") else "no",
                       evidence + f" LSTM - GRU = {c.gain_mean:+.4g}.")
 
 
@@ -396,7 +403,7 @@ def _l3(cells: dict[str, CellEvidence], c: Comparison, score: str) -> Criterion:
                 f"{extra}.")
     if not fits:
         evidence += f" LSTM breaks the budget: {'; '.join(cells['lstm'].violations)}."
-    return _criterion("L3", True, "yes" if _lstm_credibly_worthwhile(c) and fits else "no",
+    return _criterion("L3", True, "yes" if _worthwhile_win(c) == "lstm" and fits else "no",
                       evidence)
 
 

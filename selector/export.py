@@ -138,6 +138,7 @@ def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, flo
     session = onnxruntime.InferenceSession(str(folder / ONNX_FILE),
                                            providers=["CPUExecutionProvider"])
     worst = {"torchscript": 0.0, "onnx": 0.0}
+    scale = _scale(system)
     for length in sorted({probe.length, max(1, probe.length // 2 + 1)}):
         for batch in (1, 3):
             x, lengths = Probe(length, probe.n_features, probe.vocabulary_size).batch(
@@ -148,7 +149,6 @@ def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, flo
                     reference = torch.softmax(reference, dim=-1)
                 ts = scripted(x)
             onnx = session.run(None, {"x": x.numpy()})[0]
-            scale = _scale(system)
             worst["torchscript"] = max(worst["torchscript"],
                                        float(((ts - reference) / scale).abs().max()))
             worst["onnx"] = max(worst["onnx"], float(np.abs(

@@ -125,7 +125,6 @@ def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, se
     net = fitted.system.net
     cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(data.splits.train),
                         direction=direction)
-    # measure_cost leaves the net in train mode (memory probe); testing needs eval mode
     test = evaluate(fitted.system, data, data.splits.test)
     run = SeedRun(seed=seed, test_score=test,
                   val_score=fitted.history.best(direction)["val_score"],

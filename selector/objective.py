@@ -8,14 +8,13 @@ reason (rejected before training, pruned at epoch k, failed with a reason).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 import lightning.pytorch as pl
 import optuna
 import torch
 from optuna_integration import PyTorchLightningPruningCallback
 
-from selector.cost import latency
+from selector.cost import Latency, latency
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.model import RecurrentNet, count_parameters
@@ -57,7 +56,7 @@ class Objective:
         trial.set_user_attr("config", asdict(config))
         pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
         net = build_net(config, self.data)
-        pre = self._precheck(trial, net)
+        first = self._precheck(trial, net)
         try:
             fitted = self._train(trial, net)
         except NonFiniteLossError as exc:
@@ -66,7 +65,7 @@ class Objective:
             self._fail(trial, f"out of memory: {str(exc).splitlines()[0][:200]}")
         cost = measure_cost(fitted.system.net, fitted.history, self.probe,
                             train_size=len(self.train_set), direction=self.direction,
-                            first_latency=pre["latency"])
+                            first_latency=first)
         trial.set_user_attr("cost", cost.to_dict())
         trial.set_user_attr("state_reason", f"complete after {len(fitted.history.epochs)} epochs")
         best = fitted.history.best(self.direction)
@@ -74,7 +73,7 @@ class Objective:
             return best["val_score"], cost.latency_ms_p50
         return best["val_score"]
 
-    def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> dict[str, Any]:
+    def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> Latency:
         """Costs known before training; a candidate over budget is rejected here, untrained."""
         params = count_parameters(net)
         first = latency(net, self.probe, 1)
@@ -91,7 +90,7 @@ class Objective:
             trial.set_user_attr("state_reason", reason)
             trial.set_user_attr("rejected", True)
             raise optuna.TrialPruned(reason)
-        return {"parameters": params, "latency": first}
+        return first
 
     def _train(self, trial: optuna.Trial, net: RecurrentNet) -> Fitted:
         history = EpochHistory()

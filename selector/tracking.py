@@ -480,6 +480,12 @@ def log_verdict(uri: str, run_id: str, *, tags: dict[str, str], metrics: dict[st
         client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "report")
 
 
+def model_record(run_id: str) -> dict[str, str | None]:
+    """Where a handed-over model went; all None until it is logged and registered."""
+    return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
+            "alias": None}
+
+
 def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | None]:
     """Log the model on the study's run and register it under an alias; returns where it went.
 
@@ -499,8 +505,7 @@ def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | No
     signature = ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(meta["input"]["dtype"]), (-1, -1, *width), "x")]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *_output_width(meta)), "y")]))
-    result: dict[str, str | None] = {"run_id": run_id, "model_uri": None,
-                                     "registered_model": None, "version": None, "alias": None}
+    result = model_record(run_id)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     # MLflow configures its loggers on import (INFO): "Successfully registered model", and a
