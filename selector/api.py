@@ -16,10 +16,10 @@ from typing import Any
 import optuna
 import torch
 
-from selector.data import DataOptions, SequenceData, load_dataset, profile_dataset
+from selector.data import DataOptions, SequenceData, fingerprint, load_dataset, profile_dataset
 from selector.data.examples import example_name, is_example
 from selector.decision import decide
-from selector.errors import SelectorError, did_you_mean
+from selector.errors import SelectorError
 from selector.export import PARITY_TOLERANCE, export_model
 from selector.final import Step, compare, stored_comparison
 from selector.interrupts import INTERRUPTS
@@ -35,15 +35,16 @@ from selector.records import (
     TrackingSummary,
 )
 from selector.report import build_document, report_paths, write_reports
-from selector.space import SearchSpace, load_space
+from selector.space import SearchSpace, load_space, parse_space
+from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE, StudyLock, storage_for
 from selector.study import (
-    DEFAULT_STORAGE,
+    counted_trials,
+    load_existing,
     make_pruner,
     make_sampler,
     open_study,
     optimize,
     spawn_workers,
-    storage_for,
     summarize,
     threads_per_worker,
 )
@@ -82,6 +83,9 @@ class SearchRequest:
     accelerator: str = "auto"
     tracking_uri: str | None = field(default_factory=default_tracking_uri)  # None: no MLflow
     experiment_name: str | None = None  # default: the study name
+    stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
+    join: bool = False  # a worker: the study must exist, and its stored settings rule
+    space_yaml: str | None = None  # the space itself, as stored with a study being joined
 
     def resolved_study_name(self) -> str:
         if self.study_name:
@@ -102,6 +106,45 @@ class SearchRequest:
                 "max_latency_ms": self.budgets.max_latency_ms,
                 "accelerator": self.accelerator, "storage": mask_url(self.storage)}
 
+    def load_space(self) -> SearchSpace:
+        if self.space_yaml is not None:
+            return parse_space(self.space_yaml, source=f"study '{self.resolved_study_name()}'",
+                               name=self.space)
+        return load_space(self.space)
+
+    def stored_settings(self, space: SearchSpace) -> dict[str, Any]:
+        """What a worker needs to join the study, stored on it (see `joined_request`)."""
+        return {"data": self.data, "data_options": self.data_options.to_dict(),
+                "space": space.name, "space_yaml": space.text, "n_trials": self.n_trials,
+                "seed": self.seed, "budgets": asdict(self.budgets),
+                "multi_objective": self.multi_objective,
+                "experiment_name": self.resolved_experiment_name()}
+
+
+SETTINGS_ATTR = "selector.settings"
+
+
+def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str | None = None,
+                   **invocation: Any) -> SearchRequest:
+    """The request of an existing study, read back from it, to run more of its trials.
+
+    ``data`` is where the study's data is on this machine (default: the path it was created
+    with); it must hold the same content. ``invocation`` sets this run's own options (jobs,
+    timeout, accelerator, tracking_uri, stale_after).
+    """
+    study = load_existing(storage_for(storage), study_name)
+    stored = study.user_attrs.get(SETTINGS_ATTR)
+    if stored is None:
+        raise SelectorError(f"study '{study_name}' in {mask_url(storage)} was not created by "
+                            "selector create-study or selector recommend; it has no settings "
+                            "to join.")
+    return SearchRequest(
+        data=data or stored["data"], data_options=DataOptions.from_dict(stored["data_options"]),
+        space=stored["space"], space_yaml=stored["space_yaml"], study_name=study_name,
+        storage=storage, n_trials=stored["n_trials"], seed=stored["seed"],
+        budgets=Budgets(**stored["budgets"]), multi_objective=stored["multi_objective"],
+        experiment_name=stored["experiment_name"], join=True, **invocation)
+
 
 def quiet_libraries() -> None:
     """Keep Optuna's and Lightning's per-trial chatter off the user's terminal."""
@@ -115,8 +158,8 @@ def quiet_libraries() -> None:
 
 
 def _identity(request: SearchRequest, data: SequenceData, space: SearchSpace) -> dict[str, str]:
-    return {"selector.task": data.task, "selector.data": request.data,
-            "selector.space": space.name}
+    return {"selector.task": data.task, "selector.space": space.name,
+            "selector.data_digest": fingerprint(request.data, request.data_options, data.splits)}
 
 
 def _directions(data: SequenceData, multi_objective: bool) -> list[str]:
@@ -124,22 +167,73 @@ def _directions(data: SequenceData, multi_objective: bool) -> list[str]:
     return [score, "minimize"] if multi_objective else [score]
 
 
-def _open(request: SearchRequest, data: SequenceData, space: SearchSpace) -> optuna.Study:
-    return open_study(
-        storage=storage_for(request.storage), study_name=request.resolved_study_name(),
-        directions=_directions(data, request.multi_objective),
-        identity=_identity(request, data, space), sampler=make_sampler(request.seed),
+def _open(request: SearchRequest, data: SequenceData, space: SearchSpace,
+          seed: int | None = None) -> tuple[optuna.Study, StudyLock]:
+    """The study (created unless the request joins one) and its lock for the trial budget."""
+    storage = storage_for(request.storage, stale_after=request.stale_after)
+    name = request.resolved_study_name()
+    study = open_study(
+        storage=storage, study_name=name, directions=_directions(data, request.multi_objective),
+        identity=_identity(request, data, space),
+        sampler=make_sampler(request.seed if seed is None else seed),
         pruner=make_pruner(space.training.max_epochs, space.training.min_epochs_before_pruning),
-    )
+        create=not request.join,
+        settings=None if request.join else {SETTINGS_ATTR: request.stored_settings(space)})
+    return study, StudyLock(storage, name)
 
 
 def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
-                study: optuna.Study, callbacks: list[Callable[..., None]], invocation: str) -> None:
+                study: optuna.Study, lock: StudyLock, callbacks: list[Callable[..., None]],
+                invocation: str, progress: ProgressHook | None = None) -> None:
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation)
-    optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout,
-             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,))
+
+    def idle(waiting: optuna.Study) -> None:  # other workers' trials hold the rest of the budget
+        if progress:
+            progress(waiting)
+        INTERRUPTS.checkpoint()
+
+    optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout, lock=lock,
+             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,), idle=idle)
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """A study ready for workers: where it is, its budget, and its MLflow run."""
+
+    study_name: str
+    storage: str  # masked
+    n_trials: int
+    counted_trials: int  # complete + pruned already (a prepared study may be resumed)
+    data_digest: str
+    experiment_name: str | None
+    parent_run_id: str | None
+
+
+def prepare_study(request: SearchRequest) -> PreparedStudy:
+    """Create the study, its settings and its MLflow run, once, before any worker starts.
+
+    Workers (`search(joined_request(...))`, the CLI's ``selector worker``) then join it from
+    any machine. Running it again is safe: a study made for the same data and space is kept,
+    with its budget set to ``request.n_trials``.
+    """
+    quiet_libraries()
+    data = load_dataset(request.data, request.data_options)
+    space = request.load_space()
+    study, _ = _open(request, data, space)
+    parent = None
+    if request.tracking_uri:
+        tracker = StudyTracker(request.tracking_uri, invocation="create-study",
+                               experiment_name=request.resolved_experiment_name())
+        parent = tracker.start(study, data, space, score_name=score_name(data.task),
+                               settings=request.settings(), status="SCHEDULED").parent_run_id
+    return PreparedStudy(
+        study_name=study.study_name, storage=mask_url(request.storage),
+        n_trials=request.n_trials, counted_trials=counted_trials(study),
+        data_digest=study.user_attrs["selector.data_digest"],
+        experiment_name=request.resolved_experiment_name() if request.tracking_uri else None,
+        parent_run_id=parent)
 
 
 def interrupt_on_sigterm() -> None:
@@ -161,12 +255,11 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
     quiet_libraries()
     torch.set_num_threads(threads_per_worker(request.jobs))
     data = load_dataset(request.data, request.data_options)
-    space = load_space(request.space)
-    study = _open(request, data, space)
-    study.sampler = make_sampler(request.seed + 1000 * index)
-    callbacks = [TrialLogger(tracking)] if tracking else []
+    space = request.load_space()
+    study, lock = _open(request, data, space, seed=request.seed + 1000 * index)
+    callbacks = [TrialLogger(tracking, invocation)] if tracking else []
     with contextlib.suppress(KeyboardInterrupt):  # Optuna has marked the trial failed already
-        _run_trials(request, data, space, study, callbacks, invocation)
+        _run_trials(request, data, space, study, lock, callbacks, invocation)
 
 
 def search(request: SearchRequest, *, progress: ProgressHook | None = None,
@@ -179,13 +272,13 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    return _search(request, data, load_space(request.space), progress, notify)[0]
+    return _search(request, data, request.load_space(), progress, notify)[0]
 
 
 def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
             progress: ProgressHook | None, notify: Notify | None
             ) -> tuple[SearchSummary, optuna.Study]:
-    study = _open(request, data, space)
+    study, lock = _open(request, data, space)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
     if request.tracking_uri:
@@ -200,10 +293,11 @@ def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
     interrupted = True
     try:
         if request.jobs <= 1:
-            _run_trials(request, data, space, study, callbacks, invocation)
+            _run_trials(request, data, space, study, lock, callbacks, invocation, progress)
         else:
             polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
-            _run_workers(request, study, invocation, target, polls)
+            joined = replace(request, join=True, space_yaml=space.text)
+            _run_workers(joined, study, invocation, target, polls)
         interrupted = False
     finally:
         if progress:
@@ -274,7 +368,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     notify = notify or logging.getLogger(__name__).warning
     search_request = request.search
     data = load_dataset(search_request.data, search_request.data_options)
-    space = load_space(search_request.space)
+    space = search_request.load_space()
     summary, study = _search(search_request, data, space, progress, notify)
     seeds = tuple(search_request.seed + i for i in range(request.seeds))
     final = compare(study, data, space.training, seeds=seeds,
@@ -361,13 +455,7 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
     Preferences and budgets default to those of the last `recommend`; new ones re-decide.
     """
     quiet_libraries()
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage_for(storage))
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage_for(storage))]
-        raise SelectorError(f"no study '{study_name}' in {mask_url(storage)}."
-                            f"{did_you_mean(study_name, names)} Studies: "
-                            f"{', '.join(names) or 'none'}.") from None
+    study = load_existing(storage_for(storage), study_name)
     final = stored_comparison(study)
     if final is None or PROFILE_ATTR not in study.user_attrs:
         raise SelectorError(f"study '{study_name}' has no final comparison yet: run 'selector "

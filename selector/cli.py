@@ -1,7 +1,8 @@
 """The `selector` command line: parses flags, calls the library, prints results.
 
 Results go to stdout (a table, or JSON with --json); progress and errors go to stderr.
-Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 130 interrupted.
+Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 75 the study storage
+was unreachable for too long (try again), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +26,10 @@ from selector.api import (
     RecommendRequest,
     SearchRequest,
     interrupt_on_sigterm,
+    joined_request,
+    prepare_study,
     report_study,
+    search,
 )
 from selector.api import recommend as run_recommend
 from selector.cli_options import with_data_options
@@ -44,7 +51,7 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
-from selector.study import DEFAULT_STORAGE
+from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
 
@@ -85,7 +92,8 @@ TrackingUriOpt = Annotated[str, typer.Option(
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Show a `SelectorError` as one clear paragraph on stderr and exit with its code (2)."""
+    """Show a `SelectorError` as one clear paragraph on stderr and exit with its code (2, 75);
+    any other exception is a bug: its traceback, with passwords in URLs masked, and exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -94,6 +102,13 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except SelectorError as exc:
             stderr.print(f"Error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
+            raise
+        except Exception:
+            stderr.print(mask_url(traceback.format_exc()), markup=False, highlight=False)
+            stderr.print("This is a bug in selector: please report it with the traceback above.",
+                         style="red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -175,32 +190,64 @@ def examples(as_json: JsonFlag = False) -> None:
     stdout.print(table)
 
 
+SpaceOpt = Annotated[str, typer.Option(
+    help="Search space: a preset (default, edge, long_sequences) or a YAML file.",
+    rich_help_panel="Search")]
+NTrialsOpt = Annotated[int, typer.Option(
+    min=2, help="Total trials in the study (complete + pruned), counted over every process and "
+    "machine that runs them; a resumed study counts the trials it already has.",
+    rich_help_panel="Search")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    min=1, help="Stop starting new trials after this many seconds.", rich_help_panel="Search")]
+JobsOpt = Annotated[int, typer.Option(
+    min=1, help="Parallel trial processes sharing the storage (each gets cores/N threads).",
+    rich_help_panel="Search")]
+ObjectiveOpt = Annotated[str, typer.Option(
+    help="score, or score-latency for a Pareto front of validation score and latency.",
+    rich_help_panel="Search")]
+AcceleratorOpt = Annotated[str, typer.Option(
+    help="Lightning accelerator: auto, cpu or gpu.", rich_help_panel="Search")]
+MaxParamsOpt = Annotated[int | None, typer.Option(
+    min=1, help="Reject candidates with more parameters, before training them.",
+    rich_help_panel="Budgets")]
+MaxLatencyOpt = Annotated[float | None, typer.Option(
+    min=0.0, help="Reject candidates slower than this at batch size 1 (ms), before training "
+    "them.", rich_help_panel="Budgets")]
+StudyNameOpt = Annotated[str | None, typer.Option(
+    envvar="SELECTOR_STUDY", help="Study to create or resume; default selector-<data name>.",
+    rich_help_panel="Storage")]
+StorageOpt = Annotated[str, typer.Option(
+    envvar="SELECTOR_STORAGE", help="Optuna storage URL: a SQLite file, or postgresql://user@host"
+    "/db shared by workers on many machines. Keep passwords out of the command line: set "
+    "SELECTOR_STORAGE, or PGPASSWORD / ~/.pgpass.", rich_help_panel="Storage")]
+StaleAfterOpt = Annotated[int, typer.Option(
+    min=5, help="A running trial whose process sent no heartbeat for this long (seconds) is "
+    "failed and retried by another worker. Use the same value on every worker.",
+    rich_help_panel="Storage")]
+ExperimentOpt = Annotated[str | None, typer.Option(
+    help="MLflow experiment; default: the study name.", rich_help_panel="Tracking")]
+NoTrackingFlag = Annotated[bool, typer.Option(
+    "--no-tracking", help="Do not log to MLflow (the study storage still keeps everything).",
+    rich_help_panel="Tracking")]
+QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
+
 @app.command()
 @user_errors
 @with_data_options
 def recommend(
-    data: DataArg,
-    space: Annotated[str, typer.Option(
-        help="Search space: a preset (default, edge, long_sequences) or a YAML file.",
-        rich_help_panel="Search")] = "default",
-    n_trials: Annotated[int, typer.Option(
-        min=2, help="Total trials in the study (complete + pruned); a resumed study counts the "
-        "trials it already has.", rich_help_panel="Search")] = 20,
-    timeout: Annotated[float | None, typer.Option(
-        min=1, help="Stop starting new trials after this many seconds.",
-        rich_help_panel="Search")] = None,
-    jobs: Annotated[int, typer.Option(
-        min=1, help="Parallel trial processes sharing the storage (each gets cores/N threads).",
-        rich_help_panel="Search")] = 1,
-    objective: Annotated[str, typer.Option(
-        help="score, or score-latency for a Pareto front of validation score and latency.",
-        rich_help_panel="Search")] = "score",
-    max_params: Annotated[int | None, typer.Option(
-        min=1, help="Reject candidates with more parameters, before training them.",
-        rich_help_panel="Budgets")] = None,
-    max_latency_ms: Annotated[float | None, typer.Option(
-        min=0.0, help="Reject candidates slower than this at batch size 1 (ms), before "
-        "training them.", rich_help_panel="Budgets")] = None,
+    ctx: typer.Context,
+    data: Annotated[str | None, typer.Argument(
+        help="Data file (.csv, .tsv, .parquet, .npz) or example:NAME; with --resume, where the "
+        "study's data is on this machine (default: the path it was created with).",
+        show_default=False)] = None,
+    space: SpaceOpt = "default",
+    n_trials: NTrialsOpt = 20,
+    timeout: TimeoutOpt = None,
+    jobs: JobsOpt = 1,
+    objective: ObjectiveOpt = "score",
+    max_params: MaxParamsOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
     max_train_time: MaxTrainTimeOpt = None,
     seeds: Annotated[int, typer.Option(
         min=1, help="Final runs per cell: each cell's best configuration is retrained with this "
@@ -214,22 +261,20 @@ def recommend(
     no_register: Annotated[bool, typer.Option(
         "--no-register", help="Log the model on the study's run, but do not register it.",
         rich_help_panel="Output")] = False,
-    study_name: Annotated[str | None, typer.Option(
-        help="Study to create or resume; default selector-<data name>.",
-        rich_help_panel="Storage")] = None,
-    storage: Annotated[str, typer.Option(
-        envvar="SELECTOR_STORAGE", help="Optuna storage URL (SQLite file, PostgreSQL, ...).",
-        rich_help_panel="Storage")] = DEFAULT_STORAGE,
-    accelerator: Annotated[str, typer.Option(
-        help="Lightning accelerator: auto, cpu or gpu.", rich_help_panel="Search")] = "auto",
+    study_name: StudyNameOpt = None,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Finish the existing study --study-name with the settings it was "
+        "created with (data, space, budget; see 'selector create-study'): run what is left of "
+        "its budget, wait for its workers, then compare, decide and report.",
+        rich_help_panel="Storage")] = False,
+    stale_after: StaleAfterOpt = DEFAULT_STALE_AFTER,
+    accelerator: AcceleratorOpt = "auto",
     tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
-    experiment_name: Annotated[str | None, typer.Option(
-        help="MLflow experiment; default: the study name.", rich_help_panel="Tracking")] = None,
-    no_tracking: Annotated[bool, typer.Option(
-        "--no-tracking", help="Do not log to MLflow (the study storage still keeps everything).",
-        rich_help_panel="Tracking")] = False,
+    experiment_name: ExperimentOpt = None,
+    no_tracking: NoTrackingFlag = False,
     seed: SeedOpt = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietFlag = False,
     as_json: JsonFlag = False,
     *,
     data_options: DataOptions,
@@ -241,7 +286,8 @@ def recommend(
     ONNX) to --output-dir, and registers the model in MLflow with the alias 'champion'.
     Re-running the same command resumes the study: finished trials are kept and counted.
     Every trial is logged to MLflow as a child run of the study's run: see it with
-    'selector dashboard'.
+    'selector dashboard'. Workers on other machines ('selector worker') may share the study;
+    the comparison waits for their trials.
 
     Examples:
 
@@ -249,41 +295,48 @@ def recommend(
 
       selector recommend data.parquet --target churned --max-latency-ms 5 --space edge
 
-      selector recommend example:adding?length=200 --space long_sequences --json
+      selector recommend --resume --study-name churn   (after 'selector create-study' and workers)
     """
-    if objective not in ("score", "score-latency"):
-        raise typer.BadParameter("expected score or score-latency", param_hint="--objective")
-    search_request = SearchRequest(
-        data=data, data_options=data_options, space=space, study_name=study_name,
-        storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
-        budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
-                        max_train_seconds=max_train_time),
-        multi_objective=objective == "score-latency", accelerator=accelerator,
-        tracking_uri=None if no_tracking else tracking_uri, experiment_name=experiment_name,
-    )
+    warn_about_passwords(ctx, "storage", storage)
+    tracking = None if no_tracking else tracking_uri
+    if resume:
+        if not study_name:
+            raise typer.BadParameter("--resume finishes an existing study: name it with "
+                                     "--study-name (or SELECTOR_STUDY)", param_hint="--resume")
+        joined = joined_request(study_name, storage, data=data, jobs=jobs, timeout=timeout,
+                                accelerator=accelerator, tracking_uri=tracking,
+                                stale_after=stale_after)
+        search_request = replace(joined, budgets=replace(joined.budgets,
+                                                         max_train_seconds=max_train_time))
+    else:
+        if data is None:
+            raise typer.BadParameter("give the data to search on, or --resume --study-name NAME "
+                                     "to finish an existing study", param_hint="DATA")
+        search_request = SearchRequest(
+            data=data, data_options=data_options, space=space, study_name=study_name,
+            storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
+            budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
+                            max_train_seconds=max_train_time),
+            multi_objective=objective_flag(objective), accelerator=accelerator,
+            tracking_uri=tracking, experiment_name=experiment_name, stale_after=stale_after)
     request = RecommendRequest(search=search_request, seeds=seeds,
                                preferences=preferences(prefer, min_gain), output_dir=output_dir,
                                model_name=model_name, register=not no_register)
-    INTERRUPTS.install()  # Ctrl-C/SIGTERM: stop at the next safe point, never mid-write
     hide = quiet or (as_json and not stderr.is_terminal)
-    try:
-        with contextlib.ExitStack() as stack:
-            bar = stack.enter_context(SearchProgress(stderr, total=n_trials, quiet=hide))
-            final: list[StepProgress] = []
+    with interruptible(search_request, "re-run the same command to resume"), \
+            contextlib.ExitStack() as stack:
+        bar = stack.enter_context(SearchProgress(stderr, total=search_request.n_trials,
+                                                 quiet=hide))
+        final: list[StepProgress] = []
 
-            def step(label: str, total: int) -> None:
-                if not final:
-                    bar.progress.stop()
-                    final.append(stack.enter_context(StepProgress(
-                        stderr, title="final runs", quiet=hide, total=total)))
-                final[0].step(label)
+        def step(label: str, total: int) -> None:
+            if not final:
+                bar.progress.stop()
+                final.append(stack.enter_context(StepProgress(
+                    stderr, title="final runs", quiet=hide, total=total)))
+            final[0].step(label)
 
-            result = run_recommend(request, progress=bar.update, notify=warn, step=step)
-    except KeyboardInterrupt:
-        stderr.print(f"Interrupted. Finished trials are kept in {mask_url(storage)} (study "
-                     f"'{search_request.resolved_study_name()}'); re-run the same command to "
-                     "resume.", markup=False, soft_wrap=True)
-        raise typer.Exit(130) from None
+        result = run_recommend(request, progress=bar.update, notify=warn, step=step)
     if as_json:
         print_json(result.document)
     else:
@@ -294,6 +347,145 @@ def recommend(
         print_recommendation(result.document)
     if result.summary.tracking:
         print_tracking(result.summary.tracking, quiet=as_json)
+
+
+@app.command("create-study")
+@user_errors
+@with_data_options
+def create_study(
+    ctx: typer.Context,
+    data: DataArg,
+    space: SpaceOpt = "default",
+    n_trials: NTrialsOpt = 20,
+    objective: ObjectiveOpt = "score",
+    max_params: MaxParamsOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    study_name: StudyNameOpt = None,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+    experiment_name: ExperimentOpt = None,
+    no_tracking: NoTrackingFlag = False,
+    seed: SeedOpt = 0,
+    as_json: JsonFlag = False,
+    *,
+    data_options: DataOptions,
+) -> None:
+    """Create a study for workers to run, on this machine or many: its data, space and
+    trial budget are stored with it, and its MLflow run is created.
+
+    Run it once, before the workers ('selector worker'); running it again keeps the study
+    (and sets its budget to --n-trials). When the workers are done, 'selector recommend
+    --resume --study-name NAME' compares the cells and decides.
+
+    Examples:
+
+      export SELECTOR_STORAGE=postgresql://selector@db.internal/selector   # password: ~/.pgpass
+
+      selector create-study /shared/churn.parquet --study-name churn --n-trials 200
+
+      selector worker --study-name churn          (on each machine, as many as you like)
+
+      selector recommend --resume --study-name churn
+    """
+    warn_about_passwords(ctx, "storage", storage)
+    request = SearchRequest(
+        data=data, data_options=data_options, space=space, study_name=study_name,
+        storage=storage, n_trials=n_trials, seed=seed,
+        budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms),
+        multi_objective=objective_flag(objective),
+        tracking_uri=None if no_tracking else tracking_uri, experiment_name=experiment_name)
+    prepared = prepare_study(request)
+    if as_json:
+        print_json(asdict(prepared))
+        return
+    stdout.print(f"Study '{prepared.study_name}' is ready in {prepared.storage}: "
+                 f"{prepared.counted_trials} of {prepared.n_trials} trials done (data "
+                 f"fingerprint {prepared.data_digest}).", markup=False, highlight=False,
+                 soft_wrap=True)
+    if prepared.parent_run_id:
+        stdout.print(f"MLflow: experiment '{prepared.experiment_name}', run "
+                     f"{prepared.parent_run_id}.", markup=False, highlight=False)
+    stdout.print(f"Start workers with: selector worker --study-name {prepared.study_name} "
+                 "(with the same SELECTOR_STORAGE and MLFLOW_TRACKING_URI)", markup=False,
+                 highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def worker(
+    ctx: typer.Context,
+    study_name: Annotated[str, typer.Option(
+        envvar="SELECTOR_STUDY", help="The study to work on (made by 'selector create-study').",
+        show_default=False)],
+    storage: StorageOpt = DEFAULT_STORAGE,
+    data: Annotated[str | None, typer.Option(
+        help="Where the study's data is on this machine; default: the path it was created "
+        "with. Its content must be the same.")] = None,
+    jobs: JobsOpt = 1,
+    timeout: TimeoutOpt = None,
+    accelerator: AcceleratorOpt = "auto",
+    stale_after: StaleAfterOpt = DEFAULT_STALE_AFTER,
+    tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+    no_tracking: NoTrackingFlag = False,
+    quiet: QuietFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Join a study and run its trials until the study's budget is reached, counted over all
+    workers, then wait for the others' last trials (retrying any whose worker died).
+
+    Start as many as you like, on any machine that reaches the storage and has the data;
+    Ctrl-C stops one cleanly. Exit codes: 0 the study's budget is reached, 2 bad input,
+    75 the database was unreachable for too long (run it again), 130 interrupted.
+
+    Examples:
+
+      SELECTOR_STORAGE=postgresql://selector@db/selector selector worker --study-name churn
+
+      selector worker --study-name churn --jobs 4 --data /mnt/shared/churn.parquet
+    """
+    warn_about_passwords(ctx, "storage", storage)
+    request = joined_request(study_name, storage, data=data, jobs=jobs, timeout=timeout,
+                             accelerator=accelerator,
+                             tracking_uri=None if no_tracking else tracking_uri,
+                             stale_after=stale_after)
+    hide = quiet or (as_json and not stderr.is_terminal)
+    with interruptible(request, "start the worker again to continue"), \
+            SearchProgress(stderr, total=request.n_trials, quiet=hide) as bar:
+        summary = search(request, progress=bar.update, notify=warn)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        stdout.print(summary_table(summary))
+    if summary.tracking:
+        print_tracking(summary.tracking, quiet=as_json)
+
+
+@contextlib.contextmanager
+def interruptible(request: SearchRequest, how_to_resume: str) -> Iterator[None]:
+    """Ctrl-C/SIGTERM stop at the next safe point (never mid-write); exit 130 saying so."""
+    INTERRUPTS.install()
+    try:
+        yield
+    except KeyboardInterrupt:
+        stderr.print(f"Interrupted. Finished trials are kept in {mask_url(request.storage)} "
+                     f"(study '{request.resolved_study_name()}'); {how_to_resume}.",
+                     markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def objective_flag(objective: str) -> bool:
+    """--objective as the multi-objective switch."""
+    if objective not in ("score", "score-latency"):
+        raise typer.BadParameter("expected score or score-latency", param_hint="--objective")
+    return objective == "score-latency"
+
+
+def warn_about_passwords(ctx: typer.Context, parameter: str, url: str) -> None:
+    """A password typed on the command line is visible to every user (ps, shell history)."""
+    source = ctx.get_parameter_source(parameter)
+    if source is not None and source.name == "COMMANDLINE" and mask_url(url) != url:
+        warn(f"the --{parameter} URL holds a password, which other users can see in the "
+             "process list; set SELECTOR_STORAGE, or use PGPASSWORD or ~/.pgpass instead.")
 
 
 def preferences(prefer: str, min_gain: float | None) -> Preferences:
@@ -523,5 +715,15 @@ def root(
     """GRU or LSTM? Search both on your data and get a recommendation backed by evidence."""
 
 
+class WarningsToStderr(logging.Handler):
+    """selector's own log warnings (the storage reconnecting) as the CLI's warnings."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
 def main() -> None:
+    library = logging.getLogger("selector")
+    library.addHandler(WarningsToStderr(logging.WARNING))
+    library.propagate = False
     app()

@@ -47,9 +47,12 @@ class SearchProgress:
         best = {cell: t.values[0] for cell, t in best_by_cell(study, trials).items()}
         pruned = sum(1 for t in trials if t.state == TrialState.PRUNED)
         failed = sum(1 for t in trials if t.state == TrialState.FAIL)
+        running = sum(1 for t in trials if t.state == TrialState.RUNNING)
         parts = ["best " + ", ".join(
             f"{cell} {best[cell]:.4g}" if cell in best else f"{cell} -" for cell in ("gru", "lstm"))]
         parts.append(f"pruned {pruned}")
+        if running:
+            parts.append(f"running {running}")
         if failed:
             parts.append(f"failed {failed}")
         self.progress.update(self.task, completed=len(done), status=" | ".join(parts))

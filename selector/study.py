@@ -11,36 +11,22 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage
-from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from selector.errors import SelectorError
+from selector.errors import SelectorError, did_you_mean
 from selector.records import CELLS, CellResult, SearchSummary
+from selector.storage import StudyLock, StudyStorage
 from selector.urls import mask_url
 
-DEFAULT_STORAGE = "sqlite:///selector.db"
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-IDENTITY_KEYS = ("selector.task", "selector.data", "selector.space")
-
-
-def storage_for(url: str) -> RDBStorage:
-    """An RDB storage; SQLite gets a generous lock timeout so parallel workers wait, not fail."""
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": 60}
-    try:
-        return RDBStorage(url, engine_kwargs=engine_kwargs)
-    except Exception as exc:  # SQLAlchemy/driver errors: bad URL, unreachable server, foreign DB
-        raise SelectorError(f"cannot open the study storage {mask_url(url)}: "
-                            f"{mask_url(str(exc).splitlines()[0])}") from None
 
 
 def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSampler:
@@ -56,12 +42,29 @@ def make_pruner(max_epochs: int, min_epochs: int) -> optuna.pruners.BasePruner:
                                           reduction_factor=3)
 
 
-def open_study(*, storage: RDBStorage, study_name: str, directions: Sequence[str],
+UID_ATTR = "selector.uid"  # a study's own id, e.g. to find its MLflow run again
+IDENTITY = {  # what a study was made for: a resume or a worker must match it
+    "selector.task": "task",
+    "selector.data_digest": "data (the file's content, the data options and --seed)",
+    "selector.space": "search space",
+}
+
+
+def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[str],
                identity: dict[str, str], sampler: optuna.samplers.BaseSampler,
-               pruner: optuna.pruners.BasePruner) -> optuna.Study:
-    """Create the study, or resume it if it exists and was made for the same data and space."""
-    study = optuna.create_study(storage=storage, study_name=study_name, directions=directions,
-                                sampler=sampler, pruner=pruner, load_if_exists=True)
+               pruner: optuna.pruners.BasePruner, create: bool = True,
+               settings: dict[str, Any] | None = None) -> optuna.Study:
+    """Create the study, or resume it if it exists and was made for the same data and space.
+
+    ``create=False`` (a worker joining) requires the study to exist: workers never create one,
+    since two doing so at once can collide. ``settings`` are stored on the study (user attrs).
+    """
+    if create:
+        study = optuna.create_study(storage=storage, study_name=study_name,
+                                    directions=directions, sampler=sampler, pruner=pruner,
+                                    load_if_exists=True)
+    else:
+        study = load_existing(storage, study_name, sampler=sampler, pruner=pruner)
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise SelectorError(f"study '{study_name}' exists with other objectives; choose another "
                             "--study-name or run it with the same --objective.")
@@ -69,12 +72,32 @@ def open_study(*, storage: RDBStorage, study_name: str, directions: Sequence[str
     for key, value in identity.items():
         if key in stored and stored[key] != value:
             raise SelectorError(
-                f"study '{study_name}' was created for {key.split('.')[1]} {stored[key]!r}, not "
-                f"{value!r}. Resume it with the same data and space, or choose another "
-                "--study-name.")
+                f"study '{study_name}' was created for another {IDENTITY.get(key, key)}: "
+                f"{stored[key]!r}, here {value!r}. Resume it with the same data, options and "
+                "space, or choose another --study-name.")
         if key not in stored:
             study.set_user_attr(key, value)
+    for key, value in (settings or {}).items():
+        study.set_user_attr(key, value)
+    if UID_ATTR not in stored:
+        with StudyLock(storage, study_name):  # one id, even if several processes open it now
+            if UID_ATTR not in study.user_attrs:
+                study.set_user_attr(UID_ATTR, uuid.uuid4().hex)
     return study
+
+
+def load_existing(storage: StudyStorage, study_name: str, *,
+                  sampler: optuna.samplers.BaseSampler | None = None,
+                  pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
+    """Load a study that must exist; the error lists the studies there are."""
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler,
+                                 pruner=pruner)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise SelectorError(f"no study '{study_name}' in {mask_url(storage.url)}."
+                            f"{did_you_mean(study_name, names)} Studies: "
+                            f"{', '.join(names) or 'none'}.") from None
 
 
 def cell_of(trial: FrozenTrial) -> str | None:
@@ -124,30 +147,82 @@ def counted_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
 
 
-def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n_trials: int,
-             timeout: float | None, callbacks: Sequence[Callable[..., None]] = (),
-             catch: tuple[type[Exception], ...] = ()) -> None:
-    """Run trials until the study holds ``n_trials`` complete or pruned trials (or timeout).
+def _tally(study: optuna.Study) -> tuple[int, int]:
+    """(complete + pruned, running) trials, read fresh from the storage."""
+    trials = study.get_trials(deepcopy=False, states=(*COUNTED, TrialState.RUNNING))
+    running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    return len(trials) - running, running
 
-    The budget is global: trials already in the study, from earlier runs or other workers,
-    count. Failed trials do not count, but each run tries at most the missing number.
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and queue a retry of) each running trial whose worker stopped sending heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n_trials: int,
+             timeout: float | None, lock: StudyLock, callbacks: Sequence[Callable[..., None]] = (),
+             catch: tuple[type[Exception], ...] = (),
+             idle: Callable[[optuna.Study], None] | None = None, poll: float = 2.0) -> None:
+    """Run trials until the study holds ``n_trials`` complete or pruned trials and none is
+    running (or until ``timeout`` s have passed; a trial that has started is finished).
+
+    The budget is global and strict: every worker, on any machine, checks under the study's
+    ``lock`` that complete + pruned + running trials are below ``n_trials`` and starts its
+    trial before the next worker looks. Failed trials do not count, but one call starts at most
+    as many trials as were missing when it began. A trial whose worker died is failed once its
+    heartbeats stop, and retried. While the budget is taken by trials that
+    are still running, a worker waits (calling ``idle``) for them to finish, or to go stale.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while (missing := n_trials - counted_trials(study)) > 0:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
+    attempts = n_trials - counted_trials(study)  # failing trials must not loop forever
+    while True:
+        fail_stale_trials(study)
+        if deadline is not None and time.monotonic() >= deadline:
             return
-        try:
-            study.optimize(objective, n_trials=missing, timeout=left, catch=catch,
-                           callbacks=[MaxTrialsCallback(n_trials, states=COUNTED), CellFairness(),
-                                      *callbacks], gc_after_trial=False, show_progress_bar=False)
-            return
-        except ValueError as exc:
-            # SQLite cannot lock rows, so two workers may start the same enqueued trial; the
-            # first to finish records it and the other's tell is refused. Nothing is lost or
-            # counted twice: carry on with the budget that is left.
-            if not str(exc).startswith("Cannot tell a"):
-                raise
+        with lock:
+            counted, running = _tally(study)
+            if (counted >= n_trials and not running) or (attempts <= 0 and not running):
+                return
+            if counted + running < n_trials and attempts > 0:
+                attempts -= 1
+                _run_one(study, objective, lock, callbacks, catch)
+                continue
+        if idle is not None:
+            idle(study)
+        time.sleep(poll)
+
+
+def _run_one(study: optuna.Study, objective: Callable[[optuna.Trial], Any], lock: StudyLock,
+             callbacks: Sequence[Callable[..., None]], catch: tuple[type[Exception], ...]) -> None:
+    """One trial, with Optuna's heartbeat; the lock is released as soon as the trial exists."""
+
+    def started(trial: optuna.Trial) -> Any:
+        lock.release()
+        return objective(trial)
+
+    try:
+        study.optimize(started, n_trials=1, catch=catch, callbacks=[CellFairness(), *callbacks],
+                       gc_after_trial=False, show_progress_bar=False)
+    except Exception as exc:
+        # The trial was finished by someone else while it ran: failed as stale by another
+        # worker (its heartbeats were late), or recorded by a worker that started the same
+        # enqueued trial (SQLite cannot lock rows). Optuna refuses our tell (and may then trip
+        # over its own bookkeeping): the trial is recorded once, nothing is lost; carry on.
+        if not _refused_tell(exc):
+            raise
+
+
+def _refused_tell(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a"):
+            return True
+        if isinstance(seen, optuna.exceptions.UpdateFinishedTrialError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def threads_per_worker(jobs: int) -> int:

@@ -18,11 +18,10 @@ import os
 import re
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -47,11 +46,13 @@ from selector.export import MODEL_FILE, quiet_torchscript
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
 from selector.space import SearchSpace
-from selector.study import FINISHED, cell_of
+from selector.study import FINISHED, UID_ATTR, cell_of
 from selector.urls import mask_url
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 RETRY_AFTER_S = 30.0  # after a failure, wait this long before calling the store again
+ORPHAN_AFTER = timedelta(minutes=2)  # a finished trial nobody logged for this long: log it
+LOGGED_BY, LOGGED_AT = "selector.logged_by", "selector.logged_at"  # who writes a trial's run
 PLOT_EVERY_S = 30.0  # regenerate the study plots at most this often (and at the end)
 VERSIONED = ("selector", "torch", "lightning", "optuna", "optuna-integration", "mlflow", "numpy")
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
@@ -135,6 +136,15 @@ def trial_state(trial: FrozenTrial) -> str:
             TrialState.FAIL: "failed"}.get(trial.state, trial.state.name.lower())
 
 
+def state_reason(trial: FrozenTrial) -> str:
+    """Why the trial ended as it did; a trial failed by Optuna's heartbeat check has no reason
+    of its own (its worker died)."""
+    reason = str(trial.user_attrs.get("state_reason", ""))
+    if trial.state == TrialState.FAIL and not reason.startswith("failed"):
+        return "failed: its worker stopped sending heartbeats (killed or lost); retried"
+    return reason
+
+
 def trial_run_content(trial: FrozenTrial,
                       score_name: str) -> tuple[list[Param], list[Metric], list[RunTag], str]:
     """What one trial's child run holds: (params, metrics, tags, final run status).
@@ -163,8 +173,7 @@ def trial_run_content(trial: FrozenTrial,
     if trial.state == TrialState.COMPLETE and trial.values:
         metrics.append(Metric(f"best_val_{score_name}", float(trial.values[0]), end, 0))
     tags = {"selector.trial": str(trial.number), "selector.cell": cell_of(trial) or "",
-            "selector.state": trial_state(trial),
-            "selector.state_reason": str(attrs.get("state_reason", ""))}
+            "selector.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
     if device:
         tags["selector.device"] = device
     if "twin_of" in attrs:
@@ -176,12 +185,17 @@ def trial_run_content(trial: FrozenTrial,
 def _millis(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
-
 class TrialLogger:
-    """Logs finished trials as child runs of the study's parent run."""
+    """Logs finished trials as child runs of the study's parent run.
 
-    def __init__(self, target: TrackingTarget, client: MlflowClient | None = None) -> None:
+    Each run is tagged with the ``invocation`` that logs it, so a run left half-written can be
+    told from one that another process is writing right now.
+    """
+
+    def __init__(self, target: TrackingTarget, invocation: str,
+                 client: MlflowClient | None = None) -> None:
         self.target = target
+        self.invocation = invocation
         self.client = client or MlflowClient(tracking_uri=target.uri)
 
     def log(self, trial: FrozenTrial) -> None:
@@ -190,7 +204,8 @@ class TrialLogger:
         run = self.client.create_run(
             self.target.experiment_id, start_time=_millis(trial.datetime_start),
             run_name=f"{cell}-trial-{trial.number}",
-            tags={MLFLOW_PARENT_RUN_ID: self.target.parent_run_id})
+            tags={MLFLOW_PARENT_RUN_ID: self.target.parent_run_id, LOGGED_BY: self.invocation,
+                  LOGGED_AT: str(int(time.time() * 1000))})
         run_id = run.info.run_id
         for start in range(0, max(len(metrics), 1), MAX_METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=metrics[start:start + MAX_METRICS_PER_BATCH],
@@ -200,9 +215,14 @@ class TrialLogger:
         self.client.set_terminated(run_id, status, end_time=_millis(trial.datetime_complete))
 
     def logged_trials(self) -> set[int]:
-        """Trial numbers already logged in full; partial runs (cut off mid-way) are deleted."""
+        """Trial numbers logged in full, or being logged by another process right now.
+
+        Partial runs (cut off mid-way) are deleted: this process's own, and any other that has
+        been partial for longer than `ORPHAN_AFTER`.
+        """
         done: set[int] = set()
         token = None
+        cutoff = (datetime.now() - ORPHAN_AFTER).timestamp() * 1000
         while True:
             page = self.client.search_runs(
                 [self.target.experiment_id],
@@ -210,7 +230,10 @@ class TrialLogger:
                 max_results=1000, page_token=token)
             for run in page:
                 number = run.data.tags.get("selector.trial")
-                if number is not None and run.info.status in ("FINISHED", "FAILED"):
+                complete = run.info.status in ("FINISHED", "FAILED")
+                elsewhere = (run.data.tags.get(LOGGED_BY) != self.invocation
+                             and int(run.data.tags.get(LOGGED_AT, 0)) > cutoff)
+                if number is not None and (complete or elsewhere):
                     done.add(int(number))
                 else:
                     self.client.delete_run(run.info.run_id)
@@ -246,27 +269,35 @@ class StudyTracker:
         self._error: str | None = None
         self._failed_at: float | None = None
         self._plotted_at: float | None = None
-        self._started = datetime.now()
         self._logger: TrialLogger | None = None  # set by start(): the client and the target
 
     # -- start ---------------------------------------------------------------------------------
     def start(self, study: optuna.Study, data: SequenceData, space: SearchSpace, *,
-              score_name: str, settings: dict[str, Any]) -> TrackingTarget:
-        """Find or create the experiment and the study's parent run; fails fast if unreachable."""
+              score_name: str, settings: dict[str, Any],
+              status: str = "RUNNING") -> TrackingTarget:
+        """Find or create the experiment and the study's parent run; fails fast if unreachable.
+
+        Two processes may start a new study's tracking at once (workers on several machines):
+        each may create a parent run, and all then use the oldest one, deleting their own.
+        """
         with self._timed():
             client = connect(self.uri)
             try:
                 experiment_id = self._experiment(client)
-                uid = _study_uid(study)
+                uid = str(study.user_attrs[UID_ATTR])
                 parent = self._find_parent(client, experiment_id, uid)
                 if parent is None:
-                    parent = self._create_parent(client, experiment_id, uid, study, data, space)
-                else:
-                    client.update_run(parent, status="RUNNING")
+                    mine = self._create_parent(client, experiment_id, uid, study, data, space)
+                    parent = self._find_parent(client, experiment_id, uid)
+                    if parent != mine:
+                        client.delete_run(mine)
+                assert parent is not None
+                client.update_run(parent, status=status)
                 client.log_batch(parent, tags=[RunTag(f"selector.{k}", str(v))
                                                for k, v in settings.items()] + _versions())
                 self._logger = TrialLogger(
-                    TrackingTarget(self.uri, experiment_id, parent, score_name), client)
+                    TrackingTarget(self.uri, experiment_id, parent, score_name), self.invocation,
+                    client)
                 self.logged = self._logger.logged_trials()
             except SelectorError:
                 raise
@@ -280,18 +311,25 @@ class StudyTracker:
         if experiment is None:
             root = local_artifact_root(self.uri)
             folder = re.sub(r"[^\w.-]+", "_", self.experiment_name)
-            return client.create_experiment(
-                self.experiment_name, artifact_location=str(root / folder) if root else None,
-                tags=EXPERIMENT_TAGS)
+            try:
+                return client.create_experiment(
+                    self.experiment_name, artifact_location=str(root / folder) if root else None,
+                    tags=EXPERIMENT_TAGS)
+            except Exception:  # another worker created it a moment ago
+                experiment = client.get_experiment_by_name(self.experiment_name)
+                if experiment is None:
+                    raise
         if experiment.lifecycle_stage == "deleted":
             client.restore_experiment(experiment.experiment_id)
         return experiment.experiment_id
 
     @staticmethod
     def _find_parent(client: MlflowClient, experiment_id: str, uid: str) -> str | None:
-        runs = client.search_runs([experiment_id], max_results=1,
+        """The study's parent run: the oldest, should several have been created at once."""
+        runs = client.search_runs([experiment_id], max_results=100,
                                   filter_string=f"tags.`selector.study_uid` = '{uid}'")
-        return runs[0].info.run_id if runs else None
+        oldest = min(runs, key=lambda r: (r.info.start_time, r.info.run_id), default=None)
+        return oldest.info.run_id if oldest else None
 
     def _create_parent(self, client: MlflowClient, experiment_id: str, uid: str,
                        study: optuna.Study, data: SequenceData, space: SearchSpace) -> str:
@@ -329,10 +367,25 @@ class StudyTracker:
                 self._plots(study, force=False)
 
     def _due(self, study: optuna.Study) -> list[FrozenTrial]:
-        return [t for t in study.get_trials(deepcopy=False, states=FINISHED)
-                if t.number not in self.logged and (
-                    t.user_attrs.get("invocation") == self.invocation
-                    or (t.datetime_complete is not None and t.datetime_complete < self._started))]
+        """Finished trials this process should log: its own, and orphans.
+
+        A trial is its runner's to log; a trial whose worker died (failed by the heartbeat
+        check) is the runner of its retry's. One that nobody logged for `ORPHAN_AFTER` (its
+        process is gone, or an earlier run could not reach the store) is anyone's.
+        """
+        trials = study.get_trials(deepcopy=False)
+        retries = {t.system_attrs["retry_history"][-1]: t for t in trials
+                   if t.system_attrs.get("retry_history") and t.state != TrialState.WAITING}
+        orphaned = datetime.now() - ORPHAN_AFTER
+        due = []
+        for trial in trials:
+            if trial.state not in FINISHED or trial.number in self.logged:
+                continue
+            runner = retries.get(trial.number, trial)
+            if runner.user_attrs.get("invocation") == self.invocation or (
+                    trial.datetime_complete is not None and trial.datetime_complete < orphaned):
+                due.append(trial)
+        return due
 
     def _sync(self, study: optuna.Study, *, force: bool) -> None:
         if self._logger is None or (not force and self._waiting()):
@@ -405,15 +458,6 @@ class StudyTracker:
     def _refresh_logged(self) -> None:
         assert self._logger is not None
         self.logged = self._logger.logged_trials()
-
-
-def _study_uid(study: optuna.Study) -> str:
-    """A stable id for the study, so its parent run is found again on resume."""
-    uid = study.user_attrs.get("selector.uid")
-    if uid is None:
-        study.set_user_attr("selector.uid", uuid.uuid4().hex)
-        uid = study.user_attrs["selector.uid"]  # read back: another worker may have set it first
-    return str(uid)
 
 
 def _versions() -> list[RunTag]:

@@ -12,12 +12,20 @@ import pytest
 from optuna.trial import TrialState
 
 from selector.api import SearchRequest, search
-from selector.data import load_dataset
+from selector.data import DataOptions, load_dataset
 from selector.objective import Objective, TrialFailed
 from selector.records import Budgets
 from selector.space import parse_space
+from selector.storage import StudyLock, storage_for
 from selector.study import CellFairness, cell_of, make_sampler, optimize, summarize
 from tests.conftest import TINY
+
+
+def stored_study(tmp_path: Path, **kwargs: object) -> tuple[optuna.Study, StudyLock]:
+    """A study in a SQLite file, with the lock `optimize` takes its budget under."""
+    storage = storage_for(f"sqlite:///{tmp_path / 'unit.db'}")
+    study = optuna.create_study(storage=storage, study_name="unit", **kwargs)  # type: ignore[arg-type]
+    return study, StudyLock(storage, "unit")
 
 
 def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
@@ -27,16 +35,17 @@ def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
     return replace(base, **changes)
 
 
-def test_fairness_balances_cells_even_when_the_sampler_prefers_one() -> None:
+def test_fairness_balances_cells_even_when_the_sampler_prefers_one(tmp_path: Path) -> None:
     space = parse_space(TINY, source="t", name="t")
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(0, n_startup_trials=2))
+    study, lock = stored_study(tmp_path, direction="maximize",
+                               sampler=make_sampler(0, n_startup_trials=2))
 
     def objective(trial: optuna.Trial) -> float:  # LSTM always looks better
         config = space.suggest(trial, text=False)
         trial.set_user_attr("cell", config.cell)
         return (1.0 if config.cell == "lstm" else 0.5) + config.hidden_size / 100
 
-    optimize(study, objective, n_trials=20, timeout=None)
+    optimize(study, objective, n_trials=20, timeout=None, lock=lock)
     trials = study.get_trials(states=[TrialState.COMPLETE])
     counts = Counter(cell_of(t) for t in trials)
     assert abs(counts["gru"] - counts["lstm"]) <= 1 and sum(counts.values()) == 20
@@ -71,14 +80,15 @@ def test_budget_rejects_before_training(tmp_path: Path, tiny_space: str) -> None
     assert sum(c.rejected for c in summary.cells) == len(study.trials) == 4
 
 
-def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tiny_space: str) -> None:
+def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tmp_path: Path,
+                                                                      tiny_space: str) -> None:
     data = load_dataset("example:digits")
     data.sequences[int(data.splits.train[0])][0, 0] = np.nan  # poison one training step
     from selector.space import load_space
 
     objective = Objective(data, load_space(tiny_space), budgets=Budgets(), accelerator="cpu")
-    study = optuna.create_study(direction="maximize")
-    optimize(study, objective, n_trials=2, timeout=None, catch=(TrialFailed,))
+    study, lock = stored_study(tmp_path, direction="maximize")
+    optimize(study, objective, n_trials=2, timeout=None, lock=lock, catch=(TrialFailed,))
     assert len(study.trials) == 2
     for trial in study.trials:
         assert trial.state == TrialState.FAIL
@@ -123,9 +133,14 @@ def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None
     from selector.errors import SelectorError
 
     search(request(tmp_path, tiny_space, n_trials=2, study_name="s"))
-    with pytest.raises(SelectorError, match="was created for data 'example:digits'"):
+    with pytest.raises(SelectorError, match="was created for another (task|data)"):
         search(request(tmp_path, tiny_space, n_trials=2, study_name="s",
                        data="example:copy?length=10&n=200"))
+    # Same file, another split: its trials would not be comparable either.
+    with pytest.raises(SelectorError, match=r"another data \(the file's content, the data "
+                                            r"options and --seed\)"):
+        search(request(tmp_path, tiny_space, n_trials=2, study_name="s", seed=1,
+                       data_options=DataOptions(seed=1)))
 
 
 def test_multi_objective_gives_a_pareto_front(tmp_path: Path, tiny_space: str) -> None:
@@ -144,9 +159,9 @@ def test_summarize_reads_back_from_storage(tmp_path: Path, tiny_space: str) -> N
     assert again == summary
 
 
-def test_trial_recorded_by_another_worker_is_not_lost_or_counted_twice() -> None:
+def test_trial_recorded_by_another_worker_is_not_lost_or_counted_twice(tmp_path: Path) -> None:
     """Simulates the SQLite race: another worker finishes our trial first; we carry on."""
-    study = optuna.create_study(direction="maximize")
+    study, lock = stored_study(tmp_path, direction="maximize")
     calls = []
 
     def objective(trial: optuna.Trial) -> float:
@@ -156,7 +171,7 @@ def test_trial_recorded_by_another_worker_is_not_lost_or_counted_twice() -> None
             study.tell(trial.number, 0.25)
         return 0.5
 
-    optimize(study, objective, n_trials=4, timeout=None)
+    optimize(study, objective, n_trials=4, timeout=None, lock=lock)
     complete = study.get_trials(states=[TrialState.COMPLETE])
     assert len(complete) == 4 and len({t.number for t in complete}) == 4
     assert [t.value for t in complete].count(0.25) == 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from selector.data.dataset import SequenceData
+from selector.data.dataset import SequenceData, Splits
 from selector.data.examples import is_example, load_example
 from selector.data.formats import from_arrays, from_long_frame, from_series_frame, from_text_frame
 from selector.data.options import (
@@ -59,3 +63,19 @@ def table_layout(frame: pd.DataFrame, options: DataOptions, source: str) -> str:
         "NAME), or a 'time' column (one series to forecast; or --time-col NAME). "
         f"Columns: {', '.join(frame.columns)}.",
     )
+
+
+def fingerprint(source: str, options: DataOptions, splits: Splits) -> str:
+    """What a study's trials were trained on, equal on every machine that has the same file:
+    the file's bytes (an example's name), the options it was read with, and the split drawn."""
+    digest = hashlib.sha256()
+    if is_example(source):
+        digest.update(source.encode())
+    else:
+        with Path(source).expanduser().open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    digest.update(json.dumps(asdict(options), sort_keys=True).encode())
+    for part in (splits.train, splits.val, splits.test):
+        digest.update(np.asarray(part, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]

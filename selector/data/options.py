@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 Task = Literal["classification", "regression", "forecasting"]
 TASKS: tuple[Task, ...] = ("classification", "regression", "forecasting")
@@ -49,3 +49,11 @@ class DataOptions:
         for name in ("val_fraction", "test_fraction"):
             if not 0.0 < getattr(self, name) < 0.5:
                 raise ValueError(f"{name} must be between 0 and 0.5; got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataOptions:
+        features = values.get("features")
+        return cls(**{**values, "features": tuple(features) if features is not None else None})

@@ -1,0 +1,235 @@
+"""The study storage: one RDB URL (SQLite on one machine, PostgreSQL for many), with heartbeats,
+a study-wide lock, and calls that ride out a database restart.
+
+Optuna's own distributed mode is the engine: every worker opens the same RDB storage. What this
+module adds is what a team needs around it:
+
+* heartbeats (Optuna's), so the trial of a worker that died is failed and retried
+  (`RetryHeartbeatStaleTrialCallback`, Optuna 5's name for the old retry callback);
+* a lock per study (a PostgreSQL advisory lock, or a file lock for SQLite), so that checking
+  the trial budget and starting a trial is one step for all workers together;
+* retries of calls that fail because the connection dropped, for up to ``reconnect_for``
+  seconds; after that, `StorageUnavailable` (exit code 75: try again later).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import logging
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+
+from selector.errors import SelectorError
+from selector.urls import mask_url
+
+DEFAULT_STORAGE = "sqlite:///selector.db"
+DEFAULT_STALE_AFTER = 60  # seconds without a heartbeat before a running trial is failed, retried
+RECONNECT_FOR = 60.0  # seconds to keep retrying a dropped database connection
+MAX_RETRIES = 2  # a trial whose worker keeps dying (say, killed for memory) is retried twice
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StorageUnavailable(SelectorError):
+    """The database went away and did not come back in time. Exit code 75 (EX_TEMPFAIL):
+    nothing is wrong with the input, and the same command resumes once it is back."""
+
+    exit_code = 75
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the connection failed, not the statement."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    root: BaseException = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    lines = [line.strip() for line in str(root).splitlines() if line.strip()]
+    return mask_url(lines[0][:300] if lines else type(root).__name__)
+
+
+class _Reconnect:
+    """The retry policy shared by one storage's calls: one outage, one deadline."""
+
+    def __init__(self, url: str, reconnect_for: float) -> None:
+        self.url = url
+        self.reconnect_for = reconnect_for
+        self.outage_since: float | None = None
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        delay = 0.25
+        while True:
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                now = time.monotonic()
+                if self.outage_since is None:
+                    self.outage_since = now
+                    logger.warning("lost the study storage %s (%s); reconnecting for up to %gs",
+                                   mask_url(self.url), _first_line(exc), self.reconnect_for)
+                if now - self.outage_since >= self.reconnect_for:
+                    raise StorageUnavailable(
+                        f"lost the study storage {mask_url(self.url)} for more than "
+                        f"{self.reconnect_for:g} s ({_first_line(exc)}). Finished trials are "
+                        "safe in it, and a trial that was running is retried by the next "
+                        "worker: run the same command again once the database is back."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.outage_since is not None:
+                logger.warning("the study storage %s is back", mask_url(self.url))
+            self.outage_since = None
+            return result
+
+
+# The RDBStorage methods that Optuna's cached storage and heartbeat code call.
+_RETRIED = (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "create_new_trial",
+    "_create_new_trial", "set_trial_param", "_set_trial_param", "get_trial_id_from_study_id_trial_number",
+    "set_trial_state_values", "set_trial_intermediate_value", "set_trial_user_attr",
+    "set_trial_system_attr", "get_trial", "get_all_trials", "_get_trials", "get_best_trial",
+    "_get_best_trial_id", "_get_stale_trial_ids",
+)
+
+
+class StudyStorage(RDBStorage):
+    """`RDBStorage` whose calls retry while the database is restarting (see `_Reconnect`).
+
+    A heartbeat that cannot be recorded is skipped rather than retried: the next one follows
+    within the interval, and a long outage ends in `StorageUnavailable` elsewhere anyway.
+    """
+
+    def __init__(self, url: str, *, reconnect_for: float = RECONNECT_FOR,
+                 **kwargs: Any) -> None:
+        self.reconnect = _Reconnect(url, reconnect_for)
+        super().__init__(url, **kwargs)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            logger.debug("heartbeat of trial %s skipped: %s", trial_id, _first_line(exc))
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    method = getattr(RDBStorage, name)
+
+    @functools.wraps(method)
+    def call(self: StudyStorage, *args: Any, **kwargs: Any) -> Any:
+        return self.reconnect.call(method, self, *args, **kwargs)
+
+    return call
+
+
+for _name in _RETRIED:
+    setattr(StudyStorage, _name, _retrying(_name))
+
+
+def storage_for(url: str, *, stale_after: int = DEFAULT_STALE_AFTER,
+                reconnect_for: float = RECONNECT_FOR) -> StudyStorage:
+    """Open ``url`` with heartbeats every ``stale_after / 5`` s (a running trial with none for
+    ``stale_after`` s is failed and retried) and connection checks before each use."""
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}  # parallel workers wait for the lock
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return StudyStorage(
+                url, reconnect_for=reconnect_for, engine_kwargs=engine_kwargs,
+                heartbeat_interval=max(1, stale_after // 5), grace_period=stale_after,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRIES))
+        except ModuleNotFoundError as exc:
+            raise SelectorError(
+                f"cannot open the study storage {mask_url(url)}: its database driver is not "
+                f"installed ({exc}). For PostgreSQL: pip install 'selector[postgres]'.") from None
+        except Exception as exc:
+            if is_connection_error(exc):  # down, unreachable, or refusing these credentials
+                raise StorageUnavailable(f"cannot connect to the study storage {mask_url(url)}: "
+                                         f"{_first_line(exc)}") from None
+            # a bad URL, or a database that is not an Optuna storage
+            raise SelectorError(f"cannot open the study storage {mask_url(url)}: "
+                                f"{_first_line(exc)}") from None
+
+
+class StudyLock:
+    """Mutual exclusion between every worker of one study, on any machine.
+
+    PostgreSQL: a session advisory lock (released by the server if the holder dies). SQLite: a
+    file lock beside the system's temporary files (SQLite serves one machine). `release` may be
+    called early, inside the ``with`` block, and only the first call counts.
+    """
+
+    def __init__(self, storage: StudyStorage, study_name: str) -> None:
+        self.storage = storage
+        self.key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:8], "big",
+                                  signed=True)
+        url = make_url(storage.url)
+        self.dialect = url.get_backend_name()
+        database = url.database or ""
+        self.path = None
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            name = hashlib.sha1(f"{Path(database).resolve()}\0{study_name}".encode()).hexdigest()
+            self.path = Path(tempfile.gettempdir()) / f"selector-{name[:16]}.lock"
+        self._release: Callable[[], None] | None = None
+
+    def __enter__(self) -> StudyLock:
+        if self.dialect == "postgresql":
+            self._release = self.storage.reconnect.call(self._advisory)
+        elif self.path is not None:
+            handle = self.path.open("a")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._release = handle.close  # closing the file drops the lock
+        return self
+
+    def _advisory(self) -> Callable[[], None]:
+        connection = self.storage.engine.connect()
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.key})
+
+        def release() -> None:
+            try:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": self.key})
+                connection.close()
+            except Exception:  # the connection died: the server has dropped the lock with it
+                with contextlib.suppress(Exception):
+                    connection.invalidate()
+
+        return release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
