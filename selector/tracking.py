@@ -33,7 +33,7 @@ from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.types import Schema, TensorSpec
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from optuna.trial import FrozenTrial, TrialState
@@ -52,6 +52,7 @@ from selector.urls import mask_url
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 RETRY_AFTER_S = 30.0  # after a failure, wait this long before calling the store again
 ORPHAN_AFTER = timedelta(minutes=2)  # a finished trial nobody logged for this long: log it
+TRIAL = "selector.trial"  # the trial number, on its child run
 LOGGED_BY, LOGGED_AT = "selector.logged_by", "selector.logged_at"  # who writes a trial's run
 PLOT_EVERY_S = 30.0  # regenerate the study plots at most this often (and at the end)
 VERSIONED = ("selector", "torch", "lightning", "optuna", "optuna-integration", "mlflow", "numpy")
@@ -172,7 +173,7 @@ def trial_run_content(trial: FrozenTrial,
     metrics += [Metric(key, float(value), end, 0) for key, value in sorted(cost.items())]
     if trial.state == TrialState.COMPLETE and trial.values:
         metrics.append(Metric(f"best_val_{score_name}", float(trial.values[0]), end, 0))
-    tags = {"selector.trial": str(trial.number), "selector.cell": cell_of(trial) or "",
+    tags = {TRIAL: str(trial.number), "selector.cell": cell_of(trial) or "",
             "selector.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
     if device:
         tags["selector.device"] = device
@@ -198,48 +199,67 @@ class TrialLogger:
         self.invocation = invocation
         self.client = client or MlflowClient(tracking_uri=target.uri)
 
-    def log(self, trial: FrozenTrial) -> None:
+    def log(self, trial: FrozenTrial) -> bool:
+        """Log the trial as a child run, unless another process holds its run: then False.
+
+        A run is claimed before it is written: if another run of the trial exists (complete,
+        or being written right now), this one is deleted. The later of two claims always sees
+        the earlier, so a trial is never logged twice; two claims at the same instant both
+        withdraw, and the trial is logged at a later sync.
+        """
         params, metrics, tags, status = trial_run_content(trial, self.target.score_name)
         cell = cell_of(trial) or "trial"
-        run = self.client.create_run(
+        run_id = self.client.create_run(
             self.target.experiment_id, start_time=_millis(trial.datetime_start),
             run_name=f"{cell}-trial-{trial.number}",
-            tags={MLFLOW_PARENT_RUN_ID: self.target.parent_run_id, LOGGED_BY: self.invocation,
-                  LOGGED_AT: str(int(time.time() * 1000))})
-        run_id = run.info.run_id
+            tags={MLFLOW_PARENT_RUN_ID: self.target.parent_run_id, TRIAL: str(trial.number),
+                  LOGGED_BY: self.invocation, LOGGED_AT: str(int(time.time() * 1000))},
+        ).info.run_id
+        if any(run.info.run_id != run_id and self._holds(run)
+               for run in self._runs(f" and tags.`{TRIAL}` = '{trial.number}'")):
+            self.client.delete_run(run_id)
+            return False
         for start in range(0, max(len(metrics), 1), MAX_METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=metrics[start:start + MAX_METRICS_PER_BATCH],
                                   params=params if start == 0 else [],
                                   tags=tags if start == 0 else [])
         # Terminal status last: a run left RUNNING was cut off mid-way and is logged again.
         self.client.set_terminated(run_id, status, end_time=_millis(trial.datetime_complete))
+        return True
 
-    def logged_trials(self) -> set[int]:
-        """Trial numbers logged in full, or being logged by another process right now.
+    def _holds(self, run: Run) -> bool:
+        """Whether a run stands for its trial: complete, or being written by another process
+        (a partial run of this process, or one partial for `ORPHAN_AFTER`, was cut off)."""
+        if run.info.status in ("FINISHED", "FAILED"):
+            return True
+        started = int(run.data.tags.get(LOGGED_AT, 0)) / 1000
+        return (run.data.tags.get(LOGGED_BY) != self.invocation
+                and time.time() - started < ORPHAN_AFTER.total_seconds())
 
-        Partial runs (cut off mid-way) are deleted: this process's own, and any other that has
-        been partial for longer than `ORPHAN_AFTER`.
-        """
-        done: set[int] = set()
+    def _runs(self, condition: str = "") -> Iterator[Run]:
+        """The study's child runs (``condition`` narrows the search)."""
         token = None
-        cutoff = (datetime.now() - ORPHAN_AFTER).timestamp() * 1000
         while True:
             page = self.client.search_runs(
-                [self.target.experiment_id],
-                filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{self.target.parent_run_id}'",
-                max_results=1000, page_token=token)
-            for run in page:
-                number = run.data.tags.get("selector.trial")
-                complete = run.info.status in ("FINISHED", "FAILED")
-                elsewhere = (run.data.tags.get(LOGGED_BY) != self.invocation
-                             and int(run.data.tags.get(LOGGED_AT, 0)) > cutoff)
-                if number is not None and (complete or elsewhere):
-                    done.add(int(number))
-                else:
-                    self.client.delete_run(run.info.run_id)
+                [self.target.experiment_id], max_results=1000, page_token=token,
+                filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{self.target.parent_run_id}'"
+                + condition)
+            yield from page
             token = page.token
             if not token:
-                return done
+                return
+
+    def logged_trials(self) -> set[int]:
+        """Trial numbers logged in full, or being logged by another process right now; runs
+        that were cut off mid-way are deleted (and their trials logged again)."""
+        done: set[int] = set()
+        for run in self._runs():
+            number = run.data.tags.get(TRIAL)
+            if number is not None and self._holds(run):
+                done.add(int(number))
+            else:
+                self.client.delete_run(run.info.run_id)
+        return done
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """Optuna callback for worker processes: best effort; the main process logs the rest."""
@@ -269,6 +289,7 @@ class StudyTracker:
         self._error: str | None = None
         self._failed_at: float | None = None
         self._plotted_at: float | None = None
+        self._started = datetime.now()
         self._logger: TrialLogger | None = None  # set by start(): the client and the target
 
     # -- start ---------------------------------------------------------------------------------
@@ -367,16 +388,17 @@ class StudyTracker:
                 self._plots(study, force=False)
 
     def _due(self, study: optuna.Study) -> list[FrozenTrial]:
-        """Finished trials this process should log: its own, and orphans.
+        """Finished trials this process should log: its own, a backlog, and orphans.
 
         A trial is its runner's to log; a trial whose worker died (failed by the heartbeat
-        check) is the runner of its retry's. One that nobody logged for `ORPHAN_AFTER` (its
-        process is gone, or an earlier run could not reach the store) is anyone's.
+        check) is the runner of its retry's. Trials that finished before this process started
+        (an earlier run could not reach the store), and any that nobody logged for
+        `ORPHAN_AFTER` (its process is gone), are anyone's: `TrialLogger.log` keeps them single.
         """
         trials = study.get_trials(deepcopy=False)
         retries = {t.system_attrs["retry_history"][-1]: t for t in trials
                    if t.system_attrs.get("retry_history") and t.state != TrialState.WAITING}
-        orphaned = datetime.now() - ORPHAN_AFTER
+        orphaned = max(self._started, datetime.now() - ORPHAN_AFTER)
         due = []
         for trial in trials:
             if trial.state not in FINISHED or trial.number in self.logged:

@@ -133,7 +133,7 @@ def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None
     from selector.errors import SelectorError
 
     search(request(tmp_path, tiny_space, n_trials=2, study_name="s"))
-    with pytest.raises(SelectorError, match="was created for another (task|data)"):
+    with pytest.raises(SelectorError, match=r"was created for another (task|data)"):
         search(request(tmp_path, tiny_space, n_trials=2, study_name="s",
                        data="example:copy?length=10&n=200"))
     # Same file, another split: its trials would not be comparable either.
