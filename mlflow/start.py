@@ -20,6 +20,8 @@ Environment (defaults in brackets):
   MLFLOW_WORKERS                server processes [1]: one answers fastest on a small machine
   MLFLOW_ALLOWED_HOSTS          Host headers to accept besides localhost and private IPs,
                                 e.g. "mlflow,mlflow:5000" for a compose service name
+  PGPASSWORD                    the password of a postgresql:// backend store given without
+                                one (read by the PostgreSQL driver; keeps it out of `ps`)
   MLFLOW_FLASK_SERVER_SECRET_KEY  signs CSRF tokens; a random one per start if unset (set it
                                 when several servers sit behind one address)
 """
@@ -65,8 +67,16 @@ def server_command() -> list[str]:
         "--workers", setting("MLFLOW_WORKERS", "1"),
     ]
     if os.environ.get("MLFLOW_ALLOWED_HOSTS"):
-        command += ["--allowed-hosts", os.environ["MLFLOW_ALLOWED_HOSTS"]]
+        command += ["--allowed-hosts", ",".join(allowed_hosts(os.environ["MLFLOW_ALLOWED_HOSTS"]))]
     return command
+
+
+def allowed_hosts(extra: str) -> list[str]:
+    """MLflow's own defaults (localhost and private IPs, any port) plus ``extra``: MLflow
+    replaces its defaults with whatever it is given, which would lock out the host's browser."""
+    from mlflow.server.security_utils import get_default_allowed_hosts
+
+    return [h.strip() for h in extra.split(",") if h.strip()] + get_default_allowed_hosts()
 
 
 def health() -> int:

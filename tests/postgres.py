@@ -77,10 +77,12 @@ class PostgresCluster:
         secret = f":{PASSWORD}" if password else ""
         return f"postgresql://{USER}{secret}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+    def run_sql(self, sql: str, database: str = "postgres") -> None:
+        """Statements one by one, outside a transaction (CREATE DATABASE needs that)."""
+        statements = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            for statement in filter(str.strip, statements.split(";")):
+                connection.execute(statement)  # type: ignore[call-overload]
 
     def destroy(self) -> None:
         self.stop(check=False)  # it may be stopped already

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -24,6 +25,7 @@ from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from selector.dashboard import ServerProcess
+from tests import compose
 from tests.conftest import TINY, free_port, selector
 from tests.postgres import PASSWORD, PostgresCluster, postgres_bin
 from tests.test_tracking import trial_runs
@@ -40,6 +42,8 @@ SLOW = TINY.replace("training: {max_epochs: 3, patience: 2}",
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PostgresCluster]:
+    """PostgreSQL as the compose file's `postgres` service sets it up: user and database
+    "selector", and mlflow/initdb.sql run once."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         if os.environ.get("CI"):
@@ -47,22 +51,28 @@ def cluster() -> Iterator[PostgresCluster]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     cluster = PostgresCluster(bin_dir)
     cluster.start()
+    cluster.run_sql("CREATE DATABASE selector")
+    cluster.run_sql((compose.ROOT / "mlflow" / "initdb.sql").read_text())
     yield cluster
     cluster.destroy()
+
+
+def settings(**changes: str) -> dict[str, str]:
+    """The compose file's .env: .env.example with the test cluster's passwords."""
+    return {**compose.dotenv(), "POSTGRES_PASSWORD": PASSWORD,
+            "MLFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, **changes}
 
 
 @pytest.fixture(scope="module")
 def tracking_server(cluster: PostgresCluster,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """The team server as docker-compose runs it: PostgreSQL backend, basic auth, proxied
-    artifacts on a local folder."""
+    """The compose file's `mlflow` service, run natively: its environment, its entrypoint."""
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env |= {"MLFLOW_PORT": str(port), "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "MLFLOW_BACKEND_STORE_URI": cluster.create_database("mlflow"),
-            "MLFLOW_AUTH_DATABASE_URI": f"sqlite:///{folder / 'users.db'}",
-            "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "artifacts")}
+    env |= compose.natively(compose.environment("mlflow", settings()), {
+        "postgres:5432": f"127.0.0.1:{cluster.port}", "/data/": f"{folder}/"})
+    env |= {"MLFLOW_PORT": str(port)}  # the container listens on 0.0.0.0:5000
     with ServerProcess([sys.executable, str(START)], host="127.0.0.1", port=port,
                        name="team tracking server", env=env) as server:
         yield server
@@ -71,17 +81,21 @@ def tracking_server(cluster: PostgresCluster,
 @pytest.fixture
 def team(cluster: PostgresCluster, tracking_server: ServerProcess, request: pytest.FixtureRequest,
          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A fresh database for this test's study; the environment every worker gets."""
-    name = request.node.name.replace("test_", "")[:40]
-    storage = cluster.create_database(name).replace(f":{PASSWORD}@", "@")  # no password in it
-    env = {"SELECTOR_STORAGE": storage, "PGPASSWORD": PASSWORD,
-           "MLFLOW_TRACKING_URI": tracking_server.url, "MLFLOW_TRACKING_USERNAME": "admin",
-           "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD}
-    for key, value in env.items():  # for this process's own checks
-        monkeypatch.setenv(key, value)
+    """The compose file's .env for this test's study (named after the test)."""
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "slow.yaml").write_text(SLOW)
-    return env
+    values = settings(SELECTOR_STUDY=request.node.name.replace("test_", "")[:40])
+    env = compose.natively(compose.environment("worker", values), {
+        "postgres:5432": f"127.0.0.1:{cluster.port}", "http://mlflow:5000": tracking_server.url})
+    for key, value in env.items():  # for this process's own checks
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def service(name: str, values: dict[str, str], tmp_path: Path,
+            *extra: str) -> subprocess.Popen[str]:
+    """A compose service's command as a local process (its environment is set by `team`)."""
+    return selector(*compose.command(name, values), *extra, cwd=tmp_path)
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 600) -> tuple[str, str]:
@@ -91,22 +105,21 @@ def finish(process: subprocess.Popen[str], timeout: float = 600) -> tuple[str, s
     return out, err
 
 
-def create(tmp_path: Path, env: dict[str, str], space: str, n_trials: int) -> dict[str, object]:
-    process = selector("create-study", "example:digits", "--space", space, "--study-name",
-                       "team", "--n-trials", str(n_trials), "--json", cwd=tmp_path, env=env)
+def create(tmp_path: Path, values: dict[str, str], space: str, n_trials: int) -> dict[str, Any]:
+    values |= {"SELECTOR_SPACE": space, "SELECTOR_N_TRIALS": str(n_trials)}
+    process = service("create-study", values, tmp_path, "--json")
     out, err = finish(process)
     assert process.returncode == 0, err
     return json.loads(out)
 
 
-def worker(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return selector("worker", "--study-name", "team", "--json", "--accelerator", "cpu", *extra,
-                    cwd=tmp_path, env=env)
+def worker(tmp_path: Path, values: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return service("worker", values, tmp_path, "--json", "--accelerator", "cpu", *extra)
 
 
-def trials(env: dict[str, str]) -> list[FrozenTrial]:
-    storage = env["SELECTOR_STORAGE"].replace("selector@", f"selector:{PASSWORD}@")
-    return optuna.load_study(study_name="team", storage=storage).trials
+def trials() -> list[FrozenTrial]:
+    storage = os.environ["SELECTOR_STORAGE"].replace("selector@", f"selector:{PASSWORD}@")
+    return optuna.load_study(study_name=os.environ["SELECTOR_STUDY"], storage=storage).trials
 
 
 def wait_for(condition: str, check: object, timeout: float = 180) -> None:
@@ -116,41 +129,42 @@ def wait_for(condition: str, check: object, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
-def assert_consistent(env: dict[str, str], parent_run_id: str, n_trials: int) -> None:
+def assert_consistent(parent_run_id: str, n_trials: int) -> None:
     """Unique trial numbers, the budget exactly, nothing left running, each finished trial
     logged exactly once."""
-    kept = trials(env)
+    kept = trials()
     numbers = [t.number for t in kept]
     assert len(numbers) == len(set(numbers))
     assert sum(1 for t in kept if t.state in COUNTED) == n_trials
     assert not [t for t in kept if t.state == TrialState.RUNNING]
-    runs = trial_runs(MlflowClient(env["MLFLOW_TRACKING_URI"]), parent_run_id)  # none twice
+    runs = trial_runs(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]), parent_run_id)  # once
     assert sorted(runs) == sorted(t.number for t in kept if t.state.is_finished())
 
 
 def test_three_workers_share_one_budget_and_then_one_recommendation(
         tmp_path: Path, team: dict[str, str]) -> None:
     prepared = create(tmp_path, team, "tiny.yaml", n_trials=10)
-    assert prepared["counted_trials"] == 0 and prepared["storage"] == team["SELECTOR_STORAGE"]
+    assert prepared["counted_trials"] == 0
+    assert prepared["storage"] == os.environ["SELECTOR_STORAGE"]  # no password to mask
     workers = [worker(tmp_path, team) for _ in range(3)]
     for process in workers:
         out, err = finish(process)
         assert process.returncode == 0, err
         assert json.loads(out)["n_trials"] == 10  # each saw the global count, not its own
-    assert_consistent(team, str(prepared["parent_run_id"]), 10)
-    ran = {t.user_attrs["invocation"] for t in trials(team) if t.state in COUNTED}
+    assert_consistent(str(prepared["parent_run_id"]), 10)
+    ran = {t.user_attrs["invocation"] for t in trials() if t.state in COUNTED}
     assert len(ran) >= 2  # the work was shared
 
     # The comparison and the decision run once, after the workers, from the stored settings.
-    process = selector("recommend", "--resume", "--study-name", "team", "--seeds", "2", "--json",
-                       "--accelerator", "cpu", "--output-dir", "out", cwd=tmp_path, env=team)
+    process = service("recommend", team, tmp_path, "--seeds", "2", "--json", "--accelerator",
+                      "cpu", "--output-dir", "out")
     out, err = finish(process)
     assert process.returncode == 0, err
     document = json.loads(out)
     assert document["search"]["n_trials"] == 10  # no more trials were run
     assert document["search"]["tracking"]["parent_run_id"] == prepared["parent_run_id"]
     assert (tmp_path / "out" / "report.html").exists()
-    assert_consistent(team, str(prepared["parent_run_id"]), 10)
+    assert_consistent(str(prepared["parent_run_id"]), 10)
 
 
 def test_a_killed_worker_trial_is_retried_and_nothing_completed_is_lost(
@@ -158,8 +172,8 @@ def test_a_killed_worker_trial_is_retried_and_nothing_completed_is_lost(
     prepared = create(tmp_path, team, "slow.yaml", n_trials=4)
     victim = worker(tmp_path, team, "--stale-after", "5")
     wait_for("the first worker's trial", lambda: any(
-        t.state == TrialState.RUNNING and t.user_attrs.get("config") for t in trials(team)))
-    killed = next(t for t in trials(team) if t.state == TrialState.RUNNING)
+        t.state == TrialState.RUNNING and t.user_attrs.get("config") for t in trials()))
+    killed = next(t for t in trials() if t.state == TrialState.RUNNING)
     victim.kill()  # SIGKILL: no chance to tidy up; its trial stays RUNNING in the database
     victim.communicate(timeout=30)
     assert victim.returncode == -signal.SIGKILL
@@ -168,13 +182,14 @@ def test_a_killed_worker_trial_is_retried_and_nothing_completed_is_lost(
     for process in survivors:
         _, err = finish(process)
         assert process.returncode == 0, err
-    kept = {t.number: t for t in trials(team)}
+    kept = {t.number: t for t in trials()}
     assert kept[killed.number].state == TrialState.FAIL
     retries = [t for t in kept.values() if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retries) == 1 and retries[0].params == kept[killed.number].params
     assert retries[0].state in COUNTED
-    assert_consistent(team, str(prepared["parent_run_id"]), 4)
-    runs = trial_runs(MlflowClient(team["MLFLOW_TRACKING_URI"]), str(prepared["parent_run_id"]))
+    assert_consistent(str(prepared["parent_run_id"]), 4)
+    runs = trial_runs(MlflowClient(os.environ["MLFLOW_TRACKING_URI"]),
+                      str(prepared["parent_run_id"]))
     assert "heartbeats" in runs[killed.number].data.tags["selector.state_reason"]
 
 
@@ -183,7 +198,7 @@ def test_a_database_restart_mid_study_is_ridden_out(
     prepared = create(tmp_path, team, "tiny.yaml", n_trials=12)
     workers = [worker(tmp_path, team) for _ in range(2)]
     wait_for("trials before the restart", lambda: sum(
-        1 for t in trials(team) if t.state in COUNTED) >= 3)
+        1 for t in trials() if t.state in COUNTED) >= 3)
     cluster.restart()  # every connection is closed; the server is back within a second
     for process in workers:
         _, err = finish(process)
@@ -195,4 +210,4 @@ def test_a_database_restart_mid_study_is_ridden_out(
         again = worker(tmp_path, team)
         _, err = finish(again)
         assert again.returncode == 0, err
-    assert_consistent(team, str(prepared["parent_run_id"]), 12)
+    assert_consistent(str(prepared["parent_run_id"]), 12)
