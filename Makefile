@@ -31,10 +31,13 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not server and not browser"
 
-# Debian packages the browser test drives (CI runs this as root; it is a no-op once installed).
+# Debian packages the tests start themselves (CI runs this as root; a no-op once installed):
+# Chromium for the browser test, PostgreSQL for the distributed-worker tests.
+SYSTEM_PACKAGES := chromium chromium-driver postgresql
 system-deps:
-	@test -x /usr/bin/chromium || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check selector tests mlflow

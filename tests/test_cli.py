@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from selector.cli import app
+from tests.conftest import free_port
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
 
@@ -88,3 +89,30 @@ def test_report_and_predict_name_what_is_missing(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no study 'selector-digit'" in result.stderr
     result = runner.invoke(app, ["predict", str(tmp_path), "example:digits"])
     assert result.exit_code == 2 and "no selector-model.json" in result.stderr
+
+
+def test_a_password_on_the_command_line_is_warned_about_and_never_shown() -> None:
+    url = f"postgresql://bob:hunter2@127.0.0.1:{free_port()}/selector"
+    result = runner.invoke(app, ["worker", "--study-name", "s", "--storage", url])
+    assert result.exit_code == 75, result.output  # the database is down: try again later
+    assert "hunter2" not in result.output and "bob:***@127.0.0.1" in result.output
+    assert "process list" in result.output and "PGPASSWORD" in result.output
+
+
+def test_joining_a_study_that_does_not_exist_names_the_ones_that_do(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    created = runner.invoke(app, ["create-study", "example:digits", "--study-name", "churn",
+                                  "--storage", storage, "--no-tracking", "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["counted_trials"] == 0
+    result = runner.invoke(app, ["worker", "--study-name", "chrun", "--storage", storage])
+    assert result.exit_code == 2
+    assert "no study 'chrun'" in result.output and "Did you mean 'churn'?" in result.output
+    assert "process list" not in result.output  # no password, no warning
+
+
+def test_resume_and_data_are_checked_before_any_work() -> None:
+    no_name = runner.invoke(app, ["recommend", "--resume"])
+    assert no_name.exit_code == 2 and "--study-name" in no_name.output
+    no_data = runner.invoke(app, ["recommend"])
+    assert no_data.exit_code == 2 and "--resume --study-name" in no_data.output
