@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import uuid
 import warnings
 from collections.abc import Callable
@@ -254,12 +255,16 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
     INTERRUPTS.install()
     quiet_libraries()
     torch.set_num_threads(threads_per_worker(request.jobs))
-    data = load_dataset(request.data, request.data_options)
-    space = request.load_space()
-    study, lock = _open(request, data, space, seed=request.seed + 1000 * index)
-    callbacks = [TrialLogger(tracking, invocation)] if tracking else []
-    with contextlib.suppress(KeyboardInterrupt):  # Optuna has marked the trial failed already
-        _run_trials(request, data, space, study, lock, callbacks, invocation)
+    try:
+        data = load_dataset(request.data, request.data_options)
+        space = request.load_space()
+        study, lock = _open(request, data, space, seed=request.seed + 1000 * index)
+        callbacks = [TrialLogger(tracking, invocation)] if tracking else []
+        with contextlib.suppress(KeyboardInterrupt):  # Optuna has marked the trial failed
+            _run_trials(request, data, space, study, lock, callbacks, invocation)
+    except SelectorError as exc:  # the main process says which worker stopped, and exits
+        print(f"Error in worker process {index + 1}: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
 
 
 def search(request: SearchRequest, *, progress: ProgressHook | None = None,
@@ -296,7 +301,7 @@ def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
             _run_trials(request, data, space, study, lock, callbacks, invocation, progress)
         else:
             polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
-            joined = replace(request, join=True, space_yaml=space.text)
+            joined = replace(request, join=True, space=space.name, space_yaml=space.text)
             _run_workers(joined, study, invocation, target, polls)
         interrupted = False
     finally:
@@ -328,6 +333,12 @@ def _run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
+    failed = [w.exitcode for w in workers if w.exitcode]
+    if failed:
+        error = SelectorError(f"{len(failed)} of {len(workers)} worker processes stopped with an "
+                              f"error (exit codes {', '.join(map(str, failed))}); see above.")
+        error.exit_code = failed[0] if failed[0] > 0 else 1
+        raise error
 
 
 # -- the recommendation ----------------------------------------------------------------------

@@ -432,8 +432,11 @@ def _e3(final: FinalComparison, cells: dict[str, CellEvidence], c: Comparison) -
         return _criterion("E3", False, "untested", evidence)
     evidence += f" Cell effect |LSTM - GRU| = {gain:.4g}."
     applies = within_noise or gain < lever
-    if applies:
+    if gain < lever:
         evidence += (" The cell choice matters less than the hyperparameters"
-                     + (" and is within seed noise" if within_noise else "") + ".")
+                     + (", and is within seed noise." if within_noise else "."))
+    elif within_noise:
+        evidence += (" The cell difference is larger than the hyperparameters' effect, but "
+                     "within seed noise: not a credible difference.")
     return _criterion("E3", applies, "yes" if applies else "no", evidence)
 

@@ -105,6 +105,15 @@ def test_toss_up_when_scores_and_costs_are_within_noise() -> None:
     assert by_id(rec, "E3").applies and by_id(rec, "E3").borne_out == "yes"
 
 
+def test_e3_never_calls_a_large_noisy_cell_effect_smaller_than_the_hyperparameters() -> None:
+    # Hyperparameter effect 0.1 (best - median validation); |LSTM - GRU| = 0.133, CI over 0.
+    rec = decide(comparison([0.9, 0.3, 0.6], [0.3, 0.9, 0.2]), profile(), Budgets(),
+                 Preferences())
+    e3 = by_id(rec, "E3")
+    assert e3.applies and "matters less than the hyperparameters" not in e3.evidence
+    assert "within seed noise" in e3.evidence
+
+
 def test_budget_violation_rules_a_cell_out_before_accuracy() -> None:
     evidence = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])  # LSTM far better...
     rec = decide(evidence, profile(), Budgets(max_latency_ms=1.1), Preferences())
