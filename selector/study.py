@@ -1,4 +1,4 @@
-"""The Optuna study: storage, sampler, pruner, fairness between cells, and parallel workers.
+"""The Optuna study: sampler, pruner, the trial budget, fairness between cells, and workers.
 
 Fairness: a recommendation is only credible if both cells got a comparable search effort, so
 (1) when a trial becomes its cell's best, its twin (same hyperparameters, other cell) is
@@ -154,7 +154,7 @@ def _tally(study: optuna.Study) -> tuple[int, int]:
     return len(trials) - running, running
 
 
-def fail_stale_trials(study: optuna.Study) -> None:
+def _fail_stale_trials(study: optuna.Study) -> None:
     """Fail (and queue a retry of) each running trial whose worker stopped sending heartbeats."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -178,7 +178,7 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n
     deadline = None if timeout is None else time.monotonic() + timeout
     attempts = n_trials - counted_trials(study)  # failing trials must not loop forever
     while True:
-        fail_stale_trials(study)
+        _fail_stale_trials(study)
         if deadline is not None and time.monotonic() >= deadline:
             return
         with lock:
