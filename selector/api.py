@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -22,7 +24,8 @@ from selector.data.examples import example_name, is_example
 from selector.decision import decide
 from selector.errors import SelectorError
 from selector.export import PARITY_TOLERANCE, export_model
-from selector.final import Step, compare, stored_comparison
+from selector.final import Step, compare, estimated_seconds, stored_comparison
+from selector.gates import evaluate
 from selector.interrupts import INTERRUPTS
 from selector.objective import Objective, TrialFailed
 from selector.plots import write_final_plot, write_study_plots
@@ -35,7 +38,13 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
-from selector.report import build_document, report_paths, write_reports
+from selector.report import (
+    REPORT_SCHEMA,
+    build_document,
+    decision_document,
+    report_paths,
+    write_reports,
+)
 from selector.space import SearchSpace, load_space, parse_space
 from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE, StudyLock, storage_for
 from selector.study import (
@@ -56,6 +65,7 @@ from selector.tracking import (
     StudyTracker,
     TrackingTarget,
     TrialLogger,
+    champion_document,
     default_tracking_uri,
     log_model,
     log_verdict,
@@ -87,6 +97,8 @@ class SearchRequest:
     stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
     join: bool = False  # a worker: the study must exist, and its stored settings rule
     space_yaml: str | None = None  # the space itself, as stored with a study being joined
+    deadline: float | None = None  # time.time() by which the final comparison must be done too
+    final_seeds: int = 0  # seed runs per cell the final comparison needs before the deadline
 
     def resolved_study_name(self) -> str:
         if self.study_name:
@@ -195,8 +207,14 @@ def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
             progress(waiting)
         INTERRUPTS.checkpoint()
 
+    def in_time(current: optuna.Study) -> bool:  # --budget: leave time for the comparison
+        assert request.deadline is not None
+        reserve = estimated_seconds(current, data, request.final_seeds) or 0.0
+        return time.time() + reserve < request.deadline
+
     optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout, lock=lock,
-             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,), idle=idle)
+             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,), idle=idle,
+             keep_going=None if request.deadline is None else in_time)
 
 
 @dataclass(frozen=True)
@@ -357,9 +375,20 @@ class RecommendRequest:
     output_dir: str | None = None  # default: selector-output/<study name>
     model_name: str | None = None  # registered model name; default: the study name
     register: bool = True
+    budget: float | None = None  # seconds for the whole command: search + final comparison
+    baseline: str | None = None  # "champion" (the registered model's run) or a JSON report
+    min_score: float | None = None  # quality gate on the recommended cell's test score
+    promote: bool = False  # a gated run registers the model only with this, and gates passed
 
     def folder(self) -> Path:
         return Path(self.output_dir or Path("selector-output") / self.search.resolved_study_name())
+
+    def registered_name(self) -> str:
+        return self.model_name or self.search.resolved_study_name()
+
+    @property
+    def gated(self) -> bool:
+        return self.baseline is not None or self.min_score is not None
 
 
 @dataclass(frozen=True)
@@ -367,6 +396,11 @@ class RecommendResult:
     summary: SearchSummary
     recommendation: Recommendation
     document: dict[str, Any]  # the JSON report (schema selector.recommendation/1)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or the gates' verdict: 3 the decision changed, 4 a quality gate failed."""
+        return int(self.document.get("gates", {}).get("exit_code", 0))
 
 
 def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None,
@@ -377,11 +411,17 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     """
     quiet_libraries()
     notify = notify or logging.getLogger(__name__).warning
+    started = time.time()
+    baseline, baseline_source = _baseline(request)  # before any training: a bad one fails fast
     search_request = request.search
+    if request.budget is not None:
+        search_request = replace(search_request, deadline=started + request.budget,
+                                 final_seeds=request.seeds)
     data = load_dataset(search_request.data, search_request.data_options)
     space = search_request.load_space()
     summary, study = _search(search_request, data, space, progress, notify)
-    seeds = tuple(search_request.seed + i for i in range(request.seeds))
+    seeds = tuple(search_request.seed + i for i in range(_affordable_seeds(
+        request, study, data, started, notify)))
     final = compare(study, data, space.training, seeds=seeds,
                     accelerator=search_request.accelerator, step=step)
     profile = profile_dataset(data)
@@ -389,6 +429,9 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
                                         "budgets": asdict(search_request.budgets)})
     rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
+    gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
+                     min_score=request.min_score) if request.gated else None
+    register = request.register and (gates is None or (request.promote and gates["passed"]))
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": _plots(study, final.comparison, folder)}
@@ -411,17 +454,57 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
         handover = ModelHandover(
             folder=exported.folder, torchscript=exported.torchscript,
             description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
-            register_as=(request.model_name or study.study_name) if request.register else None)
+            register_as=request.registered_name() if register else None)
     tracking = summary.tracking
     if tracking is not None and search_request.tracking_uri:
         artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,
                                             handover, notify)
-    document = build_document(rec, final.comparison, profile, summary, artifacts)
+    if gates is not None:
+        gates["promoted"] = bool((artifacts.get("mlflow") or {}).get("registered_model"))
+    document = build_document(rec, final.comparison, profile, summary, artifacts, gates)
     written = write_reports(document, folder)
     if tracking is not None and search_request.tracking_uri:
         _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
-                     [folder / p for p in artifacts["plots"]] + written, notify)
+                     [folder / p for p in artifacts["plots"]] + written, notify, gates)
     return RecommendResult(summary, rec, document)
+
+
+def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | None]:
+    """The previous decision to compare with: the champion's, or a recommendation.json."""
+    if request.baseline is None:
+        return None, None
+    if request.baseline == "champion":
+        uri = request.search.tracking_uri
+        if uri is None:
+            raise SelectorError("--baseline champion reads the registered model from MLflow: "
+                                "drop --no-tracking, or pass --baseline recommendation.json.")
+        found = champion_document(uri, request.registered_name())
+        return found if found is not None else (None, None)  # the first run has none
+    path = Path(request.baseline)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SelectorError(f"--baseline {path}: cannot read a recommendation JSON ({exc}).") \
+            from None
+    if not isinstance(document, dict) or document.get("schema") != REPORT_SCHEMA:
+        raise SelectorError(f"--baseline {path}: expected a recommendation.json written by "
+                            f"selector recommend (schema {REPORT_SCHEMA}).")
+    return document, str(path)
+
+
+def _affordable_seeds(request: RecommendRequest, study: optuna.Study, data: SequenceData,
+                      started: float, notify: Notify) -> int:
+    """--seeds, or fewer (at least 2, the same for both cells) when --budget is running out."""
+    if request.budget is None or request.seeds <= 2:
+        return request.seeds
+    per_seed = estimated_seconds(study, data, 1)
+    left = started + request.budget - time.time()
+    if per_seed is None or per_seed * request.seeds <= left:
+        return request.seeds
+    seeds = max(2, min(request.seeds, int(left // per_seed)))
+    notify(f"--budget {request.budget:g}s: the final comparison retrains each cell with {seeds} "
+           f"seeds, not {request.seeds} (about {per_seed:.0f} s per seed pair, {left:.0f} s left).")
+    return seeds
 
 
 def _plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[str]:
@@ -445,9 +528,11 @@ def _log_handover(uri: str, run_id: str, handover: ModelHandover | None,
 
 
 def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],
-                 notify: Notify) -> None:
+                 notify: Notify, gates: dict[str, Any] | None) -> None:
     tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
             "selector.headline": rec.headline}
+    if gates is not None:
+        tags["selector.gates"] = {0: "passed", 3: "changed", 4: "failed"}[gates["exit_code"]]
     metrics = {f"final/{c.cell}/test_{rec.score_name}": c.test_mean for c in rec.cells}
     if rec.comparison.gain_mean is not None:
         metrics["final/lstm_minus_gru"] = rec.comparison.gain_mean

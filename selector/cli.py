@@ -1,8 +1,9 @@
 """The `selector` command line: parses flags, calls the library, prints results.
 
 Results go to stdout (a table, or JSON with --json); progress and errors go to stderr.
-Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 75 the study storage
-was unreachable for too long (try again), 130 interrupted.
+Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 3 the decision changed
+since --baseline, 4 a quality gate failed (--min-score), 75 the study storage was unreachable
+for too long (try again), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -51,6 +54,7 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
+from selector.report import summary_markdown
 from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
@@ -261,6 +265,25 @@ def recommend(
     no_register: Annotated[bool, typer.Option(
         "--no-register", help="Log the model on the study's run, but do not register it.",
         rich_help_panel="Output")] = False,
+    summary: Annotated[Path | None, typer.Option(
+        help="Also write a short Markdown summary here (and to $GITHUB_STEP_SUMMARY when set).",
+        rich_help_panel="Output")] = None,
+    budget: Annotated[float | None, typer.Option(
+        min=1, help="Seconds for the whole command, search and final comparison: the search "
+        "stops early enough for the comparison, which keeps --seeds (or as many, at least 2, "
+        "for both cells alike) within it.", rich_help_panel="Budgets")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        help="Compare with the previous decision: 'champion' (the model registered as "
+        "--model-name@champion in MLflow) or a recommendation.json. Exit code 3 when the "
+        "cell or the network's shape changed.", rich_help_panel="Gates (CI)")] = None,
+    min_score: Annotated[float | None, typer.Option(
+        help="Quality gate: the recommended model's test score must reach this (for error "
+        "metrics such as RMSE: at most this). Exit code 4 when it does not, or when no cell "
+        "meets the budgets.", rich_help_panel="Gates (CI)")] = None,
+    promote: Annotated[bool, typer.Option(
+        "--promote", help="With gates, register the model as the new champion, only if the "
+        "quality gates pass (a changed decision is promoted too). Without --promote a gated "
+        "run registers nothing.", rich_help_panel="Gates (CI)")] = False,
     study_name: StudyNameOpt = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     resume: Annotated[bool, typer.Option(
@@ -296,6 +319,11 @@ def recommend(
       selector recommend data.parquet --target churned --max-latency-ms 5 --space edge
 
       selector recommend --resume --study-name churn   (after 'selector create-study' and workers)
+
+    In a scheduled CI job (exit codes: 0 unchanged, 3 the decision changed, 4 a gate failed):
+
+      selector recommend fresh.parquet --budget 1800 --baseline champion --min-score 0.9
+      --promote --summary summary.md
     """
     warn_about_passwords(ctx, "storage", storage)
     tracking = None if no_tracking else tracking_uri
@@ -321,7 +349,8 @@ def recommend(
             tracking_uri=tracking, experiment_name=experiment_name, stale_after=stale_after)
     request = RecommendRequest(search=search_request, seeds=seeds,
                                preferences=preferences(prefer, min_gain), output_dir=output_dir,
-                               model_name=model_name, register=not no_register)
+                               model_name=model_name, register=not no_register, budget=budget,
+                               baseline=baseline, min_score=min_score, promote=promote)
     hide = quiet or (as_json and not stderr.is_terminal)
     with interruptible(search_request, "re-run the same command to resume"), \
             contextlib.ExitStack() as stack:
@@ -347,6 +376,20 @@ def recommend(
         print_recommendation(result.document)
     if result.summary.tracking:
         print_tracking(result.summary.tracking, quiet=as_json)
+    write_summary(result.document, summary)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def write_summary(document: dict[str, Any], path: Path | None) -> None:
+    """The Markdown summary to ``path``, and appended to a GitHub Actions job's summary."""
+    text = summary_markdown(document)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as handle:
+            handle.write(text)
 
 
 @app.command("create-study")

@@ -61,6 +61,22 @@ def planned_runs(data: SequenceData, seeds: int) -> int:
     return len(CELLS) * seeds + (0 if _is_short(data) else 1)
 
 
+def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int) -> float | None:
+    """How long `compare` would take now: each cell's best trial's training time per run
+    (the mean over all complete trials for a cell without one yet), a quarter on top for
+    testing and measuring; None before any trial completed."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    seconds = {t.number: sum(e["train_seconds"] for e in t.user_attrs.get("curves", []))
+               for t in trials}
+    if not seconds:
+        return None
+    bests = best_by_cell(study, trials)
+    typical = statistics.fmean(seconds.values())
+    per_seed = sum(seconds[bests[c].number] if c in bests else typical for c in CELLS)
+    runs = seeds * per_seed + (0 if _is_short(data) else max(seconds.values()))
+    return 1.25 * runs
+
+
 def _is_short(data: SequenceData) -> bool:
     return statistics.median(data.lengths.tolist()) < SHORT_SEQUENCE_STEPS
 

@@ -35,15 +35,26 @@ Block = tuple[Any, ...]
 
 
 def build_document(rec: Recommendation, final: FinalComparison, profile: DataProfile,
-                   summary: SearchSummary, artifacts: dict[str, Any]) -> dict[str, Any]:
+                   summary: SearchSummary, artifacts: dict[str, Any],
+                   gates: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON document: verdict, evidence, per-cell scores and costs, and artifact paths."""
+    document = {"schema": REPORT_SCHEMA, "study": summary.study_name, "storage": summary.storage,
+                **decision_document(rec),
+                "final": final.to_dict(), "profile": profile.to_dict(),
+                "search": summary.to_dict(), "artifacts": artifacts}
+    if gates is not None:
+        document["gates"] = gates
+    return document
+
+
+def decision_document(rec: Recommendation) -> dict[str, Any]:
+    """The decision part of the document: what `selector.gates` compares between runs."""
     chosen = None
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)
         assert evidence is not None
         chosen = {"cell": rec.verdict, "trial": evidence.trial, "config": evidence.config}
     return {
-        "schema": REPORT_SCHEMA, "study": summary.study_name, "storage": summary.storage,
         "verdict": rec.verdict, "confidence": rec.confidence, "headline": rec.headline,
         "rationale": list(rec.rationale), "chosen": chosen, "score_name": rec.score_name,
         "direction": rec.direction,
@@ -54,8 +65,6 @@ def build_document(rec: Recommendation, final: FinalComparison, profile: DataPro
         "comparison": asdict(rec.comparison),
         "cells": [asdict(c) for c in rec.cells],
         "criteria": [asdict(c) for c in rec.criteria],
-        "final": final.to_dict(), "profile": profile.to_dict(), "search": summary.to_dict(),
-        "artifacts": artifacts,
     }
 
 
@@ -221,3 +230,48 @@ def to_html(blocks: list[Block], folder: Path, title: str) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>selector: "
             f"{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
+
+
+def summary_markdown(document: dict[str, Any]) -> str:
+    """A short Markdown summary for a CI job page: the verdict, the gates, what changed."""
+    lines = [f"## selector: {document['headline']}", "",
+             f"Study `{document['study']}` · confidence **{document['confidence']}** · "
+             f"report `{document['artifacts']['report_html']}`", ""]
+    chosen = next((c for c in document["cells"] if c["cell"] == document["verdict"]), None)
+    if chosen is not None:
+        shape = ", ".join(f"{k} {chosen['config'][k]}" for k in
+                          ("hidden_size", "num_layers", "bidirectional") if k in chosen["config"])
+        lines += [f"- {document['verdict'].upper()} ({shape}): test {document['score_name']} "
+                  f"{chosen['test_mean']:.4g} ± {chosen['test_std']:.2g} over "
+                  f"{len(chosen['test_scores'])} seeds", ""]
+    gates = document.get("gates")
+    if gates is None:
+        return "\n".join(lines) + "\n"
+    outcome = {0: "passed, decision unchanged", 3: "passed, **decision changed**",
+               4: "**failed**"}[gates["exit_code"]]
+    lines += [f"### Gates: {outcome} (exit code {gates['exit_code']})", "",
+              "| check | result | detail |", "|---|---|---|"]
+    lines += [f"| {c['name']} | {'pass' if c['passed'] else 'FAIL'} | {c['detail']} |"
+              for c in gates["checks"]]
+    lines.append("")
+    comparison = gates["comparison"]
+    if comparison is None:
+        lines.append(f"No previous decision to compare with ({gates['baseline'] or 'none yet'}).")
+    else:
+        changes = comparison["changes"]
+        cell, score = changes["cell"], changes["score"]
+        lines += [f"Compared with {gates['baseline']}:", "",
+                  f"- cell: {cell['before']} → {cell['after']}"
+                  + (" (credible)" if cell["significant"] else ""),
+                  "- hyperparameters: " + (", ".join(
+                      f"{k} {old} → {new}" for k, (old, new) in changes["config"]["diff"].items())
+                      or "unchanged")]
+        if score["delta"] is not None:
+            p_value = "n/a" if score["p_value"] is None else f"{score['p_value']:.3g}"
+            lines.append(f"- test {score['name']}: {score['before']:.4g} → {score['after']:.4g} "
+                         f"(p = {p_value}{', significant' if score['significant'] else ''})")
+        for key, value in changes["cost"].items():
+            if value["ratio"] is not None:
+                lines.append(f"- {key}: x{value['ratio']:.2f} of before")
+    lines += ["", f"Promoted to champion: {'yes' if gates['promoted'] else 'no'}."]
+    return "\n".join(lines) + "\n"

@@ -164,7 +164,8 @@ def _fail_stale_trials(study: optuna.Study) -> None:
 def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n_trials: int,
              timeout: float | None, lock: StudyLock, callbacks: Sequence[Callable[..., None]] = (),
              catch: tuple[type[Exception], ...] = (),
-             idle: Callable[[optuna.Study], None] | None = None, poll: float = 2.0) -> None:
+             idle: Callable[[optuna.Study], None] | None = None,
+             keep_going: Callable[[optuna.Study], bool] | None = None, poll: float = 2.0) -> None:
     """Run trials until the study holds ``n_trials`` complete or pruned trials and none is
     running (or until ``timeout`` s have passed; a trial that has started is finished).
 
@@ -174,12 +175,15 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n
     as many trials as were missing when it began. A trial whose worker died is failed once its
     heartbeats stop, and retried. While the budget is taken by trials that
     are still running, a worker waits (calling ``idle``) for them to finish, or to go stale.
+    ``keep_going(study)`` returning False stops it before the next trial (a time budget).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     attempts = n_trials - counted_trials(study)  # failing trials must not loop forever
     while True:
         _fail_stale_trials(study)
         if deadline is not None and time.monotonic() >= deadline:
+            return
+        if keep_going is not None and not keep_going(study):
             return
         with lock:
             counted, running = _tally(study)

@@ -607,3 +607,31 @@ def _output_width(meta: dict[str, Any]) -> tuple[int, ...]:
     if meta["task"] == "classification":
         return (len(meta["classes"]),)
     return tuple(meta["output_shape"])
+
+
+def champion_document(uri: str, model_name: str,
+                      alias: str = "champion") -> tuple[dict[str, Any], str] | None:
+    """The recommendation behind the model registered as ``model_name@alias`` (its run's
+    report/recommendation.json) and where it came from; None while there is no such model."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    client = connect(uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    run_id = version.tags.get("selector.run_id") or version.run_id
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="report/recommendation.json", dst_path=folder,
+                tracking_uri=uri)
+        except MlflowException:
+            raise SelectorError(f"models:/{model_name}@{alias} (version {version.version}) has no "
+                                "recommendation.json on its run: was it registered by selector "
+                                "recommend? Pass --baseline PATH instead.") from None
+        document = json.loads(Path(path).read_text())
+    return document, f"models:/{model_name}@{alias} (version {version.version})"
