@@ -209,7 +209,7 @@ def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
 
     def in_time(current: optuna.Study) -> bool:  # --budget: leave time for the comparison
         assert request.deadline is not None
-        reserve = estimated_seconds(current, data, request.final_seeds) or 0.0
+        reserve = estimated_seconds(current, data, request.final_seeds, next_trial=True) or 0.0
         return time.time() + reserve < request.deadline
 
     optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout, lock=lock,

@@ -61,10 +61,12 @@ def planned_runs(data: SequenceData, seeds: int) -> int:
     return len(CELLS) * seeds + (0 if _is_short(data) else 1)
 
 
-def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int) -> float | None:
+def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
+                      next_trial: bool = False) -> float | None:
     """How long `compare` would take now: each cell's best trial's training time per run
     (the mean over all complete trials for a cell without one yet), a quarter on top for
-    testing and measuring; None before any trial completed."""
+    testing and measuring; with ``next_trial``, one typical trial more before it. None before
+    any trial completed."""
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     seconds = {t.number: sum(e["train_seconds"] for e in t.user_attrs.get("curves", []))
                for t in trials}
@@ -74,7 +76,7 @@ def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int) -> fl
     typical = statistics.fmean(seconds.values())
     per_seed = sum(seconds[bests[c].number] if c in bests else typical for c in CELLS)
     runs = seeds * per_seed + (0 if _is_short(data) else max(seconds.values()))
-    return 1.25 * runs
+    return 1.25 * (runs + (typical if next_trial else 0.0))
 
 
 def _is_short(data: SequenceData) -> bool:
