@@ -407,7 +407,10 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
               notify: Notify | None = None, step: Step | None = None) -> RecommendResult:
     """Search, retrain each cell's best with k seeds, decide, report, and hand over the model.
 
-    ``step`` is called before each final training run with what it is (for a progress bar).
+    Within ``request.budget`` seconds if given. With gates (a baseline, a minimum score), the
+    document's ``gates`` say what changed and `RecommendResult.exit_code` what CI should do; the
+    model is then registered only if ``request.promote`` and the quality gates pass. ``step`` is
+    called before each final training run with what it is (for a progress bar).
     """
     quiet_libraries()
     notify = notify or logging.getLogger(__name__).warning
