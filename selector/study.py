@@ -180,7 +180,6 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n
     deadline = None if timeout is None else time.monotonic() + timeout
     attempts = n_trials - counted_trials(study)  # failing trials must not loop forever
     while True:
-        _fail_stale_trials(study)
         if deadline is not None and time.monotonic() >= deadline:
             return
         if keep_going is not None and not keep_going(study):
@@ -191,8 +190,9 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, n
                 return
             if counted + running < n_trials and attempts > 0:
                 attempts -= 1
-                _run_one(study, objective, lock, callbacks, catch)
+                _run_one(study, objective, lock, callbacks, catch)  # fails stale ones first
                 continue
+        _fail_stale_trials(study)  # what holds the budget may be a dead worker's trial
         if idle is not None:
             idle(study)
         time.sleep(poll)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +122,9 @@ def trials() -> list[FrozenTrial]:
     return optuna.load_study(study_name=os.environ["SELECTOR_STUDY"], storage=storage).trials
 
 
-def wait_for(condition: str, check: object, timeout: float = 180) -> None:
+def wait_for(condition: str, check: Callable[[], bool], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {condition}"
         time.sleep(0.2)
 
