@@ -182,27 +182,32 @@ def applicable(rnn: nn.Module, x: torch.Tensor) -> bool:
 class FastPath:
     """Decides, once per shape, whether the fast kernel beats `nn.GRU` for a training step.
 
-    A shape is (batch, length rounded up to a power of two, input size) for one GRU; each is
-    timed once, forward and backward, with both paths (a few milliseconds to a second).
+    A shape is the GRU's (input, hidden, layers, directions) with the batch's size and its
+    length rounded up to a power of two. Each is timed once per process, forward and backward
+    through both paths on a probe of that shape (milliseconds to a second, against minutes of
+    training); where the two are within 10% `nn.GRU` is kept.
     """
 
     def __init__(self) -> None:
-        self._faster: dict[tuple[int, int, int], bool] = {}
+        self._faster: dict[tuple[int, ...], bool] = {}
 
     def use(self, rnn: nn.GRU, x: torch.Tensor) -> bool:
         if not applicable(rnn, x) or kernel() is None:
             return False
-        batch, length, features = x.shape
-        key = (batch, 1 << max(0, length - 1).bit_length(), features)
+        batch, length, _ = x.shape
+        key = (rnn.input_size, rnn.hidden_size, rnn.num_layers, int(rnn.bidirectional), batch,
+               1 << max(0, length - 1).bit_length())
         if key not in self._faster:
-            self._faster[key] = self._time(rnn, x.detach(), key[1])
+            self._faster[key] = self._time(rnn, x, key[-1])
         return self._faster[key]
 
     @staticmethod
     def _time(rnn: nn.GRU, x: torch.Tensor, length: int) -> bool:
-        probe = x[:, :1].expand(-1, length, -1).contiguous().requires_grad_(x.is_floating_point())
+        probe = x.detach()[:, :1].expand(-1, length, -1).contiguous()
+        probe.requires_grad_(x.requires_grad)  # an embedding's output needs its gradient
         runs = {"fast": lambda: gru(rnn, probe), "torch": lambda: rnn(probe)[0]}
         grads = [p.grad for p in rnn.parameters()]  # the training step's own, kept intact
+        rnn.zero_grad(set_to_none=True)  # (backward would add to them in place)
         best = {}
         for name, run in runs.items():
             times = []
@@ -211,9 +216,13 @@ class FastPath:
                 run().sum().backward()
                 times.append(time.perf_counter() - start)
             best[name] = min(times[1:])
-        for parameter, grad in zip(rnn.parameters(), grads):
+        for parameter, grad in zip(rnn.parameters(), grads, strict=True):
             parameter.grad = grad
-        faster = best["fast"] < best["torch"]
+        faster = best["fast"] < 0.9 * best["torch"]
         logger.debug("fast GRU %s for batch %d, length %d: %.2f vs %.2f ms", "used" if faster
                      else "not used", x.shape[0], length, 1e3 * best["fast"], 1e3 * best["torch"])
         return faster
+
+
+FAST_PATH = FastPath()
+"""The process's decisions: one timing per shape, shared by every trial's model."""

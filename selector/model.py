@@ -4,6 +4,10 @@ Batches arrive right-padded with their true lengths (see `selector.data.batching
 unidirectional RNN's output at step ``length - 1`` is exact under right padding, so the fast
 padded kernels are used. A bidirectional RNN's backward direction would start in the padding,
 so batches of unequal lengths are packed for it (exact, slower on CPU).
+
+A GRU training on CPU runs through `selector.fast_gru` where that is faster: the same
+`nn.GRU` parameters, equivalent outputs, 2-3x less time per step. Evaluation and export always
+run the plain `nn.GRU`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from selector import fast_gru
 from selector.records import ModelConfig
 
 _CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -40,15 +45,16 @@ class RecurrentNet(nn.Module):
             x = self.embedding(x)
         batch = torch.arange(x.shape[0], device=x.device)
         last = (lengths - 1).to(x.device)
-        if not self.config.bidirectional:
-            output, _ = self.rnn(x)
-            return self.head(output[batch, last])
-        if bool((lengths == x.shape[1]).all()):
+        if isinstance(self.rnn, nn.GRU) and fast_gru.FAST_PATH.use(self.rnn, x):
+            output = fast_gru.gru(self.rnn, x, lengths if self.config.bidirectional else None)
+        elif not self.config.bidirectional or bool((lengths == x.shape[1]).all()):
             output, _ = self.rnn(x)
         else:
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                           enforce_sorted=False)
             output, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        if not self.config.bidirectional:
+            return self.head(output[batch, last])
         hidden = self.config.hidden_size
         forward_last = output[batch, last, :hidden]
         backward_first = output[:, 0, hidden:]
