@@ -40,7 +40,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 lint: setup
-	$(BIN)/ruff check selector tests mlflow
+	$(BIN)/ruff check selector tests mlflow bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -40,19 +40,27 @@ def squared_error_sum(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class SequenceSystem(pl.LightningModule):
-    """Trains ``net`` for ``task``; logs val_loss and val_score every epoch."""
+    """Trains ``net`` for ``task``; logs val_loss and val_score every epoch.
+
+    The optimisation step is written out (Lightning's manual optimisation): zero the gradients,
+    backward, clip their norm to ``gradient_clip``, step. Lightning's automatic loop does the
+    same through a closure and a dozen hooks per step, which measured 0.5 ms a step here.
+    """
 
     def __init__(self, net: nn.Module, task: Task, *, learning_rate: float, weight_decay: float,
-                 target_mean: tuple[float, ...] = (), target_std: tuple[float, ...] = ()) -> None:
+                 gradient_clip: float = 0.0, target_mean: tuple[float, ...] = (),
+                 target_std: tuple[float, ...] = ()) -> None:
         super().__init__()
+        self.automatic_optimization = False
         self.net = net
         self.task = task
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.gradient_clip = gradient_clip
         self.register_buffer("target_mean", torch.tensor(target_mean or (0.0,)))
         self.register_buffer("target_std", torch.tensor(target_std or (1.0,)))
         self._val_sums = torch.zeros(3, dtype=torch.float64)  # loss sum, score sum, count
-        self._train_sums = torch.zeros(2, dtype=torch.float64)
+        self._train_sums = [0.0, 0]  # loss sum, count
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Predictions in the user's units (class logits for classification)."""
@@ -76,22 +84,29 @@ class SequenceSystem(pl.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, lengths, y = batch
+        optimizer = self.optimizers(use_pl_optimizer=False)
+        optimizer.zero_grad()
         loss = self._loss(self.net(x, lengths), y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss became {loss.item()} at epoch {self.current_epoch + 1}, "
-                f"batch {batch_idx + 1}")
-        self._train_sums += torch.tensor([loss.item() * len(y), len(y)], dtype=torch.float64)
-        return loss
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"training loss became {value} at epoch "
+                                     f"{self.current_epoch + 1}, batch {batch_idx + 1}")
+        loss.backward()
+        if self.gradient_clip:
+            nn.utils.clip_grad_norm_(self.parameters(), self.gradient_clip)
+        optimizer.step()
+        self._train_sums[0] += value * len(y)
+        self._train_sums[1] += len(y)
+        return loss.detach()
 
     def on_train_epoch_start(self) -> None:
-        self._train_sums.zero_()
+        self._train_sums = [0.0, 0]
 
     @property
     def epoch_train_loss(self) -> float:
         """Mean training loss of the current epoch so far."""
-        total, count = self._train_sums.tolist()
-        return total / max(count, 1.0)
+        total, count = self._train_sums
+        return total / max(count, 1)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         x, lengths, y = batch

@@ -135,13 +135,14 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     config = net.config
     prep = data.preprocessing
     system = SequenceSystem(net, data.task, learning_rate=config.learning_rate,
-                            weight_decay=config.weight_decay, target_mean=prep.target_mean,
+                            weight_decay=config.weight_decay,
+                            gradient_clip=settings.gradient_clip, target_mean=prep.target_mean,
                             target_std=prep.target_std)
     history = history or EpochHistory()
     trainer = pl.Trainer(
         max_epochs=settings.max_epochs, accelerator=accelerator, devices=1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, gradient_clip_val=settings.gradient_clip,
+        num_sanity_val_steps=0,
         callbacks=[history, EarlyStopping("val_score", mode=score_direction(data.task)[:3],
                                           patience=settings.patience,
                                           check_on_train_epoch_end=False), *callbacks],
