@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_ARGS ?= example:digits --n-trials 12
 
-.PHONY: setup demo test test-fast lint clean system-deps
+.PHONY: setup demo test test-fast lint bench clean system-deps
 
 $(BIN)/selector: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	test -z "$$missing" || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
+# The four benchmarks of bench/README.md, one after the other (about 15 minutes on 2 cores).
+bench: setup
+	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.cells
+	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.parallel
 
 lint: setup
 	$(BIN)/ruff check selector tests mlflow bench

@@ -162,7 +162,7 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
 def quiet_libraries() -> None:
     """Keep Optuna's and Lightning's per-trial chatter off the user's terminal."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial states and reasons live in storage
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial tables..."
     warnings.filterwarnings("ignore", ".*does not have many workers.*")

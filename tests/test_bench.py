@@ -1,0 +1,32 @@
+"""The benchmarks still run, end to end, on tiny settings (their numbers are not checked here:
+timings belong in bench/README.md, never in assertions)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("module", "args", "expected"), [
+    ("bench.overhead", ["--data", "example:adding?length=10&n=300", "--epochs", "1",
+                        "--rounds", "1", "--hidden", "8"], "selector trial / hand"),
+    ("bench.cells", ["--quick"], "fast GRU / LSTM"),
+    ("bench.search", ["--data", "example:adding?length=10&n=300", "--trials", "4",
+                      "--seeds", "2", "--max-naive", "2"], "Naive / selector compute"),
+    ("bench.parallel", ["--data", "example:adding?length=10&n=300", "--trials", "4",
+                        "--epochs", "1"], "2 workers / 1 worker throughput"),
+])
+def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expected: str,
+                                              tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert expected in done.stdout
+    assert "cores, torch" in done.stdout  # the machine it was measured on
