@@ -72,9 +72,16 @@ def kernel() -> ModuleType | None:
         return module
     except Exception as exc:  # a missing compiler or ninja, an unsupported platform, ...
         logger.warning("the fast CPU GRU kernel could not be built (%s); GRUs train with "
-                       "torch.nn.GRU, 1.3-3x slower on CPU. Set %s=0 to silence this.",
+                       "torch.nn.GRU, several times slower on CPU. Set %s=0 to silence this.",
                        _first_error(exc), ENV_SWITCH)
         return None
+
+
+def _loaded() -> ModuleType:
+    module = kernel()
+    if module is None:
+        raise RuntimeError("the fast GRU kernel is not available: check FAST_PATH.use() first")
+    return module
 
 
 def _build() -> ModuleType:
@@ -104,7 +111,7 @@ class _Recurrence(torch.autograd.Function):
                 w_hh: torch.Tensor, b_ih: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
         steps, batch, _ = x.shape
         gates = (x.reshape(steps * batch, -1) @ w_ih.t()).add_(b_ih).view(steps, batch, -1)
-        outputs, ghn = kernel().forward(gates, h0, w_hh.contiguous(), b_hh.contiguous())
+        outputs, ghn = _loaded().forward(gates, h0, w_hh.contiguous(), b_hh.contiguous())
         ctx.save_for_backward(x, h0, w_ih, w_hh, gates, ghn, outputs)
         return outputs
 
@@ -112,7 +119,7 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx: Any, grad_outputs: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, h0, w_ih, w_hh, gates, ghn, outputs = ctx.saved_tensors
         steps, batch, hidden = outputs.shape
-        d_gh, d_gin, d_h0 = kernel().backward(grad_outputs.contiguous(), gates, ghn, outputs, h0,
+        d_gh, d_gin, d_h0 = _loaded().backward(grad_outputs.contiguous(), gates, ghn, outputs, h0,
                                               w_hh.contiguous())
         # The input projections' gradient is d_gh's for the r and z gates and d_gin for n.
         d_rz = d_gh.view(steps * batch, 3 * hidden)[:, :2 * hidden]
