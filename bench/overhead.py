@@ -25,7 +25,7 @@ from selector.api import SearchRequest, prepare_study, quiet_libraries, search
 from selector.data.batching import SplitDataset
 from selector.data.load import load_dataset
 from selector.records import ModelConfig, TrainingSettings
-from selector.system import SequenceSystem
+from selector.system import SequenceSystem, squared_error_sum
 from selector.training import build_net, fit, make_loader, reuse_freed_memory
 
 SPACE = """\
@@ -51,8 +51,10 @@ def hand_loop(config: ModelConfig, data_source: str, epochs: int, seed: int) -> 
     start = time.perf_counter()
     torch.manual_seed(seed)
     net = build_net(config, data)
+    prep = data.preprocessing
     system = SequenceSystem(net, data.task, learning_rate=config.learning_rate,
-                            weight_decay=config.weight_decay)  # for its loss only
+                            weight_decay=config.weight_decay, target_mean=prep.target_mean,
+                            target_std=prep.target_std)  # for its loss and scaling only
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     train = make_loader(SplitDataset(data, data.splits.train), config.batch_size, shuffle=True,
@@ -71,12 +73,15 @@ def hand_loop(config: ModelConfig, data_source: str, epochs: int, seed: int) -> 
             optimizer.step()
             total += loss.item() * len(y)
         net.eval()
-        correct = val_loss = 0.0
+        score = val_loss = 0.0
         with torch.no_grad():
             for x, lengths, y in val:
                 out = net(x, lengths)
                 val_loss += system._loss(out, y).item() * len(y)
-                correct += (out.argmax(dim=1) == y).sum().item()
+                if data.task == "classification":
+                    score += (out.argmax(dim=1) == y).sum().item()
+                else:
+                    score += squared_error_sum(system._unscale(out), y)
     return time.perf_counter() - start
 
 

@@ -100,7 +100,9 @@ def _first_error(exc: Exception) -> str:
     """The compiler's first error line if there is one, else the exception's last line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or [type(exc).__name__])[0 if errors else -1]
+    if errors:
+        return errors[0]
+    return lines[-1] if lines else type(exc).__name__
 
 
 class _Recurrence(torch.autograd.Function):
@@ -198,9 +200,10 @@ class FastPath:
     def __init__(self) -> None:
         self._faster: dict[tuple[int, ...], bool] = {}
 
-    def use(self, rnn: nn.GRU, x: torch.Tensor) -> bool:
+    def use(self, rnn: nn.Module, x: torch.Tensor) -> bool:
         if not applicable(rnn, x) or kernel() is None:
             return False
+        assert isinstance(rnn, nn.GRU)
         batch, length, _ = x.shape
         key = (rnn.input_size, rnn.hidden_size, rnn.num_layers, int(rnn.bidirectional), batch,
                1 << max(0, length - 1).bit_length())

@@ -45,7 +45,7 @@ class RecurrentNet(nn.Module):
             x = self.embedding(x)
         batch = torch.arange(x.shape[0], device=x.device)
         last = (lengths - 1).to(x.device)
-        if isinstance(self.rnn, nn.GRU) and fast_gru.FAST_PATH.use(self.rnn, x):
+        if fast_gru.FAST_PATH.use(self.rnn, x):
             output = fast_gru.gru(self.rnn, x, lengths if self.config.bidirectional else None)
         elif not self.config.bidirectional or bool((lengths == x.shape[1]).all()):
             output, _ = self.rnn(x)
