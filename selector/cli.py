@@ -35,7 +35,7 @@ from selector.api import (
     search,
 )
 from selector.api import recommend as run_recommend
-from selector.cli_options import with_data_options
+from selector.cli_options import finite, with_data_options
 from selector.dashboard import dashboard as mlflow_dashboard
 from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
@@ -80,11 +80,13 @@ PreferOpt = Annotated[str, typer.Option(
     "worthwhile gain 0, 80% intervals). Sets the defaults of --min-gain and the cost weights.",
     rich_help_panel="Decision")]
 MinGainOpt = Annotated[float | None, typer.Option(
-    min=0.0, help="Smallest gain of LSTM over GRU worth its cost, in the metric's units "
+    min=0.0, callback=finite,
+    help="Smallest gain of LSTM over GRU worth its cost, in the metric's units "
     "(accuracy points as 0.01, or RMSE). Default from --prefer: 0.005 accuracy or 0.5% of GRU's "
     "RMSE (balanced), 0.01 or 1% (edge), 0 (accuracy).", rich_help_panel="Decision")]
 MaxTrainTimeOpt = Annotated[float | None, typer.Option(
-    min=0.0, help="Rule out a cell whose final training run takes longer (seconds).",
+    min=0.0, callback=finite,
+    help="Rule out a cell whose final training run takes longer (seconds).",
     rich_help_panel="Budgets")]
 OutputDirOpt = Annotated[str | None, typer.Option(
     help="Folder for report.md, report.html, recommendation.json, plots/ and model/; default "
@@ -202,7 +204,8 @@ NTrialsOpt = Annotated[int, typer.Option(
     "machine that runs them; a resumed study counts the trials it already has.",
     rich_help_panel="Search")]
 TimeoutOpt = Annotated[float | None, typer.Option(
-    min=1, help="Stop starting new trials after this many seconds.", rich_help_panel="Search")]
+    min=1, callback=finite,
+    help="Stop starting new trials after this many seconds.", rich_help_panel="Search")]
 JobsOpt = Annotated[int, typer.Option(
     min=1, help="Parallel trial processes sharing the storage (each gets cores/N threads).",
     rich_help_panel="Search")]
@@ -215,7 +218,8 @@ MaxParamsOpt = Annotated[int | None, typer.Option(
     min=1, help="Reject candidates with more parameters, before training them.",
     rich_help_panel="Budgets")]
 MaxLatencyOpt = Annotated[float | None, typer.Option(
-    min=0.0, help="Reject candidates slower than this at batch size 1 (ms), before training "
+    min=0.0, callback=finite,
+    help="Reject candidates slower than this at batch size 1 (ms), before training "
     "them.", rich_help_panel="Budgets")]
 StudyNameOpt = Annotated[str | None, typer.Option(
     envvar="SELECTOR_STUDY", help="Study to create or resume; default selector-<data name>.",
@@ -269,7 +273,8 @@ def recommend(
         help="Also write a short Markdown summary here (and to $GITHUB_STEP_SUMMARY when set).",
         rich_help_panel="Output")] = None,
     budget: Annotated[float | None, typer.Option(
-        min=1, help="Seconds for the whole command, search and final comparison: the search "
+        min=1, callback=finite,
+    help="Seconds for the whole command, search and final comparison: the search "
         "stops early enough for the comparison, which keeps --seeds (or as many, at least 2, "
         "for both cells alike) within it.", rich_help_panel="Budgets")] = None,
     baseline: Annotated[str | None, typer.Option(
@@ -277,6 +282,7 @@ def recommend(
         "--model-name@champion in MLflow) or a recommendation.json. Exit code 3 when the "
         "cell or the network's shape changed.", rich_help_panel="Gates (CI)")] = None,
     min_score: Annotated[float | None, typer.Option(
+        callback=finite,
         help="Quality gate: the recommended model's test score must reach this (for error "
         "metrics such as RMSE: at most this). Exit code 4 when it does not, or when no cell "
         "meets the budgets.", rich_help_panel="Gates (CI)")] = None,

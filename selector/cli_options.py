@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,6 +19,14 @@ import typer
 from selector.data.options import DataOptions
 
 PANEL = "Data options"
+
+
+def finite(param: typer.CallbackParam, value: float | None) -> float | None:
+    """Refuse nan and inf, which click's float ranges let through (nan compares false)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number.",
+                                 param_hint=f"'{param.opts[0]}'")
+    return value
 
 
 def _opt(help_text: str, **kwargs: Any) -> Any:
@@ -51,9 +60,9 @@ DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "vocab_size": (Annotated[int, _opt("Text: vocabulary size (from the training split).",
                                        min=1)], 20_000),
     "val_fraction": (Annotated[float, _opt("Share of sequences for validation.", min=0.01,
-                                           max=0.49)], 0.15),
+                                           max=0.49, callback=finite)], 0.15),
     "test_fraction": (Annotated[float, _opt("Share of sequences held out for the final test.",
-                                            min=0.01, max=0.49)], 0.15),
+                                            min=0.01, max=0.49, callback=finite)], 0.15),
 }
 
 

@@ -218,8 +218,10 @@ def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str
         hint = " For one feature per step, save X[..., None]." if X.ndim == 2 else ""
         raise DataError(source, f"X has shape {X.shape}; expected 3 dimensions (sequences, "
                         f"steps, features).{hint}")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-        raise DataError(source, f"X has dtype {X.dtype}; expected numbers.")
+    if X.dtype.kind not in "biuf":
+        raise DataError(source, f"X has dtype {X.dtype}; expected real numbers.")
+    if y.dtype.kind == "c":
+        raise DataError(source, f"y has dtype {y.dtype}; expected real numbers or class labels.")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or len(y) != len(X):

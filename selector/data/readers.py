@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +57,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(str(path), f"not a well-formed {kind.upper()} file: {exc}".strip()) from None
     except UnicodeDecodeError as exc:
         raise DataError(str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise DataError(
-            str(path), f"cannot read it as {kind.upper()} (truncated or corrupt?): {exc}"
-        ) from None
+    except Exception as exc:  # a damaged file can fail anywhere in pyarrow or the CSV parser
+        raise DataError(str(path), f"cannot read it as {kind.upper()} (truncated or corrupt?): "
+                        f"{_reason(exc)}") from None
     if frame.empty:
         raise DataError(str(path), f"has columns {list(map(str, frame.columns))} but no data rows.")
     frame.columns = [str(c) for c in frame.columns]
@@ -86,6 +84,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                 "data files. Save X and y as numeric arrays (np.savez(path, X=X.astype('float32'), "
                 "y=y)).",
             ) from None
-        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): {exc}") from None
+        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): "
+                        f"{_reason(exc)}") from None
+    except Exception as exc:  # zipfile, zlib and the .npy header parser each raise their own
+        raise DataError(str(path), f"cannot read it as .npz (truncated or corrupt?): "
+                        f"{_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of a reader's error, with its type when the message alone is unclear."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0][:300] if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

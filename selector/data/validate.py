@@ -88,14 +88,18 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str) -> 
                 "(drop the column, or choose features with --features).",
             )
         array = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(array)
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(array.astype(np.float32))  # training is in float32
         if not finite.all():
             pos = int(np.argmin(finite))
-            what = "is missing (NaN)" if np.isnan(array[pos]) else f"is {array[pos]} (infinite)"
+            value = array[pos]
+            what = ("the value is missing (NaN)" if np.isnan(value) else
+                    f"the value is {value} (infinite)" if np.isinf(value) else
+                    f"{value:g} is beyond float32's range (±3.4e38), which training uses")
             raise DataError(
                 source,
-                f"column '{name}', {row_label(source, int(frame.index[pos]))}: the value {what}; "
-                "selector does not impute: fill or drop such rows first.",
+                f"column '{name}', {row_label(source, int(frame.index[pos]))}: {what}; "
+                "selector does not impute or clip: fill, rescale or drop such rows first.",
             )
         out[:, j] = array
     return out
@@ -135,15 +139,17 @@ def encode_targets(
             )
         return codes.astype(np.int64), tuple(_class_name(c) for c in classes), task
     numbers = pd.to_numeric(values, errors="coerce")
-    bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    with np.errstate(over="ignore"):
+        as_float32 = numbers.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
+    bad = ~np.isfinite(as_float32)
     if bad.any():
         pos = int(np.argmax(bad))
         raise DataError(
             source,
             f"column '{column}', {row_label(source, int(values.index[pos]))}: "
-            f"{str(values.iloc[pos])!r} is not a finite number, but the task is {task}.",
+            f"{str(values.iloc[pos])!r} is not a finite float32 number, but the task is {task}.",
         )
-    return numbers.to_numpy(dtype=np.float32), (), task
+    return as_float32, (), task
 
 
 def _class_name(value: object) -> str:
