@@ -255,15 +255,6 @@ def prepare_study(request: SearchRequest) -> PreparedStudy:
         parent_run_id=parent)
 
 
-def interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C (for commands that write no study, such as the dashboard)."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | None,
             index: int) -> None:
     """One of ``--jobs`` processes: its own data, its share of the cores, the shared study.
@@ -431,6 +422,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     study.set_user_attr(PROFILE_ATTR, profile.to_dict())
     study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
                                         "budgets": asdict(search_request.budgets)})
+    INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
     rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
     gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                      min_score=request.min_score) if request.gated else None
@@ -439,6 +431,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": _plots(study, final.comparison, folder)}
     handover = None
+    INTERRUPTS.checkpoint()
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)
         assert evidence is not None
@@ -458,6 +451,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
             folder=exported.folder, torchscript=exported.torchscript,
             description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
             register_as=request.registered_name() if register else None)
+    INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes
     tracking = summary.tracking
     if tracking is not None and search_request.tracking_uri:
         artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,

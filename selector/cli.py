@@ -28,7 +28,6 @@ from selector import __version__
 from selector.api import (
     RecommendRequest,
     SearchRequest,
-    interrupt_on_sigterm,
     joined_request,
     prepare_study,
     report_study,
@@ -41,7 +40,7 @@ from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
-from selector.interrupts import INTERRUPTS
+from selector.interrupts import INTERRUPTS, raise_on_signals
 from selector.predict import MLFLOW_SCHEMES, write_predictions
 from selector.predict import predict as run_predict
 from selector.progress import SearchProgress, StepProgress
@@ -110,6 +109,9 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
             raise
+        except KeyboardInterrupt:
+            stderr.print("Interrupted.", markup=False, highlight=False)
+            raise typer.Exit(130) from None
         except Exception:
             stderr.print(mask_url(traceback.format_exc()), markup=False, highlight=False)
             stderr.print("This is a bug in selector: please report it with the traceback above.",
@@ -515,6 +517,9 @@ def interruptible(request: SearchRequest, how_to_resume: str) -> Iterator[None]:
     INTERRUPTS.install()
     try:
         yield
+        if INTERRUPTS.requested is not None:  # it came as the work was finishing
+            stderr.print("A signal arrived as the command was finishing its results; it finished "
+                         "them first, so its output is complete.", markup=False, soft_wrap=True)
     except KeyboardInterrupt:
         stderr.print(f"Interrupted. Finished trials are kept in {mask_url(request.storage)} "
                      f"(study '{request.resolved_study_name()}'); {how_to_resume}.",
@@ -739,7 +744,6 @@ def dashboard(
         for name, experiment_id in selector_experiments(tracking_uri):
             stdout.print(f"  {name}: {server.url}/{experiment_path(experiment_id)}",
                          markup=False, highlight=False, soft_wrap=True)
-        interrupt_on_sigterm()
         try:
             code = server.wait()
         except KeyboardInterrupt:
@@ -775,4 +779,5 @@ def main() -> None:
     library = logging.getLogger("selector")
     library.addHandler(WarningsToStderr(logging.WARNING))
     library.propagate = False
+    raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
     app()

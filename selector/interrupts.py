@@ -46,3 +46,16 @@ class Interrupts:
 
 
 INTERRUPTS = Interrupts()  # signal handlers are per process, so is this
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def raise_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt wherever the process is: for commands that
+    write no study (profile, report, predict, dashboard). Signals ignored by the parent
+    (``nohup``) stay ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _raise)

@@ -41,35 +41,62 @@ def trials_of(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
         return []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_finished_trials_and_rerun_resumes(tmp_path: Path,
-                                                           sig: signal.Signals) -> None:
+def reached(point: str, storage: str, folder: Path, n_trials: int) -> bool:
+    """Whether a running `recommend` is at ``point``, seen from its storage and outputs."""
+    trials = trials_of(storage, "s")
+    finished = [t for t in trials if t.state.is_finished()]
+    if point == "training":  # some trials done, one training
+        return len(finished) >= 2 and any(t.state == TrialState.RUNNING for t in trials)
+    if point == "final runs":  # the search is done; each cell's best is being retrained
+        return len(finished) >= n_trials and not (folder / "out").exists()
+    assert point == "hand-over"  # plots written; the model is being exported and registered
+    return (folder / "out" / "plots").exists()
+
+
+@pytest.mark.parametrize(("point", "sig"), [
+    ("start-up", signal.SIGTERM), ("training", signal.SIGINT), ("training", signal.SIGTERM),
+    ("final runs", signal.SIGINT), ("hand-over", signal.SIGTERM)])
+def test_a_signal_at_any_point_stops_cleanly_and_a_rerun_resumes(
+        tmp_path: Path, point: str, sig: signal.Signals) -> None:
+    """Ctrl-C or SIGTERM: exit 130 without a traceback, finished trials kept, none left
+    RUNNING, and the same command resumes (or, in the hand-over, finishes it first)."""
     (tmp_path / "tiny.yaml").write_text(TINY)
     storage = f"sqlite:///{tmp_path / 'study.db'}"
+    n_trials = 40 if point == "training" else 4
     args = ["recommend", "example:digits", "--space", "tiny.yaml", "--storage", storage,
-            "--study-name", "s", "--quiet", "--accelerator", "cpu"]
-    process = selector(*args, "--n-trials", "40", cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = [t for t in trials_of(storage, "s") if t.state.is_finished()]
-        if len(done) >= 2 and any(t.state == TrialState.RUNNING for t in trials_of(storage, "s")):
-            break
-        time.sleep(0.2)
+            "--study-name", "s", "--quiet", "--accelerator", "cpu", "--seeds", "2",
+            "--output-dir", "out", "--n-trials", str(n_trials)]
+    process = selector(*args, cwd=tmp_path)
+    if point == "start-up":
+        time.sleep(0.5)  # importing torch, Lightning and MLflow
+    else:
+        deadline = time.monotonic() + 240
+        while not reached(point, storage, tmp_path, n_trials) and process.poll() is None:
+            assert time.monotonic() < deadline, f"never reached {point}"
+            time.sleep(0.05)
     process.send_signal(sig)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "Interrupted. Finished trials are kept" in err and "Traceback" not in err
-
+    _, err = process.communicate(timeout=120)
+    assert "Traceback" not in err
+    if point == "start-up":
+        assert process.returncode == 130 and not (tmp_path / "study.db").exists()
+        assert err.strip() == "Interrupted while starting: nothing was done.", err
     kept = trials_of(storage, "s")
     assert not [t for t in kept if t.state == TrialState.RUNNING]  # nothing left dangling
+    if point == "hand-over" and process.returncode == 0:  # it finishes what it was handing over
+        assert "finished them first" in err and (tmp_path / "out" / "recommendation.json").exists()
+        return
+    assert process.returncode == 130, err
+    if point != "start-up":
+        assert "Interrupted. Finished trials are kept" in err
     counted = [t for t in kept if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(counted) >= 2
+    assert len(counted) >= min(2, n_trials) if point != "start-up" else not counted
 
-    target = len(counted) + 2
-    rerun = selector(*args, "--n-trials", str(target), "--json", cwd=tmp_path)
+    target = max(len(counted), 4) + (2 if point == "training" else 0)
+    rerun = selector(*args[:-1], str(target), "--json", cwd=tmp_path)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     assert json.loads(out)["search"]["n_trials"] == target
+    assert (tmp_path / "out" / "model" / "model.onnx").exists()
     after = {t.number: t for t in trials_of(storage, "s")}
     for t in counted:  # earlier results are untouched
         assert after[t.number].state == t.state and after[t.number].values == t.values
