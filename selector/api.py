@@ -24,7 +24,8 @@ from selector.data.examples import example_name, is_example
 from selector.decision import decide
 from selector.errors import SelectorError
 from selector.export import PARITY_TOLERANCE, export_model
-from selector.final import Step, compare, estimated_seconds, stored_comparison
+from selector.files import check_writable, keeping
+from selector.final import FinalModels, Step, compare, estimated_seconds, stored_comparison
 from selector.gates import evaluate
 from selector.interrupts import INTERRUPTS
 from selector.objective import Objective, TrialFailed
@@ -46,7 +47,14 @@ from selector.report import (
     write_reports,
 )
 from selector.space import SearchSpace, load_space, parse_space
-from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE, StudyLock, storage_for
+from selector.storage import (
+    DEFAULT_STALE_AFTER,
+    DEFAULT_STORAGE,
+    StudyLock,
+    check_study_file,
+    sqlite_file,
+    storage_for,
+)
 from selector.study import (
     counted_trials,
     load_existing,
@@ -66,7 +74,9 @@ from selector.tracking import (
     TrackingTarget,
     TrialLogger,
     champion_document,
+    check_store_file,
     default_tracking_uri,
+    local_folders,
     log_model,
     log_verdict,
     model_record,
@@ -170,6 +180,22 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
+def check_places(request: SearchRequest, output: Path | None = None) -> None:
+    """Fail before any work where this run cannot or must not write: the SQLite study's
+    folder, a local MLflow store and its artifacts, and the output folder; and existing SQLite
+    files that are damaged or another program's."""
+    check_study_file(request.storage)
+    if request.tracking_uri:
+        check_store_file(request.tracking_uri)
+    database = sqlite_file(request.storage)
+    places = [] if database is None else [(database.parent, "the study storage's folder")]
+    places += [(folder, "the MLflow store's folder") for folder in
+               local_folders(request.tracking_uri or "")] if request.tracking_uri else []
+    places += [] if output is None else [(output, "--output-dir")]
+    for folder, what in places:
+        check_writable(folder.expanduser(), what)
+
+
 def _identity(request: SearchRequest, data: SequenceData, space: SearchSpace) -> dict[str, str]:
     return {"selector.task": data.task, "selector.space": space.name,
             "selector.data_digest": fingerprint(request.data, request.data_options, data.splits)}
@@ -240,6 +266,7 @@ def prepare_study(request: SearchRequest) -> PreparedStudy:
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
     space = request.load_space()
+    check_places(request)
     study, _ = _open(request, data, space)
     parent = None
     if request.tracking_uri:
@@ -286,7 +313,9 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    return _search(request, data, request.load_space(), progress, notify)[0]
+    space = request.load_space()
+    check_places(request)
+    return _search(request, data, space, progress, notify)[0]
 
 
 def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
@@ -401,7 +430,8 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     Within ``request.budget`` seconds if given. With gates (a baseline, a minimum score), the
     document's ``gates`` say what changed and `RecommendResult.exit_code` what CI should do; the
     model is then registered only if ``request.promote`` and the quality gates pass. ``step`` is
-    called before each final training run with what it is (for a progress bar).
+    called before each final training run with what it is (for a progress bar). One
+    recommendation runs per study at a time: a second one is refused (`StudyBusy`).
     """
     quiet_libraries()
     notify = notify or logging.getLogger(__name__).warning
@@ -413,19 +443,38 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
                                  final_seeds=request.seeds)
     data = load_dataset(search_request.data, search_request.data_options)
     space = search_request.load_space()
-    summary, study = _search(search_request, data, space, progress, notify)
-    seeds = tuple(search_request.seed + i for i in range(_affordable_seeds(
-        request, study, data, started, notify)))
-    final = compare(study, data, space.training, seeds=seeds,
-                    accelerator=search_request.accelerator, step=step)
-    profile = profile_dataset(data)
-    study.set_user_attr(PROFILE_ATTR, profile.to_dict())
-    study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
-                                        "budgets": asdict(search_request.budgets)})
-    INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
-    rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
-    gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
-                     min_score=request.min_score) if request.gated else None
+    check_places(search_request, request.folder())
+    with StudyLock(storage_for(search_request.storage), search_request.resolved_study_name(),
+                   role="recommend", wait=False):
+        summary, study = _search(search_request, data, space, progress, notify)
+        seeds = tuple(search_request.seed + i for i in range(_affordable_seeds(
+            request, study, data, started, notify)))
+        final = compare(study, data, space.training, seeds=seeds,
+                        accelerator=search_request.accelerator, step=step)
+        profile = profile_dataset(data)
+        study.set_user_attr(PROFILE_ATTR, profile.to_dict())
+        study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
+                                            "budgets": asdict(search_request.budgets)})
+        INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
+        rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
+        gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
+                         min_score=request.min_score) if request.gated else None
+        kept = (f"The search and the final comparison are kept in "
+                f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
+                "and run the same command again (it resumes; the final runs are redone).")
+        with keeping(kept):
+            document = _hand_over(request, study, data, final, rec, profile, summary, gates,
+                                  notify)
+    return RecommendResult(summary, rec, document)
+
+
+def _hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData,
+               final: FinalModels, rec: Recommendation, profile: DataProfile,
+               summary: SearchSummary, gates: dict[str, Any] | None,
+               notify: Notify) -> dict[str, Any]:
+    """The outputs of a decided study: plots, the model folder, the model in MLflow, and the
+    reports; returns the JSON report. Interrupts stop it between steps up to the hand-over."""
+    search_request = request.search
     register = request.register and (gates is None or (request.promote and gates["passed"]))
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
@@ -463,7 +512,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     if tracking is not None and search_request.tracking_uri:
         _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
                      [folder / p for p in artifacts["plots"]] + written, notify, gates)
-    return RecommendResult(summary, rec, document)
+    return document
 
 
 def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | None]:
@@ -506,7 +555,6 @@ def _affordable_seeds(request: RecommendRequest, study: optuna.Study, data: Sequ
 
 def _plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[str]:
     plots = folder / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
     names = write_study_plots(study, plots, score_name=final.score_name)
     write_final_plot(final, plots / "final_comparison.png")
     return [f"plots/{n}" for n in ["final_comparison.png", *names]]

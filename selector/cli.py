@@ -2,8 +2,9 @@
 
 Results go to stdout (a table, or JSON with --json); progress and errors go to stderr.
 Exit codes: 0 success, 1 internal error (a bug), 2 bad input or usage, 3 the decision changed
-since --baseline, 4 a quality gate failed (--min-score), 75 the study storage was unreachable
-for too long (try again), 130 interrupted.
+since --baseline, 4 a quality gate failed (--min-score), 74 a file could not be written mid-run
+(disk full; finished work is kept), 75 the study storage was unreachable for too long (try
+again), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from selector.dashboard import experiment_path, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
+from selector.files import write_file
 from selector.interrupts import INTERRUPTS, raise_on_signals
 from selector.predict import MLFLOW_SCHEMES, write_predictions
 from selector.predict import predict as run_predict
@@ -393,8 +395,7 @@ def write_summary(document: dict[str, Any], path: Path | None) -> None:
     """The Markdown summary to ``path``, and appended to a GitHub Actions job's summary."""
     text = summary_markdown(document)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_file(path, text)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as handle:
             handle.write(text)

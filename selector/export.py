@@ -14,6 +14,7 @@ classes, parity results), ``model.pt`` (TorchScript), ``model.onnx`` and, for te
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import warnings
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from torch import nn
 from selector.cost import Probe
 from selector.data.dataset import SequenceData
 from selector.data.options import DataOptions
+from selector.files import write_file
 from selector.system import SequenceSystem
 
 MODEL_FILE = "selector-model.json"
@@ -91,7 +93,6 @@ def quiet_torchscript() -> Iterator[None]:
 def export_model(system: SequenceSystem, data: SequenceData, options: DataOptions,
                  folder: Path, meta: dict[str, Any]) -> ExportedModel:
     """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file."""
-    folder.mkdir(parents=True, exist_ok=True)
     system = system.cpu().eval()
     net = ExportNet(system, output_shape(data)).eval()
     probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
@@ -99,15 +100,18 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     example, _ = probe.batch(2, torch.device("cpu"))
     with quiet_torchscript(), torch.no_grad():
         traced = torch.jit.trace(net, (example,))
-        traced.save(str(folder / TORCHSCRIPT_FILE))
-        torch.onnx.export(net, (example,), str(folder / ONNX_FILE), dynamo=False,
+        torchscript, onnx = io.BytesIO(), io.BytesIO()  # torch's file writers abort on a full disk
+        torch.jit.save(traced, torchscript)
+        torch.onnx.export(net, (example,), onnx, dynamo=False,
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
+    write_file(folder / TORCHSCRIPT_FILE, torchscript.getvalue())
+    write_file(folder / ONNX_FILE, onnx.getvalue())
     parity = _parity(system, folder, probe)
     prep = asdict(data.preprocessing)
     tokenizer = prep.pop("tokenizer_json")
     if tokenizer:
-        (folder / TOKENIZER_FILE).write_text(tokenizer)
+        write_file(folder / TOKENIZER_FILE, tokenizer)
     document = {
         "schema": MODEL_SCHEMA, **meta, "task": data.task, "format": data.format,
         "data_options": asdict(options), "feature_names": list(data.feature_names),
@@ -119,7 +123,7 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
                   "note": "one batch = sequences of equal length, already preprocessed"},
         "parity": parity, "files": {"torchscript": TORCHSCRIPT_FILE, "onnx": ONNX_FILE},
     }
-    (folder / MODEL_FILE).write_text(json.dumps(document, indent=2, default=str))
+    write_file(folder / MODEL_FILE, json.dumps(document, indent=2, default=str))
     return ExportedModel(folder=folder, torchscript=folder / TORCHSCRIPT_FILE,
                          onnx=folder / ONNX_FILE, parity=parity,
                          parity_ok=max(parity.values()) <= PARITY_TOLERANCE)

@@ -8,6 +8,7 @@ single-objective study are drawn here. Every plot is a PNG, which the MLflow UI 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import warnings
@@ -24,10 +25,12 @@ if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
 import matplotlib.pyplot as plt
 import optuna
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from optuna.trial import FrozenTrial, TrialState
 from optuna.visualization import matplotlib as optuna_plots
 
+from selector.files import write_file
 from selector.records import CELLS, FinalComparison
 from selector.study import cell_of
 
@@ -60,11 +63,18 @@ def write_study_plots(study: optuna.Study, folder: Path, *, score_name: str) -> 
             except (ValueError, RuntimeError, ZeroDivisionError, IndexError):
                 continue  # not drawable yet
         try:
-            axes.figure.savefig(folder / name, dpi=110, bbox_inches="tight")
+            save(axes.figure, folder / name)
             written.append(name)
         finally:
             plt.close(axes.figure)
     return written
+
+
+def save(figure: Figure, path: Path) -> None:
+    """The figure as a PNG at ``path``, written whole (see `selector.files`)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    write_file(path, buffer.getvalue())
 
 
 @contextlib.contextmanager
@@ -204,7 +214,7 @@ def write_final_plot(final: FinalComparison, path: Path) -> None:
             costs.set_title("Measured cost ratios")
         else:
             costs.set_axis_off()
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        save(figure, path)
     finally:
         plt.close(figure)
 

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
 
 REPORT_SCHEMA = "selector.recommendation/1"
@@ -76,12 +77,11 @@ def report_paths(folder: Path) -> dict[str, str]:
 
 def write_reports(document: dict[str, Any], folder: Path) -> list[Path]:
     """report.md, report.html (plots embedded) and recommendation.json in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
     paths = {k: Path(v) for k, v in report_paths(folder).items()}
     blocks = report_blocks(document)
-    paths["report_md"].write_text(to_markdown(blocks))
-    paths["report_html"].write_text(to_html(blocks, folder, document["study"]))
-    paths["json"].write_text(json.dumps(document, indent=2, default=str))
+    write_file(paths["report_md"], to_markdown(blocks))
+    write_file(paths["report_html"], to_html(blocks, folder, document["study"]))
+    write_file(paths["json"], json.dumps(document, indent=2, default=str))
     return list(paths.values())
 
 

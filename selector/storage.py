@@ -19,6 +19,7 @@ import fcntl
 import functools
 import hashlib
 import logging
+import sqlite3
 import tempfile
 import time
 import warnings
@@ -32,6 +33,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
 from selector.errors import SelectorError
+from selector.files import WriteError
 from selector.urls import mask_url
 
 DEFAULT_STORAGE = "sqlite:///selector.db"
@@ -41,6 +43,13 @@ MAX_RETRIES = 2  # a trial whose worker keeps dying (say, killed for memory) is 
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class StudyBusy(SelectorError):
+    """Another process holds the study for a run that must be alone: exit code 75
+    (EX_TEMPFAIL), as the same command succeeds once that run is over."""
+
+    exit_code = 75
 
 
 class StorageUnavailable(SelectorError):
@@ -70,6 +79,60 @@ def _first_line(exc: BaseException) -> str:
     return mask_url(lines[0][:300] if lines else type(root).__name__)
 
 
+# SQLite's words for a database file it cannot write (checked lower-case, anywhere in the chain)
+_CANNOT_WRITE = ("database or disk is full", "readonly database", "disk i/o error")
+
+
+def _cannot_write(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if any(words in str(seen).lower() for words in _CANNOT_WRITE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other stores and in-memory databases."""
+    if not url.startswith("sqlite:"):
+        return None
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def check_sqlite_file(path: Path, *, expected: set[str], what: str, hint: str) -> None:
+    """Refuse an existing SQLite file that is damaged or holds another program's tables, before
+    Optuna or MLflow add theirs to it. It is opened read-only: this check never changes it."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # a new store
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                                uri=True)) as database:
+            tables = {row[0] for row in database.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise SelectorError(f"{what} {path} is not a usable SQLite database ({exc}); selector "
+                            f"leaves it untouched. {hint}") from None
+    if tables and not expected <= tables:
+        shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+        raise SelectorError(f"{what} {path} is a SQLite database of something else (tables: "
+                            f"{shown}); selector will not add its own tables to it. {hint}")
+
+
+OPTUNA_TABLES = {"studies", "trials", "version_info"}
+
+
+def check_study_file(url: str) -> None:
+    """A SQLite study storage that exists must be an Optuna one (see `check_sqlite_file`)."""
+    database = sqlite_file(url)
+    if database is not None:
+        check_sqlite_file(database, expected=OPTUNA_TABLES, what="the study storage",
+                          hint="Pass --storage sqlite:///another.db (or fix the path).")
+
+
 class _Reconnect:
     """The retry policy shared by one storage's calls: one outage, one deadline."""
 
@@ -84,6 +147,13 @@ class _Reconnect:
             try:
                 result = func(*args, **kwargs)
             except Exception as exc:
+                if _cannot_write(exc):  # a full disk is not an outage: waiting will not help
+                    raise WriteError(
+                        f"cannot write to the study storage {mask_url(self.url)}: "
+                        f"{_first_line(exc)}. Finished trials are safe in it: free space (or "
+                        "fix its permissions) and run the same command again to resume; a "
+                        f"trial that was running is retried after --stale-after seconds.") \
+                        from None
                 if not is_connection_error(exc):
                     raise
                 now = time.monotonic()
@@ -158,6 +228,7 @@ def storage_for(url: str, *, stale_after: int = DEFAULT_STALE_AFTER,
                 reconnect_for: float = RECONNECT_FOR) -> StudyStorage:
     """Open ``url`` with heartbeats every ``stale_after / 5`` s (a running trial with none for
     ``stale_after`` s is failed and retried) and connection checks before each use."""
+    check_study_file(url)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}  # parallel workers wait for the lock
@@ -186,19 +257,24 @@ class StudyLock:
 
     PostgreSQL: a session advisory lock (released by the server if the holder dies). SQLite: a
     file lock beside the system's temporary files (SQLite serves one machine). `release` may be
-    called early, inside the ``with`` block, and only the first call counts.
+    called early, inside the ``with`` block, and only the first call counts. ``role`` names
+    what is excluded: the default guards the trial budget; others are independent locks.
+    With ``wait=False``, entering raises `StudyBusy` instead of waiting for the holder.
     """
 
-    def __init__(self, storage: StudyStorage, study_name: str) -> None:
+    def __init__(self, storage: StudyStorage, study_name: str, *, role: str = "trials",
+                 wait: bool = True) -> None:
         self.storage = storage
-        self.key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:8], "big",
+        self.study_name = study_name
+        self.wait = wait
+        named = study_name if role == "trials" else f"{study_name}\0{role}"
+        self.key = int.from_bytes(hashlib.sha1(named.encode()).digest()[:8], "big",
                                   signed=True)
-        url = make_url(storage.url)
-        self.dialect = url.get_backend_name()
-        database = url.database or ""
+        self.dialect = make_url(storage.url).get_backend_name()
+        database = sqlite_file(storage.url)
         self.path = None
-        if self.dialect == "sqlite" and database and database != ":memory:":
-            name = hashlib.sha1(f"{Path(database).resolve()}\0{study_name}".encode()).hexdigest()
+        if database is not None:
+            name = hashlib.sha1(f"{database.resolve()}\0{named}".encode()).hexdigest()
             self.path = Path(tempfile.gettempdir()) / f"selector-{name[:16]}.lock"
         self._release: Callable[[], None] | None = None
 
@@ -207,13 +283,28 @@ class StudyLock:
             self._release = self.storage.reconnect.call(self._advisory)
         elif self.path is not None:
             handle = self.path.open("a")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                handle.close()
+                raise self._busy() from None
             self._release = handle.close  # closing the file drops the lock
         return self
 
+    def _busy(self) -> StudyBusy:
+        return StudyBusy(f"study '{self.study_name}' in {mask_url(self.storage.url)} is being run "
+                         "by another 'selector recommend' right now; wait for it to finish (its "
+                         "result will be in the study), or add trials to it with 'selector worker "
+                         f"--study-name {self.study_name}'.")
+
     def _advisory(self) -> Callable[[], None]:
         connection = self.storage.engine.connect()
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.key})
+        if self.wait:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.key})
+        elif not connection.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:key)"),
+                                    {"key": self.key}).scalar():
+            connection.close()
+            raise self._busy()
 
         def release() -> None:
             try:

@@ -214,8 +214,21 @@ def _run_one(study: optuna.Study, objective: Callable[[optuna.Trial], Any], lock
         # worker (its heartbeats were late), or recorded by a worker that started the same
         # enqueued trial (SQLite cannot lock rows). Optuna refuses our tell (and may then trip
         # over its own bookkeeping): the trial is recorded once, nothing is lost; carry on.
-        if not _refused_tell(exc):
-            raise
+        if _refused_tell(exc):
+            return
+        cause = _selector_error(exc)
+        if cause is not None:  # the storage could not record the trial (say, a full disk):
+            raise cause from None  # Optuna's own bookkeeping then fails with an assertion
+        raise
+
+
+def _selector_error(exc: BaseException) -> SelectorError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, SelectorError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _refused_tell(exc: BaseException) -> bool:

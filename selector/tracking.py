@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from selector.export import MODEL_FILE, quiet_torchscript
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
 from selector.space import SearchSpace
+from selector.storage import check_sqlite_file, sqlite_file
 from selector.study import FINISHED, UID_ATTR, cell_of
 from selector.urls import mask_url
 
@@ -84,6 +86,27 @@ def local_artifact_root(uri: str) -> Path | None:
     return Path(database).expanduser().resolve().parent / "mlruns" if database else None
 
 
+MLFLOW_TABLES = {"experiments", "runs"}
+
+
+def check_store_file(uri: str) -> None:
+    """A SQLite tracking store that exists must be an MLflow one (see `check_sqlite_file`)."""
+    database = sqlite_file(uri)
+    if database is not None:
+        check_sqlite_file(database, expected=MLFLOW_TABLES, what="the MLflow tracking store",
+                          hint="Point --tracking-uri (or MLFLOW_TRACKING_URI) at another store.")
+
+
+def local_folders(uri: str) -> list[Path]:
+    """The folders a local tracking store writes to: none for a tracking server."""
+    root = local_artifact_root(uri)
+    if root is not None:
+        return [root.parent, root]
+    if uri.startswith("file:"):
+        return [Path(urllib.parse.urlparse(uri).path)]
+    return [] if "://" in uri else [Path(uri)]
+
+
 def client_defaults() -> None:
     """MLflow client settings for a search; values the user has set are kept.
 
@@ -102,6 +125,7 @@ def client_defaults() -> None:
 def connect(uri: str) -> MlflowClient:
     """A client for ``uri``, checked with one cheap call: an unreachable store fails here."""
     client_defaults()
+    check_store_file(uri)
     try:
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)
