@@ -37,7 +37,7 @@ from selector.api import (
 from selector.api import recommend as run_recommend
 from selector.cli_options import finite, with_data_options
 from selector.dashboard import dashboard as mlflow_dashboard
-from selector.dashboard import experiment_path, is_server, selector_experiments
+from selector.dashboard import experiment_path, is_loopback, is_server, selector_experiments
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
 from selector.errors import SelectorError
@@ -717,8 +717,13 @@ def predict(
 @user_errors
 def dashboard(
     tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
-    host: Annotated[str, typer.Option(help="Interface to listen on; 127.0.0.1 keeps it local.")]
-    = "127.0.0.1",
+    host: Annotated[str, typer.Option(
+        help="Interface to listen on. The default keeps the dashboard on this machine; any "
+        "other address needs --expose.")] = "127.0.0.1",
+    expose: Annotated[bool, typer.Option(
+        "--expose", help="Allow a --host that other machines can reach. The dashboard has no "
+        "login: anyone who reaches it can read and delete runs. For a team, run the "
+        "authenticated server from mlflow/ instead.")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5000,
     workers: Annotated[int, typer.Option(
         min=1, help="Server worker processes; one is fastest on a small machine.")] = 1,
@@ -735,6 +740,11 @@ def dashboard(
 
       selector dashboard --port 8080 --tracking-uri sqlite:////data/mlflow.db
     """
+    if not expose and not is_loopback(host):
+        raise typer.BadParameter(
+            f"{host} can be reached from other machines, and the dashboard has no login. Add "
+            "--expose to do it anyway; for shared use, run the authenticated tracking server "
+            "from mlflow/ (see the README).", param_hint="'--host'")
     if is_server(tracking_uri):
         stdout.print(f"The tracking store is a server: open {mask_url(tracking_uri)}",
                      markup=False, highlight=False)

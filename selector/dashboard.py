@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import signal
 import socket
@@ -30,6 +31,16 @@ STARTUP_TIMEOUT_S = 90.0
 
 def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def server_command(uri: str, *, host: str, port: int, workers: int) -> list[str]:

@@ -19,9 +19,8 @@ from typer.testing import CliRunner
 from selector.api import SearchRequest, search
 from selector.cli import app
 from selector.dashboard import ServerProcess
-from selector.errors import SelectorError
 from selector.study import counted_trials
-from tests.conftest import TINY, free_port
+from tests.conftest import TINY, free_port, selector
 from tests.test_tracking import trial_runs
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -141,18 +140,34 @@ def test_the_team_server_requires_a_login_and_takes_selector_runs(
         with pytest.raises(urllib.error.HTTPError) as anonymous:
             urllib.request.urlopen(f"{server.url}/api/2.0/mlflow/experiments/search?max_results=1")
         assert anonymous.value.code == 401
+        write = urllib.request.Request(  # an anonymous write: refused, and nothing created
+            f"{server.url}/api/2.0/mlflow/experiments/create", method="POST",
+            data=json.dumps({"name": "vandal"}).encode(),
+            headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(write)
+        assert refused.value.code == 401
 
+        # The CLI, as a user runs it, with credentials from MLflow's standard variables only.
+        login = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password,
+                 "MLFLOW_TRACKING_URI": server.url}
+        args = ["recommend", "example:digits", "--space", tiny, "--n-trials", "2", "--seeds",
+                "2", "--accelerator", "cpu", "--storage", f"sqlite:///{tmp_path / 'study.db'}",
+                "--json", "--quiet"]
+        run = selector(*args, cwd=tmp_path, env=login)
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert json.loads(out)["search"]["tracking"]["logged_trials"] == 2
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-        request = SearchRequest(data="example:digits", space=tiny, n_trials=2, accelerator="cpu",
-                                storage=f"sqlite:///{tmp_path / 'study.db'}",
-                                tracking_uri=server.url)
-        summary = search(request)
-        assert summary.tracking is not None and summary.tracking.logged_trials == 2
+        names = [e.name for e in MlflowClient(server.url).search_experiments()]
+        assert "selector-digits" in names and "vandal" not in names
 
-        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
-        with pytest.raises(SelectorError, match="401"):
-            search(request)
+        wrong = selector(*args, cwd=tmp_path, env={**login,
+                                                   "MLFLOW_TRACKING_PASSWORD": "not-it"})
+        out, err = wrong.communicate(timeout=120)
+        assert wrong.returncode == 2 and "401" in err and "Traceback" not in err
+        assert password not in out + err and "not-it" not in out + err
 
 
 def test_the_container_runs_and_checks_the_tested_script() -> None:
