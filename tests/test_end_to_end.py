@@ -48,7 +48,7 @@ def reached(point: str, storage: str, folder: Path, n_trials: int) -> bool:
     if point == "training":  # some trials done, one training
         return len(finished) >= 2 and any(t.state == TrialState.RUNNING for t in trials)
     if point == "final runs":  # the search is done; each cell's best is being retrained
-        return len(finished) >= n_trials and not (folder / "out").exists()
+        return len(finished) >= n_trials and not (folder / "out" / "plots").exists()
     assert point == "hand-over"  # plots written; the model is being exported and registered
     return (folder / "out" / "plots").exists()
 
