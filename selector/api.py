@@ -51,7 +51,6 @@ from selector.storage import (
     DEFAULT_STALE_AFTER,
     DEFAULT_STORAGE,
     StudyLock,
-    check_study_file,
     sqlite_file,
     storage_for,
 )
@@ -182,16 +181,18 @@ def quiet_libraries() -> None:
 
 def check_places(request: SearchRequest, output: Path | None = None) -> None:
     """Fail before any work where this run cannot or must not write: the SQLite study's
-    folder, a local MLflow store and its artifacts, and the output folder; and existing SQLite
-    files that are damaged or another program's."""
-    check_study_file(request.storage)
-    if request.tracking_uri:
+    folder, a local MLflow store (damaged or another program's) and its artifacts, and the
+    output folder."""
+    places: list[tuple[Path, str]] = []
+    database = sqlite_file(request.storage)  # (its file is checked as it is opened)
+    if database is not None:
+        places.append((database.parent, "the study storage's folder"))
+    if request.tracking_uri:  # connected to after the study is created: checked here
         check_store_file(request.tracking_uri)
-    database = sqlite_file(request.storage)
-    places = [] if database is None else [(database.parent, "the study storage's folder")]
-    places += [(folder, "the MLflow store's folder") for folder in
-               local_folders(request.tracking_uri or "")] if request.tracking_uri else []
-    places += [] if output is None else [(output, "--output-dir")]
+        places += [(folder, "the MLflow store's folder")
+                   for folder in local_folders(request.tracking_uri)]
+    if output is not None:
+        places.append((output, "--output-dir"))
     for folder, what in places:
         check_writable(folder.expanduser(), what)
 

@@ -7,7 +7,7 @@ any other exception is a bug in selector and exits with 1.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class SelectorError(Exception):
@@ -26,6 +26,14 @@ class DataError(SelectorError):
         self.source = source
         self.detail = message
         super().__init__(f"{source}: {message}")
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what led to it (its cause, else its context), outermost first."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

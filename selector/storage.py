@@ -32,7 +32,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
-from selector.errors import SelectorError
+from selector.errors import SelectorError, causes
 from selector.files import WriteError
 from selector.urls import mask_url
 
@@ -61,14 +61,9 @@ class StorageUnavailable(SelectorError):
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) means the connection failed, not the statement."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
-            return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(seen, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+               or (isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated)
+               for seen in causes(exc))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -84,12 +79,7 @@ _CANNOT_WRITE = ("database or disk is full", "readonly database", "disk i/o erro
 
 
 def _cannot_write(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if any(words in str(seen).lower() for words in _CANNOT_WRITE):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(words in str(seen).lower() for seen in causes(exc) for words in _CANNOT_WRITE)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from selector.errors import SelectorError, did_you_mean
+from selector.errors import SelectorError, causes, did_you_mean
 from selector.records import CELLS, CellResult, SearchSummary
 from selector.storage import StudyLock, StudyStorage
 from selector.urls import mask_url
@@ -223,23 +223,13 @@ def _run_one(study: optuna.Study, objective: Callable[[optuna.Trial], Any], lock
 
 
 def _selector_error(exc: BaseException) -> SelectorError | None:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, SelectorError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return next((seen for seen in causes(exc) if isinstance(seen, SelectorError)), None)
 
 
 def _refused_tell(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a"):
-            return True
-        if isinstance(seen, optuna.exceptions.UpdateFinishedTrialError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any((isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a"))
+               or isinstance(seen, optuna.exceptions.UpdateFinishedTrialError)
+               for seen in causes(exc))
 
 
 def threads_per_worker(jobs: int) -> int:
