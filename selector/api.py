@@ -25,11 +25,20 @@ from selector.decision import decide
 from selector.errors import SelectorError
 from selector.export import PARITY_TOLERANCE, export_model
 from selector.files import check_writable, keeping
-from selector.final import FinalModels, Step, compare, estimated_seconds, stored_comparison
+from selector.final import (
+    FinalModels,
+    Step,
+    compare,
+    estimated_seconds,
+    planned_runs,
+    refit,
+    stored_comparison,
+)
 from selector.gates import evaluate
 from selector.interrupts import INTERRUPTS
 from selector.objective import Objective, TrialFailed
 from selector.plots import write_final_plot, write_study_plots
+from selector.pruning import make_pruner
 from selector.records import (
     Budgets,
     DataProfile,
@@ -40,7 +49,7 @@ from selector.records import (
     TrackingSummary,
 )
 from selector.report import (
-    REPORT_SCHEMA,
+    BASELINE_SCHEMAS,
     build_document,
     decision_document,
     report_paths,
@@ -57,7 +66,6 @@ from selector.storage import (
 from selector.study import (
     counted_trials,
     load_existing,
-    make_pruner,
     make_sampler,
     open_study,
     optimize,
@@ -80,6 +88,7 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
+from selector.training import Fitted
 from selector.urls import mask_url
 
 ProgressHook = Callable[[optuna.Study], None]
@@ -392,6 +401,7 @@ class RecommendRequest:
 
     search: SearchRequest
     seeds: int = 3
+    refit: bool = True  # hand over the chosen configuration refit on train + validation
     preferences: Preferences = field(default_factory=Preferences)
     output_dir: str | None = None  # default: selector-output/<study name>
     model_name: str | None = None  # registered model name; default: the study name
@@ -400,6 +410,11 @@ class RecommendRequest:
     baseline: str | None = None  # "champion" (the registered model's run) or a JSON report
     min_score: float | None = None  # quality gate on the recommended cell's test score
     promote: bool = False  # a gated run registers the model only with this, and gates passed
+
+    def __post_init__(self) -> None:
+        if self.seeds < 2:
+            raise SelectorError(f"seeds must be at least 2 (one seed has no spread to judge a "
+                                f"difference by); got {self.seeds}")
 
     def folder(self) -> Path:
         return Path(self.output_dir or Path("selector-output") / self.search.resolved_study_name())
@@ -416,7 +431,7 @@ class RecommendRequest:
 class RecommendResult:
     summary: SearchSummary
     recommendation: Recommendation
-    document: dict[str, Any]  # the JSON report (schema selector.recommendation/1)
+    document: dict[str, Any]  # the JSON report (schema REPORT_SCHEMA)
 
     @property
     def exit_code(self) -> int:
@@ -451,13 +466,22 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
         seeds = tuple(search_request.seed + i for i in range(_affordable_seeds(
             request, study, data, started, notify)))
         final = compare(study, data, space.training, seeds=seeds,
-                        accelerator=search_request.accelerator, step=step)
+                        accelerator=search_request.accelerator, step=step, refit=request.refit)
         profile = profile_dataset(data)
         study.set_user_attr(PROFILE_ATTR, profile.to_dict())
         study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
                                             "budgets": asdict(search_request.budgets)})
         INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
         rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
+        handed = None
+        if rec.verdict is not None:
+            INTERRUPTS.checkpoint()
+            if step and request.refit:
+                step(f"{rec.verdict.upper()} refit on train + validation",
+                     planned_runs(data, len(seeds), refit=True))
+            handed = (refit(study, final, rec.verdict, data, space.training,
+                            accelerator=search_request.accelerator) if request.refit
+                      else final.best_model(rec.verdict))
         gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                          min_score=request.min_score) if request.gated else None
         kept = (f"The search and the final comparison are kept in "
@@ -465,16 +489,17 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
                 "and run the same command again (it resumes; the final runs are redone).")
         with keeping(kept):
             document = _hand_over(request, study, data, final, rec, profile, summary, gates,
-                                  notify)
+                                  notify, handed)
     return RecommendResult(summary, rec, document)
 
 
 def _hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData,
                final: FinalModels, rec: Recommendation, profile: DataProfile,
                summary: SearchSummary, gates: dict[str, Any] | None,
-               notify: Notify) -> dict[str, Any]:
-    """The outputs of a decided study: plots, the model folder, the model in MLflow, and the
-    reports; returns the JSON report. Interrupts stop it between steps up to the hand-over."""
+               notify: Notify, chosen: Fitted | None) -> dict[str, Any]:
+    """The outputs of a decided study: plots, the model folder, the model ``chosen`` (the
+    refit, or the best seed's) in MLflow, and the reports; returns the JSON report.
+    Interrupts stop it between steps up to the hand-over."""
     search_request = request.search
     register = request.register and (gates is None or (request.promote and gates["passed"]))
     folder = request.folder()
@@ -484,13 +509,16 @@ def _hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceDat
     INTERRUPTS.checkpoint()
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)
-        assert evidence is not None
-        chosen = final.best_model(rec.verdict)
+        assert evidence is not None and chosen is not None
+        refitted = final.comparison.refit
         exported = export_model(chosen.system, data, search_request.data_options,
                                 folder / "model", meta={
                                     "cell": rec.verdict, "config": evidence.config,
                                     "search_trial": evidence.trial, "study": study.study_name,
-                                    "score_name": rec.score_name, "test_score": evidence.test_mean,
+                                    "score_name": rec.score_name,
+                                    "test_score": refitted.test_score if refitted
+                                    else evidence.test_mean,
+                                    "trained_on": "train+val" if refitted else "train",
                                     "verdict": rec.headline, "rationale": list(rec.rationale)})
         artifacts |= {"model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
                       "onnx": str(exported.onnx), "parity": exported.parity}
@@ -533,9 +561,9 @@ def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | N
     except (OSError, ValueError) as exc:
         raise SelectorError(f"--baseline {path}: cannot read a recommendation JSON ({exc}).") \
             from None
-    if not isinstance(document, dict) or document.get("schema") != REPORT_SCHEMA:
+    if not isinstance(document, dict) or document.get("schema") not in BASELINE_SCHEMAS:
         raise SelectorError(f"--baseline {path}: expected a recommendation.json written by "
-                            f"selector recommend (schema {REPORT_SCHEMA}).")
+                            f"selector recommend (schema {' or '.join(BASELINE_SCHEMAS)}).")
     return document, str(path)
 
 
@@ -590,11 +618,13 @@ def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files
 
 
 def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
-                 preferences: Preferences | None = None, budgets: Budgets | None = None,
-                 output_dir: str | None = None) -> RecommendResult:
+                 prefer: str | None = None, min_gain: float | None = None,
+                 budgets: Budgets | None = None, output_dir: str | None = None
+                 ) -> RecommendResult:
     """Re-render the report of a recommended study from its storage, without retraining.
 
-    Preferences and budgets default to those of the last `recommend`; new ones re-decide.
+    The preset, minimum gain and budgets default to those of the last `recommend`; each one
+    given replaces only itself (a new ``min_gain`` keeps the stored preset), and re-decides.
     """
     quiet_libraries()
     study = load_existing(storage_for(storage), study_name)
@@ -604,7 +634,9 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
                             "recommend' on it first (its search trials are kept).")
     stored = dict(study.user_attrs.get(DECISION_ATTR, {}))
     stored_budgets = Budgets(**stored.pop("budgets", {}))
-    preferences = preferences or Preferences(**stored)
+    overrides = {k: v for k, v in {"prefer": prefer, "min_gain": min_gain}.items()
+                 if v is not None}
+    preferences = Preferences(**{**stored, **overrides})
     budgets = budgets or stored_budgets
     profile = DataProfile.from_dict(study.user_attrs[PROFILE_ATTR])
     rec = decide(final, profile, budgets, preferences)

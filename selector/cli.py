@@ -20,6 +20,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -57,6 +58,7 @@ from selector.records import (
 )
 from selector.report import summary_markdown
 from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
+from selector.study import threads_per_worker
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
 
@@ -262,8 +264,13 @@ def recommend(
     max_latency_ms: MaxLatencyOpt = None,
     max_train_time: MaxTrainTimeOpt = None,
     seeds: Annotated[int, typer.Option(
-        min=1, help="Final runs per cell: each cell's best configuration is retrained with this "
-        "many seeds on the same splits, and tested.", rich_help_panel="Decision")] = 3,
+        min=2, help="Final runs per cell: each cell's best configuration is retrained with this "
+        "many seeds on the same splits, and tested (at least 2: one seed has no spread to "
+        "judge a difference by).", rich_help_panel="Decision")] = 3,
+    no_refit: Annotated[bool, typer.Option(
+        "--no-refit", help="Hand over the chosen cell's best-validation seed model (trained on "
+        "the training split) instead of its configuration refit on train + validation.",
+        rich_help_panel="Output")] = False,
     prefer: PreferOpt = "balanced",
     min_gain: MinGainOpt = None,
     output_dir: OutputDirOpt = None,
@@ -357,7 +364,7 @@ def recommend(
                             max_train_seconds=max_train_time),
             multi_objective=objective_flag(objective), accelerator=accelerator,
             tracking_uri=tracking, experiment_name=experiment_name, stale_after=stale_after)
-    request = RecommendRequest(search=search_request, seeds=seeds,
+    request = RecommendRequest(search=search_request, seeds=seeds, refit=not no_refit,
                                preferences=preferences(prefer, min_gain), output_dir=output_dir,
                                model_name=model_name, register=not no_register, budget=budget,
                                baseline=baseline, min_score=min_score, promote=promote)
@@ -625,7 +632,8 @@ def summary_table(summary: SearchSummary) -> Table:
         ("  train s/epoch", lambda c: _cost(c, lambda k: f"{k['train_seconds_per_epoch']:.2f}")),
         ("  epochs to best", lambda c: _cost(c, lambda k: f"{k['best_epoch']}")),
         ("  latency p50/p95 (ms, batch 1)",
-         lambda c: _cost(c, lambda k: f"{k['latency_ms_p50']:.2f}/{k['latency_ms_p95']:.2f}")),
+         lambda c: _cost(c, lambda k: f"{k['latency_ms_p50']:.2f}/"
+                                      f"{_fmt(k.get('latency_ms_p95'), '{:.2f}')}")),
         ("  throughput (seq/s)", lambda c: _cost(c, lambda k: f"{k['throughput_per_s']:,.0f}")),
         ("  training memory (MiB)",
          lambda c: _cost(c, lambda k: f"{k['peak_memory_bytes'] / 2**20:.1f}")),
@@ -633,6 +641,10 @@ def summary_table(summary: SearchSummary) -> Table:
     for label, show in rows:
         table.add_row(label, *(show(c) for c in summary.cells))
     return table
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else spec.format(value)
 
 
 def _config(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
@@ -669,9 +681,10 @@ def report(
 
       selector report selector-digits --prefer edge --output-dir edge-report
     """
-    chosen = None if prefer is None and min_gain is None else preferences(prefer or "balanced",
-                                                                           min_gain)
-    result = report_study(study, storage=storage, preferences=chosen, output_dir=output_dir)
+    if prefer is not None:
+        preferences(prefer, min_gain)  # the flag's check
+    result = report_study(study, storage=storage, prefer=prefer, min_gain=min_gain,
+                          output_dir=output_dir)
     if as_json:
         print_json(result.document)
     else:
@@ -791,4 +804,6 @@ def main() -> None:
     library.addHandler(WarningsToStderr(logging.WARNING))
     library.propagate = False
     raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
+    if "OMP_NUM_THREADS" not in os.environ:  # torch counts the machine's cores, not our share
+        torch.set_num_threads(threads_per_worker(1))
     app()

@@ -6,16 +6,21 @@ the untrained network (before any training is spent on a candidate that breaks a
 
 from __future__ import annotations
 
-import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from selector.model import RecurrentNet, count_parameters
+from selector.records import Ratio
 
 THROUGHPUT_BATCH = 64
+LATENCY_TIMINGS = 100  # batch-1 timings per latency measurement
+MIN_P95_TIMINGS = 100  # fewer timings than this report no 95th percentile: it would be the max
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,12 @@ class Probe:
 @dataclass(frozen=True)
 class Latency:
     p50_ms: float
-    p95_ms: float
+    p95_ms: float | None  # None from fewer than MIN_P95_TIMINGS timings
+
+    @classmethod
+    def of(cls, times_ms: list[float]) -> Latency:
+        p95 = float(np.percentile(times_ms, 95)) if len(times_ms) >= MIN_P95_TIMINGS else None
+        return cls(float(np.median(times_ms)), p95)
 
 
 def size_bytes(module: nn.Module) -> int:
@@ -56,26 +66,55 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-@torch.inference_mode()
-def latency(net: nn.Module, probe: Probe, batch_size: int, *, repeats: int = 20,
-            warmup: int = 3) -> Latency:
-    """Median and 95th-percentile wall time of one forward pass, after warm-up."""
+def forward_pass(net: nn.Module, probe: Probe, batch_size: int) -> Callable[[], object]:
+    """One inference forward pass of ``net`` (eval mode, no autograd) on a probe batch."""
     device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
     x, lengths = probe.batch(batch_size, device)
+
+    @torch.inference_mode()
+    def run() -> object:
+        out = net.eval()(x, lengths)
+        _sync(device)
+        return out
+
+    return run
+
+
+def timings_ms(run: Callable[[], object], repeats: int, *, warmup: int = 3) -> list[float]:
+    """Wall times of ``repeats`` calls of ``run``, after ``warmup`` untimed ones."""
     for _ in range(warmup):
-        net(x, lengths)
-    _sync(device)
+        run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        net(x, lengths)
-        _sync(device)
+        run()
         times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def latency(net: nn.Module, probe: Probe, batch_size: int, *,
+            repeats: int = LATENCY_TIMINGS) -> Latency:
+    """Median and 95th percentile wall time of one forward pass, after warm-up."""
+    was_training = net.training
+    times = timings_ms(forward_pass(net, probe, batch_size), repeats)
     net.train(was_training)
-    times.sort()
-    return Latency(statistics.median(times), times[min(len(times) - 1, round(0.95 * len(times)))])
+    return Latency.of(times)
+
+
+def interleaved_ms(runs: dict[str, Callable[[], object]], rounds: int, *,
+                   warmup: int = 3) -> dict[str, list[float]]:
+    """Each of ``runs`` timed once per round, in turn, so that both sides of a comparison see
+    the same machine (a busy neighbour, a clock change) as alike as possible."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    return times
 
 
 def training_memory_bytes(net: nn.Module, probe: Probe, batch_size: int) -> int:
@@ -99,6 +138,8 @@ def training_memory_bytes(net: nn.Module, probe: Probe, batch_size: int) -> int:
             saved.setdefault(t.data_ptr(), t.numel() * t.element_size())
         return t
 
+    net(x, lengths).sum().backward()  # one-time work (a kernel's shape timing) before the count
+    net.zero_grad(set_to_none=True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = net(x, lengths)
     out.sum().backward()
@@ -106,28 +147,40 @@ def training_memory_bytes(net: nn.Module, probe: Probe, batch_size: int) -> int:
     return 4 * size_bytes(net) + sum(saved.values())
 
 
-def train_step_ms(net: nn.Module, probe: Probe, batch_size: int, *, repeats: int = 8,
-                  warmup: int = 2) -> float:
-    """Median wall time of one training step (forward, backward, AdamW update) at ``batch_size``.
+def training_step(net: nn.Module, probe: Probe, batch_size: int) -> Callable[[], object]:
+    """One training step (forward, backward, AdamW update) of ``net`` at ``batch_size``.
 
-    The weights are restored afterwards, so the measurement leaves ``net`` as it found it.
+    It changes the weights: time it on a throwaway network.
     """
     device = next(net.parameters()).device
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    was_training = net.training
     net.train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     x, lengths = probe.batch(batch_size, device)
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
+
+    def run() -> object:
         optimizer.zero_grad(set_to_none=True)
         net(x, lengths).float().pow(2).mean().backward()
         optimizer.step()
         _sync(device)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000.0)
-    net.load_state_dict(state)
-    net.zero_grad(set_to_none=True)
-    net.train(was_training)
-    return statistics.median(times)
+        return None
+
+    return run
+
+
+def macs_per_step(net: RecurrentNet) -> int:
+    """Multiply-adds of the recurrent layers for one step of one sequence: one per weight of
+    the input and recurrent matrices (4 gate blocks for an LSTM, 3 for a GRU). Deterministic,
+    so it can break a tie that noisy timings cannot."""
+    return sum(p.numel() for name, p in net.rnn.named_parameters() if name.startswith("weight"))
+
+
+def median_ratio(numerator_ms: list[float], denominator_ms: list[float], *,
+                 level: float = 0.95) -> Ratio:
+    """The median of per-round ratios of interleaved timings, with a distribution-free interval
+    (order statistics of the median; normal approximation to the binomial ranks)."""
+    ratios = np.sort(np.asarray(numerator_ms) / np.asarray(denominator_ms))
+    n = len(ratios)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    low = max(0, int(np.floor(n / 2 - z * np.sqrt(n) / 2)) - 1)
+    high = min(n - 1, int(np.ceil(n / 2 + z * np.sqrt(n) / 2)))
+    return Ratio(float(np.median(ratios)), float(ratios[low]), float(ratios[high]), level)

@@ -17,7 +17,7 @@ import contextlib
 import io
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,32 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
+def onnx_bytes(net: ExportNet, example: torch.Tensor) -> bytes:
+    """``net`` as an ONNX model (batch and steps dynamic), in memory."""
+    buffer = io.BytesIO()
+    with quiet_torchscript(), torch.no_grad():
+        torch.onnx.export(net, (example,), buffer, dynamo=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
+    return buffer.getvalue()
+
+
+def onnx_forward(system: SequenceSystem, data: SequenceData, probe: Probe,
+                 batch_size: int) -> Callable[[], object]:
+    """One ONNX Runtime inference of the exported form of ``system`` on a probe batch, with as
+    many threads as torch uses: the runtime a deployed model runs, for latency."""
+    import onnxruntime
+
+    net = ExportNet(system, output_shape(data)).cpu().eval()
+    x, _ = probe.batch(batch_size, torch.device("cpu"))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(onnx_bytes(net, x), options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {"x": x.numpy()}
+    return lambda: session.run(None, feed)
+
+
 def export_model(system: SequenceSystem, data: SequenceData, options: DataOptions,
                  folder: Path, meta: dict[str, Any]) -> ExportedModel:
     """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file."""
@@ -100,13 +126,10 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     example, _ = probe.batch(2, torch.device("cpu"))
     with quiet_torchscript(), torch.no_grad():
         traced = torch.jit.trace(net, (example,))
-        torchscript, onnx = io.BytesIO(), io.BytesIO()  # torch's file writers abort on a full disk
+        torchscript = io.BytesIO()  # torch's file writers abort on a full disk
         torch.jit.save(traced, torchscript)
-        torch.onnx.export(net, (example,), onnx, dynamo=False,
-                          input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
     write_file(folder / TORCHSCRIPT_FILE, torchscript.getvalue())
-    write_file(folder / ONNX_FILE, onnx.getvalue())
+    write_file(folder / ONNX_FILE, onnx_bytes(net, example))
     parity = _parity(system, folder, probe)
     prep = asdict(data.preprocessing)
     tokenizer = prep.pop("tokenizer_json")

@@ -9,9 +9,13 @@ backward through time, the weight gradients as single GEMMs after the loop, and 
 gate arithmetic.
 
 The path is taken automatically in training on CPU where it is faster (timed once per shape,
-see `FastPath`). Where the extension cannot be built (no compiler, an unusual platform) the
-model falls back to `nn.GRU` with one warning. Evaluation, export and registered models always
-run plain `nn.GRU`. ``SELECTOR_FAST_GRU=0`` turns the path off.
+see `FastPath`), and for validation and scoring inside `inference()`. Where the extension
+cannot be built (no compiler, an unusual platform) the model falls back to `nn.GRU` with one
+warning. Latency measurement, export and registered models always run plain `nn.GRU`.
+``SELECTOR_FAST_GRU=0`` turns the path off.
+
+One-time work (building or loading the kernel, timing a shape) is counted by `SETUP`, so that
+training timers can leave it out: it is a cost of this process, not of a GRU epoch.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import platform
+import sysconfig
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -43,10 +50,33 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+class SetupClock:
+    """Seconds this process spent on one-time work: the kernel's build or load, shape timings."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+SETUP = SetupClock()
+"""The process's one-time seconds; a timer subtracts what accrued while it ran."""
+
+
 def cache_dir() -> Path:
-    """Where the built extension is kept, per source, torch version, flags and CPU model."""
-    key = "|".join([SOURCE.read_text(), torch.__version__, " ".join(_FLAGS), platform.machine(),
-                    _cpu_model()])
+    """Where the built extension is kept, per source, torch version, Python ABI, flags and CPU.
+
+    Nothing in the key depends on where the source or the environment lives, so another
+    checkout or virtual environment with the same torch finds the same build.
+    """
+    key = "|".join([SOURCE.read_text(), torch.__version__, str(sysconfig.get_config_var(
+        "EXT_SUFFIX")), " ".join(_FLAGS), platform.machine(), _cpu_model()])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "selector" / "fast_gru" / digest
@@ -66,7 +96,8 @@ def kernel() -> ModuleType | None:
     if not enabled():
         return None
     try:
-        module = _build()
+        with SETUP.counting():
+            module = _built() or _build()
         if not module.has_blas():
             raise RuntimeError("this PyTorch build exports no BLAS sgemm_")
         return module
@@ -81,6 +112,23 @@ def _loaded() -> ModuleType:
     module = kernel()
     if module is None:
         raise RuntimeError("the fast GRU kernel is not available: check FAST_PATH.use() first")
+    return module
+
+
+def _built() -> ModuleType | None:
+    """The extension already built in the cache, imported without ninja.
+
+    ninja's build file names the source's and torch's absolute paths, so going through
+    `cpp_extension.load` would rebuild for every checkout and virtual environment.
+    """
+    found = sorted(cache_dir().glob("selector_fast_gru*.so"))
+    if not found:
+        return None
+    spec = importlib.util.spec_from_file_location(found[-1].stem, found[-1])
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -181,20 +229,43 @@ def gru(rnn: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None = None) -> to
     return layer_input.transpose(0, 1)
 
 
+_INFERENCE = [False]  # inside `inference()`: no-grad forward passes may take the kernel too
+
+
+@contextlib.contextmanager
+def inference() -> Iterator[None]:
+    """Let no-grad forward passes (validation, scoring) run through the kernel where faster.
+
+    Opt-in, so that latency measurement and export (TorchScript tracing, ONNX) keep plain
+    `nn.GRU`, which is what a deployed model runs.
+    """
+    before = _INFERENCE[0]
+    _INFERENCE[0] = True
+    try:
+        yield
+    finally:
+        _INFERENCE[0] = before
+
+
 def applicable(rnn: nn.Module, x: torch.Tensor) -> bool:
-    """Whether ``rnn`` on ``x`` could take the fast path: a GRU training in float32 on CPU."""
-    return (isinstance(rnn, nn.GRU) and rnn.training and torch.is_grad_enabled()
-            and x.device.type == "cpu" and x.dtype == torch.float32
-            and rnn.weight_hh_l0.dtype == torch.float32 and rnn.bias and enabled())
+    """Whether ``rnn`` on ``x`` could take the fast path: a GRU in float32 on CPU, training
+    with gradients, or evaluating without them inside `inference()`."""
+    grad = torch.is_grad_enabled()
+    mode = (rnn.training and grad) if not _INFERENCE[0] else (rnn.training or not grad)
+    return (isinstance(rnn, nn.GRU) and mode and x.device.type == "cpu"
+            and x.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
+            and rnn.bias and not torch.jit.is_tracing() and not torch.is_inference_mode_enabled()
+            and enabled())
 
 
 class FastPath:
     """Decides, once per shape, whether the fast kernel beats `nn.GRU` for a training step.
 
-    A shape is the GRU's (input, hidden, layers, directions) with the batch's size and its
-    length rounded up to a power of two. Each is timed once per process, forward and backward
-    through both paths on a probe of that shape (milliseconds to a second, against minutes of
-    training); where the two are within 10% `nn.GRU` is kept.
+    A shape is the GRU's (input, hidden, layers, directions) with the batch's size, its
+    length rounded up to a power of two, and whether gradients flow. Each is timed once per
+    process, through both paths on a probe of that shape (forward and backward, or forward
+    alone without gradients); where the two are within 10% `nn.GRU` is kept. The timing is
+    one-time work (`SETUP`), left out of training timers.
     """
 
     def __init__(self) -> None:
@@ -205,16 +276,18 @@ class FastPath:
             return False
         assert isinstance(rnn, nn.GRU)
         batch, length, _ = x.shape
+        grad = torch.is_grad_enabled()
         key = (rnn.input_size, rnn.hidden_size, rnn.num_layers, int(rnn.bidirectional), batch,
-               1 << max(0, length - 1).bit_length())
+               1 << max(0, length - 1).bit_length(), int(grad))
         if key not in self._faster:
-            self._faster[key] = self._time(rnn, x, key[-1])
+            with SETUP.counting():
+                self._faster[key] = self._time(rnn, x, key[-2], grad)
         return self._faster[key]
 
     @staticmethod
-    def _time(rnn: nn.GRU, x: torch.Tensor, length: int) -> bool:
+    def _time(rnn: nn.GRU, x: torch.Tensor, length: int, grad: bool) -> bool:
         probe = x.detach()[:, :1].expand(-1, length, -1).contiguous()
-        probe.requires_grad_(x.requires_grad)  # an embedding's output needs its gradient
+        probe.requires_grad_(grad and x.requires_grad)  # an embedding's output needs its grad
         runs = {"fast": lambda: gru(rnn, probe), "torch": lambda: rnn(probe)[0]}
         grads = [p.grad for p in rnn.parameters()]  # the training step's own, kept intact
         rnn.zero_grad(set_to_none=True)  # (backward would add to them in place)
@@ -223,14 +296,17 @@ class FastPath:
             times = []
             for _ in range(3):
                 start = time.perf_counter()
-                run().sum().backward()
+                out = run()
+                if grad:
+                    out.sum().backward()
                 times.append(time.perf_counter() - start)
             best[name] = min(times[1:])
-        for parameter, grad in zip(rnn.parameters(), grads, strict=True):
-            parameter.grad = grad
+        for parameter, kept in zip(rnn.parameters(), grads, strict=True):
+            parameter.grad = kept
         faster = best["fast"] < 0.9 * best["torch"]
-        logger.debug("fast GRU %s for batch %d, length %d: %.2f vs %.2f ms", "used" if faster
-                     else "not used", x.shape[0], length, 1e3 * best["fast"], 1e3 * best["torch"])
+        logger.debug("fast GRU %s for batch %d, length %d, %s: %.2f vs %.2f ms",
+                     "used" if faster else "not used", x.shape[0], length,
+                     "training" if grad else "inference", 1e3 * best["fast"], 1e3 * best["torch"])
         return faster
 
 

@@ -1,7 +1,7 @@
 """Gates for scheduled re-selection: did the decision change since last time, and is it good
 enough to ship?
 
-Pure: it compares two recommendation documents (`selector.recommendation/1`), or rather their
+Pure: it compares two recommendation documents (`selector.recommendation/2`), or rather their
 decision part, and returns what changed, whether the change is significant, the quality gate,
 and the exit code that tells CI about it. The architecture is the cell and the network's shape
 (hidden size, layers, direction); training hyperparameters such as the learning rate move from
@@ -29,14 +29,11 @@ def compare(new: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """What changed from ``baseline`` to ``new``: the cell, its hyperparameters, its test
     score (Welch's t-test over the seed runs) and its costs."""
     before, after = chosen_cell(baseline), chosen_cell(new)
-    comparison = new["comparison"]
-    credible = (comparison["ci_low"] is not None and comparison["ci_high"] is not None
-                and not comparison["ci_low"] <= 0 <= comparison["ci_high"])
     cell_changed = baseline.get("verdict") != new.get("verdict")
     changes: dict[str, Any] = {"cell": {
         "before": baseline.get("verdict"), "after": new.get("verdict"), "changed": cell_changed,
-        # a new cell counts when this run's own LSTM - GRU interval excludes zero
-        "significant": cell_changed and credible}}
+        # a new cell counts when this run's own LSTM - GRU interval puts the new cell ahead
+        "significant": cell_changed and _credibly_ahead(new["comparison"], new.get("verdict"))}}
     old_config = before["config"] if before else {}
     new_config = after["config"] if after else {}
     diff = {k: [old_config.get(k), new_config.get(k)]
@@ -52,6 +49,14 @@ def compare(new: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
             "significant": changed and (changes["cell"]["significant"]
                                         or changes["score"]["significant"]),
             "changes": changes}
+
+
+def _credibly_ahead(comparison: dict[str, Any], cell: str | None) -> bool:
+    """The interval of the gain of LSTM over GRU excludes zero on ``cell``'s side."""
+    low, high = comparison["ci_low"], comparison["ci_high"]
+    if low is None or high is None:
+        return False
+    return low > 0 if cell == "lstm" else high < 0 if cell == "gru" else False
 
 
 def _score_change(before: dict[str, Any] | None, after: dict[str, Any] | None,

@@ -103,12 +103,15 @@ class Cost:
 
     parameters: int
     recurrent_parameters: int
+    macs_per_step: int  # multiply-adds of the recurrent layers for one step of one sequence
     size_bytes: int
-    train_seconds_per_epoch: float
+    train_seconds_per_epoch: float  # the training part of an epoch, one-time work left out
     epochs_trained: int
     best_epoch: int  # 1-based epoch of the best validation score: epochs to converge
+    time_to_best_s: float  # whole epochs (training and validation) up to the best one
+    setup_seconds: float  # one-time work of this process during the run, counted nowhere else
     latency_ms_p50: float  # batch size 1
-    latency_ms_p95: float
+    latency_ms_p95: float | None  # None from fewer than MIN_P95_TIMINGS timings
     batch_latency_ms_p50: float  # at the throughput batch size
     throughput_per_s: float
     throughput_batch_size: int
@@ -171,15 +174,19 @@ class SearchSummary:
 
 # -- the final comparison: each cell's best configuration retrained with k seeds -------------
 
+COMPARISON_VERSION = 2  # of the stored FinalComparison; older ones are refused with a message
+
+
 @dataclass(frozen=True)
 class SeedRun:
     """One final training run of a cell's best configuration with one seed."""
 
     seed: int
-    test_score: float
+    test_score: float  # of the best validation epoch's weights
     val_score: float  # best validation score of the run (picks the model to hand over)
-    train_seconds: float  # the whole run, early-stopping patience included
+    train_seconds: float  # the whole run, early-stopping patience included, one-time work not
     cost: Cost
+    outcomes: tuple[float, ...] = ()  # per test sequence: 1/0 right or wrong, or squared error
 
 
 @dataclass(frozen=True)
@@ -195,25 +202,66 @@ class FinalCell:
 
 
 @dataclass(frozen=True)
+class Ratio:
+    """LSTM / GRU for one measured cost, with the interval of its noise."""
+
+    value: float
+    low: float
+    high: float
+    level: float
+
+    @property
+    def credible(self) -> bool:
+        """The interval excludes 1: the cells really differ on this cost."""
+        return self.low > 1.0 or self.high < 1.0
+
+
+@dataclass(frozen=True)
 class EqualConfigTiming:
-    """Both cells at one identical configuration (G1's "equivalent" networks)."""
+    """Both cells at one identical configuration (G1's "equivalent" networks), timed in
+    interleaved rounds so that both see the same machine."""
 
     config: dict[str, Any]
     train_step_ms: dict[str, float]  # cell -> median forward+backward+step at the batch size
-    latency_ms: dict[str, float]  # cell -> median batch-1 inference
+    latency_ms: dict[str, float]  # cell -> median batch-1 inference (eager)
     parameters: dict[str, int]
+    train_step_ratio: Ratio  # LSTM / GRU, per round
+    latency_ratio: Ratio
+
+
+@dataclass(frozen=True)
+class RuntimeLatency:
+    """Batch-1 latency of both cells' handed-over models on one runtime, interleaved."""
+
+    runtime: str  # "eager" (PyTorch) or "onnx" (ONNX Runtime, what the exported model runs)
+    timings: int  # per cell
+    p50_ms: dict[str, float]
+    p95_ms: dict[str, float | None]
+    ratio: Ratio  # LSTM / GRU of the medians
 
 
 @dataclass(frozen=True)
 class LongRange:
-    """L1: one cell retrained on only the last ``context_steps`` of each sequence."""
+    """L1: one cell and seed retrained on only the last ``context_steps`` of each sequence."""
 
     cell: str
     seed: int
+    share: float  # of the median length that the context model sees
     median_steps: int
     context_steps: int
-    full_score: float  # the same cell, configuration and seed on whole sequences
+    full_score: float  # the same cell, configuration and seed on whole sequences (test)
     context_score: float
+
+
+@dataclass(frozen=True)
+class Refit:
+    """The handed-over model: the chosen configuration retrained on train + validation."""
+
+    cell: str
+    seed: int
+    epochs: int  # the median best epoch of the cell's final runs
+    train_seconds: float
+    test_score: float  # scored once, on the untouched test split
 
 
 @dataclass(frozen=True)
@@ -225,8 +273,12 @@ class FinalComparison:
     seeds: tuple[int, ...]
     cells: tuple[FinalCell, ...]
     equal_config: tuple[EqualConfigTiming, ...]
-    long_range: LongRange | None
+    long_range: tuple[LongRange, ...]
     device: str
+    latency: tuple[RuntimeLatency, ...] = ()
+    setup_seconds: float = 0.0  # one-time work (kernel load, shape timings): no run counts it
+    refit: Refit | None = None
+    version: int = COMPARISON_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,10 +286,17 @@ class FinalComparison:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FinalComparison:
         cells = tuple(FinalCell(**{**c, "runs": tuple(
-            SeedRun(**{**r, "cost": Cost(**r["cost"])}) for r in c["runs"])}) for c in d["cells"])
-        return cls(**{**d, "seeds": tuple(d["seeds"]), "cells": cells,
-                      "equal_config": tuple(EqualConfigTiming(**e) for e in d["equal_config"]),
-                      "long_range": LongRange(**d["long_range"]) if d["long_range"] else None})
+            SeedRun(**{**r, "cost": Cost(**r["cost"]), "outcomes": tuple(r["outcomes"])})
+            for r in c["runs"])}) for c in d["cells"])
+        return cls(**{
+            **d, "seeds": tuple(d["seeds"]), "cells": cells,
+            "equal_config": tuple(EqualConfigTiming(**{
+                **e, "train_step_ratio": Ratio(**e["train_step_ratio"]),
+                "latency_ratio": Ratio(**e["latency_ratio"])}) for e in d["equal_config"]),
+            "latency": tuple(RuntimeLatency(**{**t, "ratio": Ratio(**t["ratio"])})
+                             for t in d["latency"]),
+            "long_range": tuple(LongRange(**r) for r in d["long_range"]),
+            "refit": Refit(**d["refit"]) if d["refit"] else None})
 
 
 # -- the decision ---------------------------------------------------------------------------
@@ -287,18 +346,24 @@ class CellEvidence:
 
 @dataclass(frozen=True)
 class Comparison:
-    """LSTM against GRU, paired by seed: the gain is positive when LSTM scores better."""
+    """LSTM against GRU, paired by seed and by test example: the gain is positive when LSTM
+    scores better. The interval covers seed noise and test-sample noise (`decision.paired_gain`)."""
 
     gain_mean: float | None
     ci_low: float | None
     ci_high: float | None
     level: float
     p_value: float | None
-    pairs: int
+    pairs: int  # seed pairs
     min_gain: float
     min_gain_source: str
     cost_ratios: dict[str, float]  # LSTM / GRU for each cost dimension
-    cost_index: float | None  # weighted geometric mean of the ratios (> 1: GRU is cheaper)
+    cost_index: float | None  # weighted geometric mean of the credible ratios (> 1: GRU cheaper)
+    seed_sd: float | None = None  # of the mean gain, from the spread between seeds
+    example_sd: float | None = None  # of the mean gain, from the spread between test examples
+    examples: int = 0  # test sequences paired
+    credible_costs: tuple[str, ...] = ()  # the cost ratios that are more than their noise
+    size_ratio: float | None = None  # LSTM / GRU multiply-adds per step: decides a toss-up
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The report: one JSON document, rendered as Markdown and as a self-contained HTML page.
 
-Everything is rendered from the JSON document (schema ``selector.recommendation/1``,
-described in ``selector/schemas/recommendation-1.schema.json``), so `selector recommend
+Everything is rendered from the JSON document (schema ``selector.recommendation/2``,
+described in ``selector/schemas/recommendation-2.schema.json``), so `selector recommend
 --json`, report.md, report.html and `selector report` always tell the same story.
 """
 
@@ -17,8 +17,10 @@ from typing import Any
 from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
 
-REPORT_SCHEMA = "selector.recommendation/1"
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "recommendation-1.schema.json"
+REPORT_SCHEMA = "selector.recommendation/2"
+# What the gates can compare with: the decision part they read is the same in both versions.
+BASELINE_SCHEMAS = ("selector.recommendation/1", REPORT_SCHEMA)
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "recommendation-2.schema.json"
 COST_ROWS = (  # key, label, format
     ("train_seconds_per_epoch", "training time per epoch (s)", "{:.3f}"),
     ("best_epoch", "epochs to best validation score", "{:.1f}"),
@@ -110,25 +112,44 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         interval = ("too few seeds for an interval" if comp["ci_low"] is None else
                     f"{comp['level']:.0%} CI [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}], "
                     f"p = {_fmt(comp['p_value'], '{:.3g}')}")
-        blocks.append(("p", f"Paired difference LSTM - GRU (positive: LSTM better): "
-                            f"{comp['gain_mean']:+.4g} {score}, {interval}, over {comp['pairs']} "
-                            f"seed pairs. Minimum worthwhile gain: {comp['min_gain']:.4g} "
-                            f"({comp['min_gain_source']})."))
+        gain = "LSTM - GRU" if doc["direction"] == "maximize" else "GRU's - LSTM's"
+        blocks.append(("p", f"Gain of LSTM over GRU ({gain} {score}; positive: LSTM better): "
+                            f"{comp['gain_mean']:+.4g}, {interval}, paired over {comp['pairs']} "
+                            f"seeds and {comp.get('examples', 0):,} test sequences (standard "
+                            f"error from seeds {_fmt(comp.get('seed_sd'))}, from the test sample "
+                            f"{_fmt(comp.get('example_sd'))}). Minimum worthwhile gain: "
+                            f"{comp['min_gain']:.4g} ({comp['min_gain_source']})."))
+    refit = doc["final"].get("refit")
+    if refit:
+        blocks.append(("p", f"Handed-over model: {refit['cell'].upper()} refit on train + "
+                            f"validation for {refit['epochs']} epochs (the median best epoch of "
+                            f"its final runs), seed {refit['seed']}, {refit['train_seconds']:.1f} s;"
+                            f" test {score} {refit['test_score']:.4f}, scored once."))
     rows = []
     for key, label, spec in COST_ROWS:
         values = [cells[c]["cost"].get(key) for c in cells]
         ratio = comp["cost_ratios"].get(key)
         rows.append([label, *(_fmt(v, spec) for v in values), _fmt(ratio, "{:.2f}")])
-    device = doc["final"]["device"]
-    blocks += [("h2", f"Cost, measured on {device} (mean over seeds)"),
+    final = doc["final"]
+    blocks += [("h2", f"Cost, measured on {final['device']} (mean over seeds)"),
+               ("p", f"Times leave out one-time set-up (the GRU kernel's load, shape timings): "
+                     f"{final.get('setup_seconds', 0.0):.1f} s in all, counted here only."),
                ("table", ["measure", *(c.upper() for c in cells), "LSTM / GRU"], rows)]
-    timings = doc["final"]["equal_config"]
-    if timings:
+    if final.get("latency"):
+        blocks.append(("table", ["batch-1 latency of the handed-over candidates", "GRU p50 (ms)",
+                                 "LSTM p50 (ms)", "GRU p95", "LSTM p95", "LSTM / GRU [interval]"],
+                       [[f"{t['runtime']} ({t['timings']} interleaved timings each)",
+                         f"{t['p50_ms']['gru']:.3f}", f"{t['p50_ms']['lstm']:.3f}",
+                         _fmt(t["p95_ms"]["gru"], "{:.3f}"), _fmt(t["p95_ms"]["lstm"], "{:.3f}"),
+                         _ratio(t["ratio"])] for t in final["latency"]]))
+    if final["equal_config"]:
         blocks.append(("table", ["equal configuration", "GRU train step (ms)",
-                                 "LSTM train step (ms)", "GRU latency (ms)", "LSTM latency (ms)"],
+                                 "LSTM train step (ms)", "LSTM / GRU step", "GRU latency (ms)",
+                                 "LSTM latency (ms)", "LSTM / GRU latency"],
                        [[_shape(t["config"]), f"{t['train_step_ms']['gru']:.2f}",
-                         f"{t['train_step_ms']['lstm']:.2f}", f"{t['latency_ms']['gru']:.3f}",
-                         f"{t['latency_ms']['lstm']:.3f}"] for t in timings]))
+                         f"{t['train_step_ms']['lstm']:.2f}", _ratio(t["train_step_ratio"]),
+                         f"{t['latency_ms']['gru']:.3f}", f"{t['latency_ms']['lstm']:.3f}",
+                         _ratio(t["latency_ratio"])] for t in final["equal_config"]]))
     blocks += [
         ("h2", "Decision criteria (../shared/criteria.md)"),
         ("table", ["ID", "criterion", "applies here", "borne out", "evidence"],
@@ -161,6 +182,11 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     blocks += [("h2", "Artifacts"), ("list", listed), ("h2", "Plots")]
     blocks += [("image", p) for p in artifacts.get("plots", [])]
     return blocks
+
+
+def _ratio(ratio: dict[str, float]) -> str:
+    sure = "" if ratio["low"] <= 1.0 <= ratio["high"] else " (credible)"
+    return f"{ratio['value']:.2f} [{ratio['low']:.2f}, {ratio['high']:.2f}]{sure}"
 
 
 def _shape(config: dict[str, Any]) -> str:

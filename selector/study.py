@@ -2,12 +2,16 @@
 
 Fairness: a recommendation is only credible if both cells got a comparable search effort, so
 (1) when a trial becomes its cell's best, its twin (same hyperparameters, other cell) is
-enqueued, and (2) whenever one cell is ahead in trial count, the next trial is given to the
-other. The sampler still chooses the cell whenever the counts are level.
+enqueued, (2) whenever one cell is ahead in trials that trained (rejected and failed ones are
+no effort), the next trial is given to the other, and (3) pruning compares a trial only with
+its own cell's (`selector.pruning`). The sampler still chooses the cell whenever the counts
+are level.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import multiprocessing
 import os
 import time
@@ -15,6 +19,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -35,11 +40,6 @@ def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSa
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                           constant_liar=True, n_startup_trials=n_startup_trials)
-
-
-def make_pruner(max_epochs: int, min_epochs: int) -> optuna.pruners.BasePruner:
-    return optuna.pruners.HyperbandPruner(min_resource=min_epochs, max_resource=max_epochs,
-                                          reduction_factor=3)
 
 
 UID_ATTR = "selector.uid"  # a study's own id, e.g. to find its MLflow run again
@@ -117,11 +117,16 @@ class CellFairness:
                 study.enqueue_trial({**trial.params, "cell": _other(cell)}, skip_if_exists=True,
                                     user_attrs={"twin_of": trial.number})
                 trials = study.get_trials(deepcopy=False)
-        counts = Counter(cell_of(t) for t in trials)
+        counts = Counter(cell_of(t) for t in trials if _trains(t))
         waiting = Counter(cell_of(t) for t in trials if t.state == TrialState.WAITING)
         ahead, behind = sorted(CELLS, key=lambda c: counts[c], reverse=True)
         if counts[ahead] > counts[behind] and not waiting[behind]:
             study.enqueue_trial({"cell": behind}, user_attrs={"balancing": True})
+
+
+def _trains(trial: FrozenTrial) -> bool:
+    """Whether a trial is effort: it trained, trains, or will; not rejected untrained, not failed."""
+    return trial.state != TrialState.FAIL and not trial.user_attrs.get("rejected")
 
 
 def _other(cell: str) -> str:
@@ -232,10 +237,28 @@ def _refused_tell(exc: BaseException) -> bool:
                for seen in causes(exc))
 
 
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (a
+    container's --cpus, a CI runner's limit), whichever is smaller."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = None
+    with contextlib.suppress(OSError, ValueError):
+        limit, period = (cgroup / "cpu.max").read_text().split()[:2]  # cgroup v2
+        if limit != "max":
+            quota = int(limit) / int(period)
+    if quota is None:
+        with contextlib.suppress(OSError, ValueError):
+            limit = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())  # cgroup v1
+            if limit > 0:
+                quota = limit / int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    if quota is not None:
+        cpus = min(cpus or 1, max(1, math.ceil(quota)))
+    return max(1, cpus or 1)
+
+
 def threads_per_worker(jobs: int) -> int:
-    """Torch threads for each of ``jobs`` processes so they never oversubscribe the cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // jobs)
+    """Torch threads for each of ``jobs`` processes so they never oversubscribe the CPUs."""
+    return max(1, available_cpus() // jobs)
 
 
 def spawn_workers(target: Callable[..., None], args: tuple[Any, ...],

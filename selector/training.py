@@ -24,32 +24,63 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import DataLoader
 
-from selector.cost import THROUGHPUT_BATCH, Latency, Probe, latency, recurrent_parameters, size_bytes
+from selector import fast_gru
+from selector.cost import (
+    THROUGHPUT_BATCH,
+    Latency,
+    Probe,
+    latency,
+    macs_per_step,
+    recurrent_parameters,
+    size_bytes,
+)
 from selector.cost import training_memory_bytes as memory_of
 from selector.data.batching import LengthBucketSampler, SplitDataset, collate
 from selector.data.dataset import SequenceData
 from selector.interrupts import INTERRUPTS
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Cost, ModelConfig, TrainingSettings
-from selector.system import SequenceSystem, score_direction, squared_error_sum
+from selector.system import SequenceSystem, score_direction
+
+
+class _Stopwatch:
+    """Wall time since `start`, less the one-time work (`fast_gru.SETUP`) done meanwhile."""
+
+    def __init__(self) -> None:
+        self._wall = self._setup = 0.0
+
+    def start(self) -> None:
+        self._wall, self._setup = time.perf_counter(), fast_gru.SETUP.seconds
+
+    def seconds(self) -> float:
+        return (time.perf_counter() - self._wall) - (fast_gru.SETUP.seconds - self._setup)
 
 
 class EpochHistory(Callback):
-    """Per-epoch curves and training time, read at the end of each validation."""
+    """Per-epoch curves and times, read at the end of each validation.
 
-    def __init__(self) -> None:
+    ``train_seconds`` is the training part of an epoch, ``val_seconds`` its validation; both
+    leave out one-time work (the GRU kernel's load, shape timings). While it runs, the weights
+    of the best epoch so far are kept in memory (`restore_best`), as a checkpoint would keep them.
+    """
+
+    def __init__(self, direction: str = "maximize") -> None:
+        self.direction = direction
         self.epochs: list[dict[str, float]] = []
-        self._start = 0.0
+        self._clock = _Stopwatch()
         self._train_seconds = 0.0
+        self._best_state: dict[str, torch.Tensor] | None = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start = time.perf_counter()
+        self._clock.start()
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._train_seconds = time.perf_counter() - self._start
+        self._train_seconds = self._clock.seconds()
+        self._clock.start()
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         assert isinstance(module, SequenceSystem)
+        val_seconds = self._clock.seconds()
         metrics = trainer.callback_metrics
         self.epochs.append({
             "epoch": len(self.epochs) + 1,
@@ -57,12 +88,25 @@ class EpochHistory(Callback):
             "val_loss": float(metrics["val_loss"]),
             "val_score": float(metrics["val_score"]),
             "train_seconds": self._train_seconds,
+            "val_seconds": val_seconds,
         })
+        if self.best(self.direction)["epoch"] == len(self.epochs):  # a new best: keep it
+            self._best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
-    def best(self, direction: str) -> dict[str, float]:
-        """The epoch with the best validation score."""
-        pick = max if direction == "maximize" else min
-        return pick(self.epochs, key=lambda e: e["val_score"])
+    def best(self, direction: str | None = None) -> dict[str, float]:
+        """The first epoch with the best validation score."""
+        sign = 1 if (direction or self.direction) == "maximize" else -1
+        return max(self.epochs, key=lambda e: (sign * e["val_score"], -e["epoch"]))
+
+    def time_to_best(self) -> float:
+        """Seconds of whole epochs (training and validation) up to the best one."""
+        best = int(self.best()["epoch"])
+        return sum(e["train_seconds"] + e["val_seconds"] for e in self.epochs[:best])
+
+    def restore_best(self, module: pl.LightningModule) -> None:
+        """Load the best epoch's weights into ``module`` (the last epoch's are usually worse)."""
+        if self._best_state is not None:
+            module.load_state_dict(self._best_state)
 
 
 def build_net(config: ModelConfig, data: SequenceData) -> RecurrentNet:
@@ -116,61 +160,105 @@ def reuse_freed_memory() -> bool:
 
 @dataclass
 class Fitted:
-    """A trained candidate: the Lightning system (its ``net`` inside) and its epoch curves."""
+    """A trained candidate: the Lightning system (its ``net`` inside, holding the best
+    epoch's weights), its epoch curves, and the one-time seconds its training did not count."""
 
     system: SequenceSystem
     history: EpochHistory
+    setup_seconds: float = 0.0
+
+
+def _prepare(net: RecurrentNet, accelerator: str, train: DataLoader, val: DataLoader) -> None:
+    """One-time work before any timer: load the GRU kernel, time the shapes of the first
+    epoch's training batches and of the validation batches (see `fast_gru.FastPath`)."""
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if not (on_cpu and isinstance(net.rnn, torch.nn.GRU) and fast_gru.enabled()
+            and fast_gru.kernel() is not None):
+        return
+    width = net.rnn.input_size
+    for loader, grad in ((train, True), (val, False)):
+        sampler = loader.batch_sampler
+        assert isinstance(sampler, LengthBucketSampler)
+        replay = LengthBucketSampler(sampler.lengths, sampler.batch_size,
+                                     shuffle=sampler.shuffle, seed=sampler.seed)
+        shapes = {(len(b), int(sampler.lengths[b].max())) for b in replay}
+        was_training = net.training
+        net.train(grad)
+        with torch.set_grad_enabled(grad), fast_gru.inference():
+            for batch, length in sorted(shapes):
+                x = torch.zeros(batch, length, width, requires_grad=grad and net.embedding
+                                is not None)
+                fast_gru.FAST_PATH.use(net.rnn, x)
+        net.train(was_training)
 
 
 def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, seed: int,
         accelerator: str, train_set: SplitDataset | None = None,
         val_set: SplitDataset | None = None, callbacks: Sequence[Callback] = (),
-        history: EpochHistory | None = None) -> Fitted:
-    """Train ``net`` on the training split, stopping early on the validation score.
+        history: EpochHistory | None = None, epochs: int | None = None) -> Fitted:
+    """Train ``net`` on the training split, stopping early on the validation score; the
+    returned system holds the weights of the best validation epoch.
 
     ``history`` may be given so that a caller can read the curves even if training is cut
-    short by an exception (a pruned trial).
+    short by an exception (a pruned trial). With ``epochs``, train exactly that many epochs
+    on ``train_set`` with no validation at all (a refit on train + validation): the history
+    then has one entry, the whole run, with nothing held out to score it.
     """
     reuse_freed_memory()
+    setup_before = fast_gru.SETUP.seconds
     config = net.config
     prep = data.preprocessing
     system = SequenceSystem(net, data.task, learning_rate=config.learning_rate,
                             weight_decay=config.weight_decay,
                             gradient_clip=settings.gradient_clip, target_mean=prep.target_mean,
                             target_std=prep.target_std)
-    history = history or EpochHistory()
+    history = history or EpochHistory(score_direction(data.task))
+    stopping = [] if epochs is not None else [EarlyStopping(
+        "val_score", mode=score_direction(data.task)[:3], patience=settings.patience,
+        check_on_train_epoch_end=False)]
     trainer = pl.Trainer(
-        max_epochs=settings.max_epochs, accelerator=accelerator, devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[history, EarlyStopping("val_score", mode=score_direction(data.task)[:3],
-                                          patience=settings.patience,
-                                          check_on_train_epoch_end=False), *callbacks],
+        max_epochs=epochs or settings.max_epochs, accelerator=accelerator, devices=1,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=0 if epochs is not None else None,
+        callbacks=[history, *stopping, *callbacks],
     )
     train = make_loader(train_set or SplitDataset(data, data.splits.train), config.batch_size,
                         shuffle=True, seed=seed)
     val = make_loader(val_set or SplitDataset(data, data.splits.val),
                       max(config.batch_size, 256), shuffle=False, seed=0)
+    _prepare(net, accelerator, train, val)
+    clock = _Stopwatch()
+    clock.start()
     with warnings.catch_warnings(), keyboard_interrupts_survive_lightning(), \
             INTERRUPTS.interruptible():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(system, train, val)
-    return Fitted(system, history)
+        warnings.filterwarnings("ignore", ".*limit_val_batches=0.*")
+        trainer.fit(system, train, val if epochs is None else None)
+    if epochs is None:
+        history.restore_best(system)
+    else:
+        history.epochs = [{"epoch": epochs, "train_loss": system.epoch_train_loss,
+                           "val_loss": math.nan, "val_score": math.nan,
+                           "train_seconds": clock.seconds(), "val_seconds": 0.0}]
+    return Fitted(system, history, fast_gru.SETUP.seconds - setup_before)
 
 
 def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, train_size: int,
-                 direction: str, first_latency: Latency | None = None) -> Cost:
+                 direction: str, first_latency: Latency | None = None,
+                 setup_seconds: float = 0.0) -> Cost:
     """What a trained candidate costs, measured on this machine the same way for both cells."""
     net.eval()
     single = first_latency or latency(net, probe, 1)
     batch = min(THROUGHPUT_BATCH, train_size)
-    throughput = latency(net, probe, batch)
+    throughput = latency(net, probe, batch, repeats=20)
     epochs = history.epochs
     return Cost(
         parameters=count_parameters(net), recurrent_parameters=recurrent_parameters(net),
-        size_bytes=size_bytes(net),
+        macs_per_step=macs_per_step(net), size_bytes=size_bytes(net),
         train_seconds_per_epoch=float(np.mean([e["train_seconds"] for e in epochs])),
         epochs_trained=len(epochs), best_epoch=int(history.best(direction)["epoch"]),
+        time_to_best_s=history.time_to_best(), setup_seconds=setup_seconds,
         latency_ms_p50=single.p50_ms, latency_ms_p95=single.p95_ms,
         batch_latency_ms_p50=throughput.p50_ms,
         throughput_per_s=batch / (throughput.p50_ms / 1000.0), throughput_batch_size=batch,
@@ -179,18 +267,33 @@ def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, trai
     )
 
 
-@torch.inference_mode()
-def evaluate(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> float:
-    """The score on the sequences ``indices``, in the user's units (accuracy or RMSE)."""
+@torch.no_grad()
+def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> np.ndarray:
+    """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
+    the squared error (its mean over outputs) in the user's units. The paired statistics of
+    `selector.decision` compare the two cells example by example on these."""
     system.eval()
     device = next(system.parameters()).device
-    loader = make_loader(SplitDataset(data, indices), 256, shuffle=False, seed=0)
-    total, count = 0.0, 0
-    for x, lengths, y in loader:
-        out = system(x.to(device), lengths).cpu()
+    dataset = SplitDataset(data, indices)
+    result = np.empty(len(dataset), dtype=np.float64)
+    for positions in LengthBucketSampler(dataset.lengths, 256, shuffle=False):
+        x, lengths, y = collate([dataset[i] for i in positions])
+        with fast_gru.inference():
+            out = system(x.to(device), lengths).cpu()
         if data.task == "classification":
-            total += float((out.argmax(dim=1) == y).sum())
+            result[positions] = (out.argmax(dim=1) == y).double().numpy()
         else:
-            total += squared_error_sum(out, y)
-        count += len(y)
-    return total / count if data.task == "classification" else math.sqrt(total / count)
+            errors = (out.reshape(y.shape) - y) ** 2
+            result[positions] = errors.reshape(len(y), -1).mean(dim=1).double().numpy()
+    return result
+
+
+def score_of(values: np.ndarray, task: str) -> float:
+    """Accuracy or RMSE from `outcomes`."""
+    mean = float(np.mean(values))
+    return mean if task == "classification" else math.sqrt(mean)
+
+
+def evaluate(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> float:
+    """The score on the sequences ``indices``, in the user's units (accuracy or RMSE)."""
+    return score_of(outcomes(system, data, indices), data.task)

@@ -77,9 +77,13 @@ def test_progress_shows_the_best_score_in_the_study_direction() -> None:
 def test_recommendation_flags_are_checked_and_documented(tmp_path: Path) -> None:
     result = runner.invoke(app, ["recommend", "example:digits", "--prefer", "fast"])
     assert result.exit_code == 2 and "edge, balanced, accuracy" in result.output
+    result = runner.invoke(app, ["recommend", "example:digits", "--seeds", "1"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "--seeds" in result.output
+    assert "greater than or equal to 2" in result.output
     help_text = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": "200"}).stdout
     for flag in ("--seeds", "--prefer", "--min-gain", "--max-train-time", "--output-dir",
-                 "--model-name", "--no-register"):
+                 "--model-name", "--no-register", "--no-refit"):
         assert flag in help_text
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from selector.decision import decide, paired_gain
+from selector.decision import decide
 from selector.records import (
     Budgets,
     Cost,
@@ -16,29 +16,50 @@ from selector.records import (
     FinalComparison,
     LongRange,
     Preferences,
+    Ratio,
+    RuntimeLatency,
     SeedRun,
 )
 
 CONFIG = {"cell": "gru", "hidden_size": 64, "num_layers": 1, "dropout": 0.0,
           "bidirectional": False, "learning_rate": 1e-3, "batch_size": 64,
           "weight_decay": 0.0, "embedding_dim": 64}
+EXAMPLES = 2000  # test sequences of the constructed comparisons
 
 
 def cost(*, params: int, latency: float, epoch_s: float, best_epoch: int = 5,
          memory: int = 1_000_000) -> Cost:
-    return Cost(parameters=params, recurrent_parameters=params - 100, size_bytes=4 * params,
-                train_seconds_per_epoch=epoch_s, epochs_trained=best_epoch + 5,
-                best_epoch=best_epoch, latency_ms_p50=latency, latency_ms_p95=latency * 1.2,
+    return Cost(parameters=params, recurrent_parameters=params - 100, macs_per_step=params - 100,
+                size_bytes=4 * params, train_seconds_per_epoch=epoch_s,
+                epochs_trained=best_epoch + 5, best_epoch=best_epoch,
+                time_to_best_s=epoch_s * best_epoch, setup_seconds=0.0,
+                latency_ms_p50=latency, latency_ms_p95=latency * 1.2,
                 batch_latency_ms_p50=latency * 8, throughput_per_s=64 / (latency * 8 / 1000),
                 throughput_batch_size=64, peak_memory_bytes=memory, device="cpu")
 
 
+def outcomes(score: float, direction: str) -> tuple[float, ...]:
+    """Per-example outcomes with this score: the first examples right (accuracy, so that a
+    better run is right wherever a worse one is), or equal squared errors (RMSE)."""
+    if direction == "maximize":
+        right = round(score * EXAMPLES)
+        return (1.0,) * right + (0.0,) * (EXAMPLES - right)
+    return (score ** 2,) * EXAMPLES
+
+
 def cell(name: str, scores: list[float], c: Cost, *, best_val: float = 0.9,
-         median_val: float = 0.8) -> FinalCell:
+         median_val: float = 0.8, direction: str = "maximize",
+         val_scores: list[float] | None = None) -> FinalCell:
+    vals = val_scores or scores
     return FinalCell(cell=name, trial=1 if name == "gru" else 2, config={**CONFIG, "cell": name},
-                     runs=tuple(SeedRun(seed=i, test_score=s, val_score=s, train_seconds=10.0,
-                                        cost=c) for i, s in enumerate(scores)),
+                     runs=tuple(SeedRun(seed=i, test_score=s, val_score=v, train_seconds=10.0,
+                                        cost=c, outcomes=outcomes(s, direction))
+                                for i, (s, v) in enumerate(zip(scores, vals, strict=True))),
                      search_best_val=best_val, search_median_val=median_val)
+
+
+def ratio(value: float, noise: float = 0.02) -> Ratio:
+    return Ratio(value=value, low=value * (1 - noise), high=value * (1 + noise), level=0.95)
 
 
 GRU_COST = cost(params=9_000, latency=1.0, epoch_s=0.30)  # the textbook: GRU lighter and faster
@@ -48,14 +69,29 @@ LSTM_COST = cost(params=12_000, latency=1.3, epoch_s=0.40, memory=1_300_000)
 def comparison(gru: list[float], lstm: list[float], *, gru_cost: Cost = GRU_COST,
                lstm_cost: Cost = LSTM_COST, direction: str = "maximize",
                step_ms: tuple[float, float] = (3.0, 4.0),
-               long_range: LongRange | None = None) -> FinalComparison:
+               long_range: tuple[LongRange, ...] = (), latency_noise: float = 0.02,
+               gru_val: list[float] | None = None,
+               effects: tuple[float, float] = (0.9, 0.8)) -> FinalComparison:
     timing = EqualConfigTiming(config=CONFIG, train_step_ms={"gru": step_ms[0], "lstm": step_ms[1]},
                                latency_ms={"gru": step_ms[0] / 3, "lstm": step_ms[1] / 3},
-                               parameters={"gru": 9_000, "lstm": 12_000})
-    return FinalComparison(score_name="accuracy" if direction == "maximize" else "rmse",
-                           direction=direction, seeds=tuple(range(len(gru))),
-                           cells=(cell("gru", gru, gru_cost), cell("lstm", lstm, lstm_cost)),
-                           equal_config=(timing,), long_range=long_range, device="cpu")
+                               parameters={"gru": 9_000, "lstm": 12_000},
+                               train_step_ratio=ratio(step_ms[1] / step_ms[0]),
+                               latency_ratio=ratio(step_ms[1] / step_ms[0]))
+    latency = RuntimeLatency(runtime="onnx", timings=100,
+                             p50_ms={"gru": gru_cost.latency_ms_p50,
+                                     "lstm": lstm_cost.latency_ms_p50},
+                             p95_ms={"gru": None, "lstm": None},
+                             ratio=ratio(lstm_cost.latency_ms_p50 / gru_cost.latency_ms_p50,
+                                         latency_noise))
+    best, median = effects
+    return FinalComparison(
+        score_name="accuracy" if direction == "maximize" else "rmse", direction=direction,
+        seeds=tuple(range(len(gru))),
+        cells=(cell("gru", gru, gru_cost, direction=direction, val_scores=gru_val,
+                    best_val=best, median_val=median),
+               cell("lstm", lstm, lstm_cost, direction=direction, best_val=best,
+                    median_val=median)),
+        equal_config=(timing,), long_range=long_range, device="cpu", latency=(latency,))
 
 
 def profile(*, median: float = 50, n_train: int = 1000) -> DataProfile:
@@ -111,7 +147,7 @@ def test_e3_never_calls_a_large_noisy_cell_effect_smaller_than_the_hyperparamete
                  Preferences())
     e3 = by_id(rec, "E3")
     assert e3.applies and "matters less than the hyperparameters" not in e3.evidence
-    assert "within seed noise" in e3.evidence
+    assert "within noise" in e3.evidence
 
 
 def test_budget_violation_rules_a_cell_out_before_accuracy() -> None:
@@ -140,28 +176,85 @@ def test_g1_contradicted_when_gru_is_measured_slower() -> None:
 
 
 def test_rmse_gain_points_the_right_way() -> None:
-    # lower is better: LSTM's smaller RMSE is a positive gain
+    # lower is better: LSTM's smaller RMSE is a positive gain, and is said so
     evidence = comparison([0.50, 0.52, 0.51], [0.20, 0.21, 0.19], direction="minimize")
-    gain, low, _high, _p, pairs = paired_gain(evidence, 0.95)
-    assert pairs == 3 and gain == pytest.approx(0.31) and low > 0
     rec = decide(evidence, profile(), Budgets(), Preferences())
-    assert rec.verdict == "lstm" and rec.comparison.min_gain == pytest.approx(0.005 * 0.51)
+    assert rec.comparison.pairs == 3 and rec.comparison.gain_mean == pytest.approx(0.31)
+    assert rec.comparison.ci_low > 0
+    assert rec.verdict == "lstm"
+    text = " ".join([*rec.rationale, *(c.evidence for c in rec.criteria)])
+    assert "gain of LSTM over GRU +0.31" in text  # not "LSTM - GRU = +0.31" (it is GRU - LSTM)
+    assert "LSTM - GRU =" not in text
 
 
-def test_long_range_dependence_with_lstm_win_bears_l1_out() -> None:
-    lr = LongRange(cell="lstm", seed=0, median_steps=400, context_steps=100, full_score=0.95,
-                   context_score=0.55)
-    rec = decide(comparison([0.6, 0.62, 0.61], [0.95, 0.94, 0.96], long_range=lr),
+def test_relative_min_gain_comes_from_validation_never_test() -> None:
+    evidence = comparison([0.50, 0.52, 0.51], [0.20, 0.21, 0.19], direction="minimize",
+                          gru_val=[0.40, 0.40, 0.40])
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.comparison.min_gain == pytest.approx(0.005 * 0.40)  # GRU's validation RMSE
+    assert "validation" in rec.comparison.min_gain_source
+
+
+def long_range(drops: dict[str, float], *, full: float = 0.95) -> tuple[LongRange, ...]:
+    return tuple(LongRange(cell=c, seed=s, share=share, median_steps=400,
+                           context_steps=int(400 * share), full_score=full,
+                           context_score=full - drops[c] * (1.5 if share == 0.25 else 1.0) - 0.01 * s)
+                 for share in (0.25, 0.5) for c in ("gru", "lstm") for s in range(3))
+
+
+def test_l1_compares_both_cells_drops_seed_by_seed() -> None:
+    # Without distant context GRU falls by 0.4, LSTM by 0.1: LSTM retains it better.
+    rec = decide(comparison([0.6, 0.62, 0.61], [0.95, 0.94, 0.96],
+                            long_range=long_range({"gru": 0.4, "lstm": 0.1})),
                  profile(median=400), Budgets(), Preferences())
     l1 = by_id(rec, "L1")
     assert l1.applies and l1.borne_out == "yes" and "Distant context matters" in l1.evidence
+    assert "LSTM loses credibly less than GRU" in l1.evidence
     assert by_id(rec, "G2").applies is False
+    # Both lose as much: context matters, but LSTM does not retain it better.
+    same = decide(comparison([0.95, 0.94, 0.96], [0.95, 0.94, 0.96],
+                             long_range=long_range({"gru": 0.3, "lstm": 0.3})),
+                  profile(median=400), Budgets(), Preferences())
+    assert by_id(same, "L1").applies and by_id(same, "L1").borne_out == "no"
+    # Neither loses anything: measured, so not "untested", and no long-range dependence.
+    none = decide(comparison([0.95, 0.94, 0.96], [0.95, 0.94, 0.96],
+                             long_range=long_range({"gru": 0.0, "lstm": 0.0})),
+                  profile(median=400), Budgets(), Preferences())
+    assert (by_id(none, "L1").applies, by_id(none, "L1").borne_out) == (False, "no")
 
 
-def test_one_seed_gives_no_interval_and_no_credible_gain() -> None:
-    rec = decide(comparison([0.80], [0.90]), profile(), Budgets(), Preferences())
-    assert rec.comparison.ci_low is None
-    assert rec.verdict == "gru" and rec.confidence != "clear"  # a 0.1 gain, but unproven
+def test_identical_seeds_are_not_certainty() -> None:
+    # Every seed scores the same: the seed spread is zero, but the test sample still varies.
+    rec = decide(comparison([0.90, 0.90, 0.90], [0.91, 0.91, 0.91]), profile(), Budgets(),
+                 Preferences())
+    c = rec.comparison
+    assert c.seed_sd == 0.0 and c.example_sd > 0
+    assert c.ci_high - c.ci_low > 0.005 and c.p_value > 0.0
+
+
+def test_a_toss_up_is_settled_by_size_when_measured_costs_are_noise() -> None:
+    # On par; LSTM's latency looks 20% lower, but its interval includes 1; LSTM is larger.
+    rec = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90],
+                            gru_cost=cost(params=9_000, latency=1.2, epoch_s=0.3),
+                            lstm_cost=cost(params=9_900, latency=1.0, epoch_s=0.3, memory=1_000_000),
+                            latency_noise=0.5),
+                 profile(), Budgets(), Preferences())
+    assert "latency_ms_p50" not in rec.comparison.credible_costs
+    assert (rec.verdict, rec.confidence) == ("gru", "toss-up")
+    assert "smaller network" in " ".join(rec.rationale)
+    # The same latency gap, measured credibly, does count.
+    sure = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90],
+                             gru_cost=cost(params=9_000, latency=1.6, epoch_s=0.3),
+                             lstm_cost=cost(params=9_900, latency=1.0, epoch_s=0.3)),
+                  profile(), Budgets(), Preferences(prefer="edge"))
+    assert "latency_ms_p50" in sure.comparison.credible_costs and sure.verdict == "lstm"
+
+
+def test_e3_never_calls_no_cell_effect_larger_than_no_hyperparameter_effect() -> None:
+    rec = decide(comparison([0.90, 0.90, 0.90], [0.90, 0.90, 0.90], effects=(0.9, 0.9)),
+                 profile(), Budgets(), Preferences())
+    e3 = by_id(rec, "E3")
+    assert "larger than" not in e3.evidence and "as much as" in e3.evidence
 
 
 def test_a_large_but_noisy_gain_for_the_costlier_cell_is_a_toss_up() -> None:

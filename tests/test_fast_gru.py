@@ -1,4 +1,4 @@
-"""The fast CPU GRU: equivalent to nn.GRU, taken in training only, and a clean fallback.
+"""The fast CPU GRU: equivalent to nn.GRU, taken in training and (opt-in) scoring, a clean fallback.
 
 The whole suite trains its GRUs through the kernel where it builds (as CI's machine does);
 `test_without_a_compiler_training_falls_back_to_nn_gru_with_one_warning` runs the other path.
@@ -7,6 +7,7 @@ The whole suite trains its GRUs through the kernel where it builds (as CI's mach
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,52 @@ def test_switched_off_it_neither_builds_nor_warns(monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(fast_gru.ENV_SWITCH)
         fast_gru.kernel.cache_clear()
     assert not caplog.records
+
+
+@needs_kernel
+def test_validation_and_scoring_may_run_the_kernel_but_export_never_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    net = RecurrentNet(ModelConfig(cell="gru", hidden_size=16), input_size=3, output_size=2).eval()
+    x, lengths = torch.randn(8, 10, 3), torch.full((8,), 10)
+    calls = []
+    monkeypatch.setattr(fast_gru, "gru", lambda *a: calls.append(1) or real_gru(*a))
+    monkeypatch.setattr(fast_gru, "FAST_PATH", fast_gru.FastPath())
+    monkeypatch.setattr(fast_gru.FastPath, "_time", staticmethod(lambda *a: True))
+    with torch.no_grad():
+        plain = net(x, lengths)
+        with fast_gru.inference():
+            fast = net(x, lengths)
+            traced = torch.jit.trace(net, (x, lengths), check_trace=False)  # an export
+    assert calls == [1]  # validation/scoring: the kernel; tracing: plain nn.GRU
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    assert "PythonOp" not in str(traced.graph)  # no custom autograd function inside
+    with torch.inference_mode(), fast_gru.inference():
+        net(x, lengths)  # latency is measured under inference_mode: plain nn.GRU
+    assert calls == [1]
+
+
+@needs_kernel
+def test_another_checkout_loads_the_built_kernel_without_rebuilding(tmp_path: Path) -> None:
+    """The cache key holds the source's text, not its path: a second checkout (or virtual
+    environment) with the same source, flags, torch and CPU imports the built module."""
+    other = tmp_path / "checkout"
+    shutil.copytree(Path(fast_gru.__file__).parent, other / "selector")
+    script = f"""
+import time, torch
+from torch.utils import cpp_extension
+def refuse(*a, **k):
+    raise AssertionError("rebuilt")
+cpp_extension.load = refuse
+from selector import fast_gru
+assert fast_gru.__file__.startswith({str(other)!r}), fast_gru.__file__
+start = time.perf_counter()
+assert fast_gru.kernel() is not None
+print("loaded in", time.perf_counter() - start, "setup", fast_gru.SETUP.seconds)
+"""
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    env.pop(fast_gru.ENV_SWITCH, None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "loaded in" in done.stdout

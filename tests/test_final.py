@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
 import optuna
 import pytest
 
-from selector.api import RecommendRequest, recommend, search
+from selector.api import RecommendRequest, SearchRequest, recommend, search
 from selector.data import load_dataset
-from selector.final import compare, estimated_seconds, planned_runs, stored_comparison
+from selector.errors import SelectorError
+from selector.final import compare, estimated_seconds, planned_runs, refit, stored_comparison
 from selector.records import FinalComparison, TrainingSettings
+from selector.training import evaluate
 from tests.test_study import request
 
 
@@ -30,8 +33,13 @@ def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_spac
         assert all(0.0 < r.test_score <= 1.0 and r.cost.epochs_trained >= 1 for r in cell.runs)
         assert cell.config == study.trials[cell.trial].user_attrs["config"]
     assert steps == [("GRU seed 3", 4), ("GRU seed 4", 4), ("LSTM seed 3", 4),
-                     ("LSTM seed 4", 4)] and planned_runs(data, 2) == 4
-    assert result.long_range is None  # digits is 8 steps long: L1 is not measured
+                     ("LSTM seed 4", 4)] and planned_runs(data, 2, refit=False) == 4
+    assert result.long_range == ()  # digits is 8 steps long: L1 is not measured
+    for cell in result.cells:  # every test sequence's outcome, for the paired statistics
+        assert all(len(r.outcomes) == len(data.splits.test) for r in cell.runs)
+        assert all(r.test_score == sum(r.outcomes) / len(r.outcomes) for r in cell.runs)
+    assert [t.runtime for t in result.latency] == ["eager", "onnx"]
+    assert all(t.timings >= 100 and t.p95_ms["gru"] is not None for t in result.latency)
     timing = result.equal_config[0]
     assert timing.parameters["gru"] < timing.parameters["lstm"]  # 3 gate blocks against 4
     # Stored on the study, read back exactly: `selector report` needs no retraining.
@@ -53,8 +61,9 @@ def test_the_comparison_time_is_estimated_from_each_cell_best_trial() -> None:
             value=value, params={"cell": cell},
             distributions={"cell": optuna.distributions.CategoricalDistribution(["gru", "lstm"])},
             user_attrs={"curves": [{"train_seconds": seconds / 2}] * 2}))
-    # 3 seeds x (GRU's best 2 s + LSTM's best 4 s), a quarter on top (digits are short: no L1)
-    assert estimated_seconds(study, data, seeds=3) == 1.25 * 3 * (2.0 + 4.0)
+    # 3 seeds x (GRU's best 2 s + LSTM's best 4 s), one refit of the slower (digits are short:
+    # no L1), a quarter on top
+    assert estimated_seconds(study, data, seeds=3) == 1.25 * (3 * (2.0 + 4.0) + 4.0)
 
 
 @pytest.mark.slow
@@ -66,3 +75,35 @@ def test_a_small_budget_stops_the_search_and_keeps_the_comparison_fair(
     assert result.summary.n_trials < 500  # stopped for the comparison, not by the trial budget
     runs = [len(cell["runs"]) for cell in result.document["final"]["cells"]]
     assert len(runs) == 2 and runs[0] == runs[1] >= 2  # the same seeds for both cells
+
+
+@pytest.mark.slow
+def test_l1_retrains_both_cells_and_the_refit_uses_train_and_validation(
+        tmp_path: Path, tiny_space: str) -> None:
+    source = "example:adding?length=100&n=240"
+    req = request(tmp_path, tiny_space, data=source, n_trials=4)
+    search(req)
+    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
+    data = load_dataset(source)
+    settings = TrainingSettings(max_epochs=3, patience=2)
+    final = compare(study, data, settings, seeds=(0, 1), accelerator="cpu")
+    ranges = final.comparison.long_range
+    # both cells, both seeds, the last quarter and half of each sequence
+    assert {(r.cell, r.seed, r.share) for r in ranges} == {
+        (c, s, share) for c in ("gru", "lstm") for s in (0, 1) for share in (0.25, 0.5)}
+    assert {r.context_steps for r in ranges} == {25, 50}
+    fitted = refit(study, final, "lstm", data, settings, accelerator="cpu")
+    record = final.comparison.refit
+    lstm = final.comparison.cells[1]
+    assert record is not None and record.cell == "lstm"
+    assert record.epochs == round(statistics.median(r.cost.best_epoch for r in lstm.runs))
+    assert record.test_score == evaluate(fitted.system, data, data.splits.test)
+    assert stored_comparison(study) == final.comparison  # stored with the refit
+
+
+def test_fewer_than_two_seeds_are_refused() -> None:
+    with pytest.raises(SelectorError, match="at least 2 seeds"):
+        compare(optuna.create_study(), load_dataset("example:digits"), TrainingSettings(),
+                seeds=(0,))
+    with pytest.raises(SelectorError, match="seeds must be at least 2"):
+        RecommendRequest(search=SearchRequest(data="example:digits"), seeds=1)

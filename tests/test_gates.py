@@ -61,3 +61,13 @@ def test_quality_gates_fail_first_and_follow_the_metric_direction() -> None:
     rmse |= {"score_name": "rmse", "direction": "minimize"}
     assert evaluate(rmse, None, baseline_source=None, min_score=0.35)["passed"]
     assert not evaluate(rmse, None, baseline_source=None, min_score=0.25)["passed"]
+
+
+def test_a_changed_cell_is_significant_only_when_the_interval_favours_the_new_cell() -> None:
+    # Now GRU, before LSTM, but this run's own interval has LSTM credibly ahead: no evidence.
+    against = evaluate(document("gru", ci=(0.01, 0.03)), document("lstm"), baseline_source="b",
+                       min_score=None)
+    assert against["changed"] and not against["comparison"]["changes"]["cell"]["significant"]
+    towards = evaluate(document("gru", ci=(-0.03, -0.01)), document("lstm"), baseline_source="b",
+                       min_score=None)
+    assert towards["comparison"]["changes"]["cell"]["significant"]

@@ -44,7 +44,7 @@ def test_text_input_uses_embedding() -> None:
 def test_cost_measures_are_sane() -> None:
     net = RecurrentNet(ModelConfig(cell="lstm", hidden_size=16), input_size=4, output_size=2)
     probe = Probe(length=20, n_features=4)
-    lat = latency(net, probe, 1, repeats=10)
+    lat = latency(net, probe, 1, repeats=100)
     assert 0 < lat.p50_ms <= lat.p95_ms
     assert size_bytes(net) == 4 * sum(p.numel() for p in net.parameters())
     small = training_memory_bytes(net, probe, 8)

@@ -6,8 +6,13 @@ import json
 from pathlib import Path
 
 import jsonschema
+import optuna
+import pytest
 
+from selector.api import DECISION_ATTR, PROFILE_ATTR, report_study
 from selector.decision import decide
+from selector.errors import SelectorError
+from selector.final import FINAL_ATTR
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
 from selector.report import SCHEMA_FILE, build_document, write_reports
 from tests.test_decision import comparison, profile
@@ -50,4 +55,35 @@ def test_markdown_and_html_cite_every_criterion(tmp_path: Path) -> None:
     assert "**Verdict: LSTM (clear)" in markdown and "<strong>Verdict: LSTM (clear)" in page
     assert "![p](plots/p.png)" in markdown
     assert 'src="data:image/png;base64,' in page and 'src="plots/' not in page  # self-contained
-    assert json.loads(json_path.read_text())["schema"] == "selector.recommendation/1"
+    assert json.loads(json_path.read_text())["schema"] == "selector.recommendation/2"
+
+
+def stored_study(tmp_path: Path, prefer: str) -> str:
+    """A study holding a final comparison and the decision settings of its last recommend."""
+    storage = f"sqlite:///{tmp_path / 'r.db'}"
+    study = optuna.create_study(storage=storage, study_name="r", direction="maximize")
+    final = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])
+    study.set_user_attr(FINAL_ATTR, final.to_dict())
+    study.set_user_attr(PROFILE_ATTR, profile().to_dict())
+    study.set_user_attr(DECISION_ATTR, {"prefer": prefer, "min_gain": None,
+                                        "confidence_level": None, "budgets": {}})
+    return storage
+
+
+def test_report_with_only_min_gain_keeps_the_stored_preset(tmp_path: Path) -> None:
+    storage = stored_study(tmp_path, "edge")
+    result = report_study("r", storage=storage, min_gain=0.5, output_dir=str(tmp_path / "o"))
+    assert result.recommendation.prefer == "edge"  # not reset to the default preset
+    assert result.recommendation.comparison.min_gain == 0.5
+    assert result.recommendation.verdict == "gru"  # a 0.1 gain is below 0.5
+    again = report_study("r", storage=storage, output_dir=str(tmp_path / "o"))
+    assert again.recommendation.prefer == "edge" and again.recommendation.verdict == "lstm"
+
+
+def test_a_comparison_stored_by_an_older_selector_is_refused_by_name(tmp_path: Path) -> None:
+    storage = stored_study(tmp_path, "balanced")
+    study = optuna.load_study(study_name="r", storage=storage)
+    old = {k: v for k, v in study.user_attrs[FINAL_ATTR].items() if k != "version"}
+    study.set_user_attr(FINAL_ATTR, old)
+    with pytest.raises(SelectorError, match=r"version 1.*reads version 2.*selector recommend"):
+        report_study("r", storage=storage, output_dir=str(tmp_path / "o"))

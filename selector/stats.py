@@ -1,0 +1,96 @@
+"""The statistics behind the verdict: the paired LSTM - GRU gain and cost-ratio intervals.
+
+The gain is paired twice: by seed (both cells trained with the same seeds on the same splits)
+and by test example (both scored on the same sequences). Its interval adds the two sources of
+noise a user's next run would meet: another set of seeds (the spread of the per-seed gains)
+and another test sample (the spread of the per-example gains, as in McNemar's test for
+classification). Zero spread between seeds therefore never means certainty while the cells
+disagree on any example. Calibrated by the A/A runs of `bench/decision.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Mean LSTM - GRU gain (positive: LSTM better), its interval, and where its noise is."""
+
+    mean: float
+    low: float
+    high: float
+    p_value: float
+    pairs: int  # seeds
+    examples: int
+    seed_sd: float  # standard error of the mean gain from the spread between seeds
+    example_sd: float  # standard error of the mean gain from the spread between test examples
+
+
+def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: float) -> Gain:
+    """``lstm`` and ``gru``: per-example outcomes, shape (seeds, examples), seed i of one
+    paired with seed i of the other. Outcomes are 1/0 (right/wrong; the score is accuracy) or
+    squared errors (the score is RMSE).
+
+    The per-example influence of each cell's score is the outcome itself for accuracy, and
+    e / (2 RMSE) for RMSE (its linearisation). The standard error adds the between-seed
+    variance of the per-seed gains over k seeds and the between-example variance of the
+    seed-averaged influence differences over n examples; the t quantile uses the
+    Welch-Satterthwaite degrees of freedom of that sum.
+    """
+    if lstm.shape != gru.shape or lstm.ndim != 2 or lstm.shape[0] < 2 or lstm.shape[1] < 2:
+        raise ValueError(f"paired outcomes must be two equal (seeds >= 2, examples >= 2) arrays; "
+                         f"got {lstm.shape} and {gru.shape}")
+    seeds, examples = lstm.shape
+    if maximize:
+        per_seed = lstm.mean(axis=1) - gru.mean(axis=1)
+        influence = lstm - gru
+    else:
+        rmse_l, rmse_g = np.sqrt(lstm.mean(axis=1)), np.sqrt(gru.mean(axis=1))
+        per_seed = rmse_g - rmse_l
+        influence = (gru / (2 * np.maximum(rmse_g, 1e-300))[:, None]
+                     - lstm / (2 * np.maximum(rmse_l, 1e-300))[:, None])
+    mean = float(per_seed.mean())
+    seed_var = float(per_seed.var(ddof=1)) / seeds
+    example_var = float(influence.mean(axis=0).var(ddof=1)) / examples
+    total = seed_var + example_var
+    if total <= 0.0:  # identical outcomes on every example and seed
+        p = 1.0 if mean == 0.0 else 0.0
+        return Gain(mean, mean, mean, p, seeds, examples, 0.0, 0.0)
+    df = total ** 2 / (seed_var ** 2 / (seeds - 1) + example_var ** 2 / (examples - 1))
+    sd = math.sqrt(total)
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * sd
+    p = float(2 * stats.t.sf(abs(mean) / sd, df))
+    return Gain(mean, mean - half, mean + half, p, seeds, examples, math.sqrt(seed_var),
+                math.sqrt(example_var))
+
+
+def seed_t_interval(gains: list[float], level: float) -> tuple[float, float, float] | None:
+    """Mean of per-seed gains and its t interval: seed noise only (the method before per-example
+    pairing, kept for `bench/decision.py`'s before/after table). None below 2 seeds."""
+    if len(gains) < 2:
+        return None
+    mean, sd = float(np.mean(gains)), float(np.std(gains, ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, len(gains) - 1)) * sd / math.sqrt(len(gains))
+    return mean, mean - half, mean + half
+
+
+def log_ratio_interval(numerator: list[float], denominator: list[float],
+                       level: float) -> tuple[float, float, float] | None:
+    """Ratio of geometric means of two independent samples (e.g. each cell's time to converge
+    over its seeds) with a Welch t interval on the log scale. None when either has < 2 values
+    or a value <= 0."""
+    if min(len(numerator), len(denominator)) < 2 or min(*numerator, *denominator) <= 0:
+        return None
+    a, b = np.log(numerator), np.log(denominator)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0.0:
+        return math.exp(diff), math.exp(diff), math.exp(diff)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * math.sqrt(va + vb)
+    return math.exp(diff), math.exp(diff - half), math.exp(diff + half)
