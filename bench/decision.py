@@ -1,0 +1,137 @@
+"""Calibration of the verdict's statistics: A/A runs (no real difference) and a constructed gap.
+
+For each dataset, one configuration is trained with a pool of seeds, and a deliberately
+crippled copy of it (a tenth of the learning rate, a third of the epochs) with a pool of its own; every
+model's outcome on every test sequence is kept. Then many comparisons are drawn from the pools:
+
+  - **A/A**: k seeds against k other seeds of the *same* configuration, scored on a random half
+    of the test split (a new test sample each draw). There is no real difference, so an
+    interval that excludes zero is a false win; at 95% the rate must stay at or below 5%.
+  - **gap**: k seeds of the configuration against k seeds of its crippled copy: a real
+    difference, so the rate at which the interval excludes zero is the power.
+
+Both the interval selector uses now (paired by seed and by test example, `selector.stats`)
+and the one it used before (a t interval over the k per-seed differences, seed noise only)
+are computed on the same draws, side by side.
+
+    python -m bench.decision                 # three datasets, 1000 draws each (~10 minutes)
+    python -m bench.decision --quick         # small pools, for the smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+
+import lightning.pytorch as pl
+import numpy as np
+
+from bench._common import machine, table
+from selector.data import DataOptions, load_dataset
+from selector.data.dataset import SequenceData
+from selector.records import ModelConfig, TrainingSettings
+from selector.stats import paired_gain, seed_t_interval
+from selector.system import score_direction
+from selector.training import build_net, fit, outcomes
+
+LEVEL = 0.95
+DATASETS = (  # source, data options, configuration
+    ("example:digits", DataOptions(), ModelConfig(cell="gru", hidden_size=24, batch_size=64,
+                                                  learning_rate=1e-2)),
+    ("example:sine?length=1500", DataOptions(lookback=24, horizon=1),
+     ModelConfig(cell="lstm", hidden_size=16, batch_size=64, learning_rate=1e-2)),
+    ("example:reviews?n=1200", DataOptions(), ModelConfig(cell="gru", hidden_size=16,
+                                                          batch_size=64, learning_rate=1e-2,
+                                                          embedding_dim=16)),
+)
+
+
+@dataclass
+class Pool:
+    """Per-example test outcomes, one row per seed."""
+
+    outcomes: np.ndarray
+    seconds: float
+
+
+def train_pool(data: SequenceData, config: ModelConfig, settings: TrainingSettings,
+               seeds: range) -> Pool:
+    start = time.perf_counter()
+    rows = []
+    for seed in seeds:
+        pl.seed_everything(seed, workers=False, verbose=False)
+        fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu")
+        rows.append(outcomes(fitted.system, data, data.splits.test))
+    return Pool(np.array(rows), time.perf_counter() - start)
+
+
+def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool,
+          rng: np.random.Generator) -> dict[str, float]:
+    """Share of draws whose interval excludes zero, and mean interval width, old and new."""
+    wins = {"new": 0, "old": 0}
+    widths: dict[str, list[float]] = {"new": [], "old": []}
+    n = a.outcomes.shape[1]
+    for _ in range(draws):
+        if same:
+            picked = rng.choice(len(a.outcomes), 2 * k, replace=False)
+            left, right = a.outcomes[picked[:k]], a.outcomes[picked[k:]]
+        else:
+            left = a.outcomes[rng.choice(len(a.outcomes), k, replace=False)]
+            right = b.outcomes[rng.choice(len(b.outcomes), k, replace=False)]
+        sample = rng.choice(n, n // 2, replace=False)
+        left, right = left[:, sample], right[:, sample]
+        gain = paired_gain(left, right, maximize=maximize, level=LEVEL)
+        if maximize:
+            per_seed = left.mean(axis=1) - right.mean(axis=1)
+        else:
+            per_seed = np.sqrt(right.mean(axis=1)) - np.sqrt(left.mean(axis=1))
+        old = seed_t_interval(per_seed.tolist(), LEVEL)
+        assert old is not None
+        for name, (low, high) in (("new", (gain.low, gain.high)), ("old", old[1:])):
+            wins[name] += low > 0 or high < 0
+            widths[name].append(high - low)
+    return {**{f"{name} rate": wins[name] / draws for name in wins},
+            **{f"{name} width": float(np.mean(widths[name])) for name in widths}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small pools and few draws")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=3, help="k: seeds per side, as --seeds")
+    args = parser.parse_args()
+    pool_size, draws, epochs = (7, 100, 2) if args.quick else (12, args.draws, 12)
+    settings = TrainingSettings(max_epochs=epochs, patience=3)
+    crippled_settings = TrainingSettings(max_epochs=max(2, epochs // 3), patience=3)
+    rng = np.random.default_rng(0)
+    rows = []
+    for source, options, config in DATASETS:
+        data = load_dataset(source, options)
+        maximize = score_direction(data.task) == "maximize"
+        normal = train_pool(data, config, settings, range(pool_size))
+        weak = train_pool(data, replace(config, learning_rate=config.learning_rate / 10),
+                          crippled_settings, range(100, 100 + max(args.seeds, pool_size // 2)))
+        scores = [np.mean(p.outcomes, axis=1) for p in (normal, weak)]
+        if not maximize:
+            scores = [np.sqrt(s) for s in scores]
+        aa = rates(normal, normal, same=True, draws=draws, k=args.seeds, maximize=maximize,
+                   rng=rng)
+        gap = rates(normal, weak, same=False, draws=draws, k=args.seeds, maximize=maximize,
+                    rng=rng)
+        rows.append([source, data.task, normal.outcomes.shape[1] // 2,
+                     f"{np.mean(scores[0]):.4f} vs {np.mean(scores[1]):.4f}",
+                     f"{aa['old rate']:.1%}", f"{aa['new rate']:.1%}",
+                     f"{aa['old width']:.4f}", f"{aa['new width']:.4f}",
+                     f"{gap['old rate']:.1%}", f"{gap['new rate']:.1%}",
+                     f"{normal.seconds + weak.seconds:.0f}"])
+        print(f"{source}: done", flush=True)
+    print(f"\nMeasured on {machine()}; {LEVEL:.0%} intervals, k = {args.seeds} seeds per side, "
+          f"{draws} draws per row, pools of {pool_size} seeds.\n")
+    print(table(["data", "task", "test sequences per draw", "score: config vs crippled",
+                 "A/A false wins, before", "A/A false wins, now", "A/A width, before",
+                 "A/A width, now", "gap power, before", "gap power, now", "training s"], rows))
+
+
+if __name__ == "__main__":
+    main()
