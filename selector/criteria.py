@@ -64,8 +64,10 @@ def interval_text(c: Comparison) -> str:
     if c.ci_low is None or c.ci_high is None:
         return f"{c.pairs} seed pair(s): too few for an interval"
     p = f", p = {c.p_value:.3g}" if c.p_value is not None else ""
-    return (f"{c.level:.0%} CI [{c.ci_low:+.4g}, {c.ci_high:+.4g}] over {c.pairs} seeds and "
-            f"{c.examples:,} test sequences{p}")
+    over = (f"over {c.pairs} folds of cross-validation on train + validation (corrected "
+            f"resampled t-test)" if c.method == "cv" else
+            f"over {c.pairs} seeds and {c.examples:,} test sequences")
+    return f"{c.level:.0%} CI [{c.ci_low:+.4g}, {c.ci_high:+.4g}] {over}{p}"
 
 
 def cost_line(c: Comparison) -> str:
@@ -214,7 +216,7 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
             drops[r.cell][r.seed] = sign * (r.full_score - r.context_score)
     parts, matters = [], []
     for cell in ("gru", "lstm"):
-        full = [run.test_score for f in final.cells if f.cell == cell for run in f.runs]
+        full = [r.full_score for r in final.long_range if r.cell == cell and r.share == share]
         noise = statistics.stdev(full) if len(full) > 1 else 0.0
         mean = statistics.fmean(drops[cell].values())
         matters.append(mean > max(2 * noise, c.min_gain, 1e-9))
@@ -267,8 +269,11 @@ def _l3(cells: dict[str, CellEvidence], c: Comparison, score: str) -> Criterion:
 
 def _e1(final: FinalComparison, cells: dict[str, CellEvidence]) -> Criterion:
     parts = [f"{e.cell.upper()} {e.test_mean:.4g} ± {e.test_std:.2g}" for e in cells.values()]
-    return _criterion("E1", True, "yes", f"Both cells' best configurations retrained with seeds "
-                      f"{', '.join(map(str, final.seeds))} on the same splits; test "
+    seeds = ", ".join(map(str, final.seeds))
+    how = (f"cross-validated on train + validation with seeds {seeds} (the same folds for both); "
+           f"held-out" if final.method == "cv" else
+           f"retrained with seeds {seeds} on the same splits; test")
+    return _criterion("E1", True, "yes", f"Both cells' best configurations {how} "
                       f"{final.score_name}: {'; '.join(parts)}.")
 
 

@@ -35,7 +35,7 @@ from selector.records import (
     Preferences,
     Recommendation,
 )
-from selector.stats import log_ratio_interval, paired_gain
+from selector.stats import corrected_resampled, log_ratio_interval, paired_gain
 
 # Preset defaults. Minimum gain: absolute for accuracy, a share of GRU's validation RMSE.
 MIN_GAIN = {"edge": 0.01, "balanced": 0.005, "accuracy": 0.0}
@@ -79,15 +79,24 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
                         cost=cost, violations=tuple(violations))
 
 
-def _paired(final: FinalComparison, level: float) -> dict[str, float | int | None]:
+def _paired(final: FinalComparison, level: float, block: int) -> dict[str, float | int | None]:
     """The paired gain's fields of `Comparison` (None without both cells)."""
-    runs = {c.cell: {r.seed: r.outcomes for r in c.runs} for c in final.cells}
+    runs = {c.cell: {(r.seed, r.fold): r for r in c.runs} for c in final.cells}
     if set(runs) != {"gru", "lstm"}:
         return {"gain_mean": None, "ci_low": None, "ci_high": None, "p_value": None, "pairs": 0}
-    seeds = sorted(set(runs["gru"]) & set(runs["lstm"]))
-    gain = paired_gain(np.array([runs["lstm"][s] for s in seeds]),
-                       np.array([runs["gru"][s] for s in seeds]),
-                       maximize=final.direction == "maximize", level=level)
+    keys = sorted(set(runs["gru"]) & set(runs["lstm"]), key=lambda k: (k[0], k[1] or 0))
+    maximize = final.direction == "maximize"
+    if final.method == "cv":  # k-fold over train + val: each fold's held-out score, paired
+        sign = 1.0 if maximize else -1.0
+        gain = corrected_resampled(
+            [sign * (runs["lstm"][k].test_score - runs["gru"][k].test_score) for k in keys],
+            final.test_train_ratio, level,
+            examples=sum(len(runs["gru"][k].outcomes) for k in keys if k[1] is not None
+                         and k[0] == keys[0][0]))
+    else:
+        gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
+                           np.array([runs["gru"][k].outcomes for k in keys]),
+                           maximize=maximize, level=level, block=block)
     return {"gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
             "p_value": gain.p_value, "pairs": gain.pairs, "examples": gain.examples,
             "seed_sd": gain.seed_sd, "example_sd": gain.example_sd}
@@ -110,9 +119,11 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
     ratios, index, sure_costs = _cost_ratios(final, cells, COST_WEIGHTS[prefer], level)
     size = (cells["lstm"].cost["macs_per_step"] / cells["gru"].cost["macs_per_step"]
             if {"gru", "lstm"} <= set(cells) else None)
-    comparison = Comparison(**_paired(final, level), level=level, min_gain=min_gain,
+    window = (profile.lookback or 0) + (profile.horizon or 0)  # overlapping test windows
+    comparison = Comparison(**_paired(final, level, max(1, window)), level=level,
+                            min_gain=min_gain,
                             min_gain_source=source, cost_ratios=ratios, cost_index=index,
-                            credible_costs=sure_costs, size_ratio=size)
+                            credible_costs=sure_costs, size_ratio=size, method=final.method)
     verdict, confidence, rationale = _verdict(cells, comparison, final.score_name)
     criteria = criteria_rows(final, profile, budgets, prefer, cells, comparison)
     return Recommendation(

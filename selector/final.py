@@ -29,6 +29,7 @@ from selector.cost import (
     median_ratio,
     training_step,
 )
+from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError
@@ -88,7 +89,7 @@ def _best_run(final: FinalComparison, cell: str) -> int:
 def planned_runs(data: SequenceData, seeds: int, *, refit: bool = True) -> int:
     """How many training runs `compare` (and `refit`) make (for a progress bar)."""
     long_range = 0 if _is_short(data) else len(CELLS) * len(CONTEXT_SHARES) * seeds
-    return len(CELLS) * seeds + long_range + int(refit)
+    return len(CELLS) * len(plan(data, tuple(range(seeds)))) + long_range + int(refit)
 
 
 def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
@@ -106,8 +107,10 @@ def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
     bests = best_by_cell(study, trials)
     typical = statistics.fmean(seconds.values())
     per_cell = [seconds[bests[c].number] if c in bests else typical for c in CELLS]
+    # a run's time goes with its training sequences: cross-validation's folds train on less
+    per_seed = sum(len(r.train) for r in plan(data, (0,))) / len(data.splits.train)
     long_range = 0.0 if _is_short(data) else sum(CONTEXT_SHARES)
-    runs = seeds * sum(per_cell) * (1 + long_range) + max(per_cell)
+    runs = seeds * sum(per_cell) * (per_seed + long_range) + max(per_cell)
     return 1.25 * (runs + (typical if next_trial else 0.0))
 
 
@@ -135,15 +138,17 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         if step:
             step(label, total)
 
+    planned = plan(data, seeds)
     cells, models = [], {}
     for cell in CELLS:
         if cell not in bests:
             continue
         config = ModelConfig(**bests[cell].user_attrs["config"])
         runs, fitted = [], []
-        for seed in seeds:
-            announce(f"{cell.upper()} seed {seed}")
-            run, model = _run(config, data, settings, seed, accelerator)
+        for planned_run in planned:
+            fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
+            announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
+            run, model = _run(config, data, settings, planned_run, accelerator)
             runs.append(run)
             fitted.append(model)
         search_values = [t.values[0] for t in study.get_trials(
@@ -156,12 +161,14 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     setup = sum(m.setup_seconds for fitted in models.values() for m in fitted)
     long_range: tuple[LongRange, ...] = ()
     if not _is_short(data) and len(cells) == len(CELLS):
-        long_range, more = _long_range(cells, data, settings, accelerator, announce)
+        long_range, more = _long_range(cells, planned, data, settings, accelerator, announce)
         setup += more
+    first = planned[0]
     comparison = FinalComparison(
         score_name=score_name(data.task), direction=direction, seeds=tuple(seeds),
         cells=tuple(cells), equal_config=_equal_config(cells, data), long_range=long_range,
-        device=device, setup_seconds=setup)
+        device=device, setup_seconds=setup, method="seeds" if first.fold is None else "cv",
+        test_train_ratio=len(first.held) / len(first.train))
     final = FinalModels(comparison, models)
     final.comparison = replace(comparison, latency=_latency(final, data))
     study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
@@ -184,25 +191,28 @@ def stored_comparison(study: optuna.Study) -> FinalComparison | None:
     return FinalComparison.from_dict(stored)
 
 
-def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, seed: int,
+def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, planned: Run,
          accelerator: str) -> tuple[SeedRun, Fitted]:
     direction = score_direction(data.task)
+    seed = planned.seed
     pl.seed_everything(seed, workers=False, verbose=False)
     try:
-        fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator=accelerator)
+        fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator=accelerator,
+                     train_set=SplitDataset(data, planned.train),
+                     val_set=SplitDataset(data, planned.val))
     except NonFiniteLossError as exc:
         raise SelectorError(f"the final {config.cell.upper()} run with seed {seed} diverged "
                             f"({exc}); its search trials did not. Try other --seeds or a search "
                             "space with lower learning rates.") from None
     net = fitted.system.net
-    cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(data.splits.train),
+    cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(planned.train),
                         direction=direction, setup_seconds=fitted.setup_seconds)
-    tested = outcomes(fitted.system, data, data.splits.test)
-    run = SeedRun(seed=seed, test_score=score_of(tested, data.task),
+    scored = outcomes(fitted.system, data, planned.held)
+    run = SeedRun(seed=seed, test_score=score_of(scored, data.task),
                   val_score=fitted.history.best()["val_score"],
                   train_seconds=sum(e["train_seconds"] + e["val_seconds"]
                                     for e in fitted.history.epochs),
-                  cost=cost, outcomes=tuple(float(v) for v in tested))
+                  cost=cost, outcomes=tuple(float(v) for v in scored), fold=planned.fold)
     return run, fitted
 
 
@@ -259,20 +269,24 @@ def _equal_config(cells: list[FinalCell], data: SequenceData) -> tuple[EqualConf
     return tuple(timings)
 
 
-def _long_range(cells: list[FinalCell], data: SequenceData, settings: TrainingSettings,
-                accelerator: str, announce: Callable[[str], None]
+def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
+                settings: TrainingSettings, accelerator: str, announce: Callable[[str], None]
                 ) -> tuple[tuple[LongRange, ...], float]:
-    """Both cells, every seed, retrained on the last part of each sequence only and tested so;
-    and the one-time seconds of those runs."""
+    """Both cells, every seed, retrained on the last part of each sequence only and scored
+    so, on the same sequences as the seed's first run; and the one-time seconds of those runs."""
     median_steps = int(statistics.median(data.lengths.tolist()))
+    firsts: dict[int, int] = {}  # seed -> its first run
+    for index, run in enumerate(planned):
+        firsts.setdefault(run.seed, index)
     measured, setup = [], 0.0
     for share in CONTEXT_SHARES:
         context = max(1, int(median_steps * share))
         cut = replace(data, sequences=[s[-context:] for s in data.sequences])
         for final in cells:
-            for full in final.runs:
+            for index in firsts.values():
+                full = final.runs[index]
                 announce(f"{final.cell.upper()} seed {full.seed} on the last {context} steps (L1)")
-                run, fitted = _run(ModelConfig(**final.config), cut, settings, full.seed,
+                run, fitted = _run(ModelConfig(**final.config), cut, settings, planned[index],
                                    accelerator)
                 setup += fitted.setup_seconds
                 measured.append(LongRange(

@@ -182,11 +182,12 @@ class SeedRun:
     """One final training run of a cell's best configuration with one seed."""
 
     seed: int
-    test_score: float  # of the best validation epoch's weights
+    test_score: float  # of the best validation epoch's weights, on the scored sequences
     val_score: float  # best validation score of the run (picks the model to hand over)
     train_seconds: float  # the whole run, early-stopping patience included, one-time work not
     cost: Cost
-    outcomes: tuple[float, ...] = ()  # per test sequence: 1/0 right or wrong, or squared error
+    outcomes: tuple[float, ...] = ()  # per scored sequence: 1/0 right or wrong, or squared error
+    fold: int | None = None  # cross-validation: the fold whose held-out part was scored
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,8 @@ class FinalComparison:
     latency: tuple[RuntimeLatency, ...] = ()
     setup_seconds: float = 0.0  # one-time work (kernel load, shape timings): no run counts it
     refit: Refit | None = None
+    method: str = "seeds"  # "seeds": scored on the test split; "cv": k-fold over train + val
+    test_train_ratio: float = 0.0  # cv: held-out / training sequences of a fold (Nadeau-Bengio)
     version: int = COMPARISON_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,6 +367,7 @@ class Comparison:
     examples: int = 0  # test sequences paired
     credible_costs: tuple[str, ...] = ()  # the cost ratios that are more than their noise
     size_ratio: float | None = None  # LSTM / GRU multiply-adds per step: decides a toss-up
+    method: str = "seeds"  # "seeds" (paired per seed and test example) or "cv" (per fold)
 
 
 @dataclass(frozen=True)

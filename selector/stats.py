@@ -31,7 +31,8 @@ class Gain:
     example_sd: float  # standard error of the mean gain from the spread between test examples
 
 
-def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: float) -> Gain:
+def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: float,
+                block: int = 1) -> Gain:
     """``lstm`` and ``gru``: per-example outcomes, shape (seeds, examples), seed i of one
     paired with seed i of the other. Outcomes are 1/0 (right/wrong; the score is accuracy) or
     squared errors (the score is RMSE).
@@ -40,7 +41,9 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: flo
     e / (2 RMSE) for RMSE (its linearisation). The standard error adds the between-seed
     variance of the per-seed gains over k seeds and the between-example variance of the
     seed-averaged influence differences over n examples; the t quantile uses the
-    Welch-Satterthwaite degrees of freedom of that sum.
+    Welch-Satterthwaite degrees of freedom of that sum. Examples that are not independent
+    (overlapping windows of one series, in time order) are averaged in consecutive blocks of
+    ``block`` first (batch means), so that their variance is not understated.
     """
     if lstm.shape != gru.shape or lstm.ndim != 2 or lstm.shape[0] < 2 or lstm.shape[1] < 2:
         raise ValueError(f"paired outcomes must be two equal (seeds >= 2, examples >= 2) arrays; "
@@ -56,17 +59,40 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: flo
                      - lstm / (2 * np.maximum(rmse_l, 1e-300))[:, None])
     mean = float(per_seed.mean())
     seed_var = float(per_seed.var(ddof=1)) / seeds
-    example_var = float(influence.mean(axis=0).var(ddof=1)) / examples
+    per_example = influence.mean(axis=0)
+    blocks = examples // block if block > 1 else examples
+    if block > 1 and blocks >= 2:
+        per_example = per_example[:blocks * block].reshape(blocks, block).mean(axis=1)
+    else:
+        blocks = examples
+    example_var = float(per_example.var(ddof=1)) / blocks
     total = seed_var + example_var
     if total <= 0.0:  # identical outcomes on every example and seed
         p = 1.0 if mean == 0.0 else 0.0
         return Gain(mean, mean, mean, p, seeds, examples, 0.0, 0.0)
-    df = total ** 2 / (seed_var ** 2 / (seeds - 1) + example_var ** 2 / (examples - 1))
+    df = total ** 2 / (seed_var ** 2 / (seeds - 1) + example_var ** 2 / (blocks - 1))
     sd = math.sqrt(total)
     half = float(stats.t.ppf(0.5 + level / 2, df)) * sd
     p = float(2 * stats.t.sf(abs(mean) / sd, df))
     return Gain(mean, mean - half, mean + half, p, seeds, examples, math.sqrt(seed_var),
                 math.sqrt(example_var))
+
+
+def corrected_resampled(gains: list[float], test_train_ratio: float, level: float,
+                        examples: int = 0) -> Gain:
+    """Nadeau and Bengio's corrected resampled t-test over the per-fold gains of repeated
+    k-fold cross-validation: the variance of the mean is (1/n + n_test/n_train) s^2, not
+    s^2/n, since the folds' training sets overlap; t with n - 1 degrees of freedom."""
+    n = len(gains)
+    if n < 2:
+        raise ValueError(f"the corrected resampled t-test needs at least 2 folds; got {n}")
+    mean, var = float(np.mean(gains)), float(np.var(gains, ddof=1))
+    sd = math.sqrt((1 / n + test_train_ratio) * var)
+    if sd == 0.0:
+        return Gain(mean, mean, mean, 1.0 if mean == 0.0 else 0.0, n, examples, 0.0, 0.0)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd
+    p = float(2 * stats.t.sf(abs(mean) / sd, n - 1))
+    return Gain(mean, mean - half, mean + half, p, n, examples, sd, 0.0)
 
 
 def seed_t_interval(gains: list[float], level: float) -> tuple[float, float, float] | None:

@@ -197,8 +197,9 @@ def test_relative_min_gain_comes_from_validation_never_test() -> None:
 
 def long_range(drops: dict[str, float], *, full: float = 0.95) -> tuple[LongRange, ...]:
     return tuple(LongRange(cell=c, seed=s, share=share, median_steps=400,
-                           context_steps=int(400 * share), full_score=full,
-                           context_score=full - drops[c] * (1.5 if share == 0.25 else 1.0) - 0.01 * s)
+                           context_steps=int(400 * share), full_score=full - 0.02 * s,
+                           context_score=full - 0.02 * s - drops[c] * (1.5 if share == 0.25
+                                                                      else 1.0) - 0.005 * s)
                  for share in (0.25, 0.5) for c in ("gru", "lstm") for s in range(3))
 
 

@@ -10,10 +10,11 @@ import optuna
 import pytest
 
 from selector.api import RecommendRequest, SearchRequest, recommend, search
-from selector.data import load_dataset
+from selector.data import load_dataset, profile_dataset
+from selector.decision import decide
 from selector.errors import SelectorError
 from selector.final import compare, estimated_seconds, planned_runs, refit, stored_comparison
-from selector.records import FinalComparison, TrainingSettings
+from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
 from selector.training import evaluate
 from tests.test_study import request
 
@@ -107,3 +108,22 @@ def test_fewer_than_two_seeds_are_refused() -> None:
                 seeds=(0,))
     with pytest.raises(SelectorError, match="seeds must be at least 2"):
         RecommendRequest(search=SearchRequest(data="example:digits"), seeds=1)
+
+
+@pytest.mark.slow
+def test_small_data_is_compared_by_cross_validation(tmp_path: Path, tiny_space: str) -> None:
+    source = "example:adding?length=12&n=200"
+    req = request(tmp_path, tiny_space, data=source, n_trials=4)
+    search(req)
+    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
+    data = load_dataset(source)
+    final = compare(study, data, TrainingSettings(max_epochs=2, patience=1), seeds=(0, 1),
+                    accelerator="cpu").comparison
+    assert final.method == "cv" and 0.2 < final.test_train_ratio < 0.35
+    for cell in final.cells:
+        assert [(r.seed, r.fold) for r in cell.runs] == [(s, f) for s in (0, 1) for f in range(5)]
+        held = sum(len(r.outcomes) for r in cell.runs if r.seed == 0)
+        assert held == len(data.splits.train) + len(data.splits.val)  # every fold held out once
+    rec = decide(final, profile_dataset(data), Budgets(), Preferences())
+    assert rec.comparison.method == "cv" and rec.comparison.pairs == 10
+    assert "corrected resampled t-test" in " ".join(rec.rationale)
