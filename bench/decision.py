@@ -14,6 +14,12 @@ Both the interval selector uses now (paired by seed and by test example, `select
 and the one it used before (a t interval over the k per-seed differences, seed noise only)
 are computed on the same draws, side by side.
 
+A second table checks small data, where selector cross-validates (`selector.crossval`): at
+two sizes, pairs of models with the same folds (or the same fixed split) and different
+training seeds give A/A draws for both methods, the seeds on the fixed test split and 5-fold
+cross-validation over train + validation judged by the corrected resampled t-test; their
+interval widths are what the size threshold `CV_BELOW` was chosen by.
+
     python -m bench.decision                 # three datasets, 2000 draws each (~5 minutes)
     python -m bench.decision --quick         # small pools, for the smoke test
 """
@@ -28,12 +34,14 @@ import lightning.pytorch as pl
 import numpy as np
 
 from bench._common import machine, table
+from selector.crossval import FOLDS, Run, plan
 from selector.data import DataOptions, load_dataset
+from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.records import ModelConfig, TrainingSettings
-from selector.stats import paired_gain, seed_t_interval
+from selector.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.system import score_direction
-from selector.training import build_net, fit, outcomes
+from selector.training import build_net, fit, outcomes, score_of
 
 LEVEL = 0.95
 DATASETS = (  # source, data options, configuration
@@ -63,6 +71,54 @@ def train_pool(data: SequenceData, config: ModelConfig, settings: TrainingSettin
         fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu")
         rows.append(outcomes(fitted.system, data, data.splits.test))
     return Pool(np.array(rows), time.perf_counter() - start)
+
+
+def trained_score(data: SequenceData, config: ModelConfig, settings: TrainingSettings,
+                  run: Run, seed: int) -> float:
+    """Train on ``run``'s sequences with ``seed``; the score on its held-out ones."""
+    pl.seed_everything(seed, workers=False, verbose=False)
+    fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu",
+                 train_set=SplitDataset(data, run.train), val_set=SplitDataset(data, run.val))
+    return score_of(outcomes(fitted.system, data, run.held), data.task)
+
+
+def small_data(source: str, config: ModelConfig, settings: TrainingSettings, pairs: int,
+               k: int, rng: np.random.Generator) -> list[object]:
+    """A/A on small data, both methods: false-win rate and mean width over all draws of k of
+    ``pairs`` model pairs (same split or folds, training seeds s and s + 1000)."""
+    data = load_dataset(source)
+    fixed = Run(0, None, data.splits.train, data.splits.val, data.splits.test)
+    seeds_a, seeds_b, folds = [], [], []
+    for s in range(pairs):
+        seeds_a.append(_outcomes(data, config, settings, fixed, s))
+        seeds_b.append(_outcomes(data, config, settings, fixed, s + 1000))
+        runs = plan(data, (s,), cross_validate=True)
+        folds.append([trained_score(data, config, settings, r, s)
+                      - trained_score(data, config, settings, r, s + 1000) for r in runs])
+    sign = 1.0 if score_direction(data.task) == "maximize" else -1.0
+    first = plan(data, (0,), cross_validate=True)[0]
+    ratio = len(first.held) / len(first.train)
+    found: dict[str, list[tuple[bool, float]]] = {"seeds": [], "cv": []}
+    for _ in range(300):
+        picked = rng.choice(pairs, k, replace=False)
+        gain = paired_gain(np.array([seeds_a[i] for i in picked]),
+                           np.array([seeds_b[i] for i in picked]),
+                           maximize=sign > 0, level=LEVEL)
+        found["seeds"].append((gain.low > 0 or gain.high < 0, gain.high - gain.low))
+        cv = corrected_resampled([sign * g for i in picked for g in folds[i]], ratio, LEVEL)
+        found["cv"].append((cv.low > 0 or cv.high < 0, cv.high - cv.low))
+    size = len(data.splits.train) + len(data.splits.val)
+    return [source, size, len(data.splits.test),
+            *(f"{np.mean([w for w, _ in found[m]]):.1%}" for m in ("seeds", "cv")),
+            *(f"{np.mean([h for _, h in found[m]]):.4f}" for m in ("seeds", "cv"))]
+
+
+def _outcomes(data: SequenceData, config: ModelConfig, settings: TrainingSettings, run: Run,
+              seed: int) -> np.ndarray:
+    pl.seed_everything(seed, workers=False, verbose=False)
+    fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu",
+                 train_set=SplitDataset(data, run.train), val_set=SplitDataset(data, run.val))
+    return outcomes(fitted.system, data, run.held)
 
 
 def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, block: int,
@@ -135,6 +191,15 @@ def main() -> None:
     print(table(["data", "task", "test sequences per draw", "score: config vs crippled",
                  "A/A false wins, before", "A/A false wins, now", "A/A width, before",
                  "A/A width, now", "gap power, before", "gap power, now", "training s"], rows))
+    pairs = 4 if args.quick else 12
+    small_settings = TrainingSettings(max_epochs=epochs, patience=4)
+    config = ModelConfig(cell="gru", hidden_size=16, batch_size=32, learning_rate=1e-2)
+    small = [small_data(source, config, small_settings, pairs, args.seeds, rng)
+             for source in ("example:adding?length=20&n=300", "example:adding?length=20&n=1200")]
+    print(f"\nSmall data: A/A of {pairs} model pairs (training seeds s and s + 1000, the same "
+          f"split or the same {FOLDS} folds), 300 draws of {args.seeds} pairs, {LEVEL:.0%}.\n")
+    print(table(["data", "train + val", "test", "false wins, seeds on the test split",
+                 "false wins, 5-fold CV (corrected t)", "width, seeds", "width, CV"], small))
 
 
 if __name__ == "__main__":

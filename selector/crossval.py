@@ -40,10 +40,12 @@ def cross_validates(data: SequenceData) -> bool:
     return data.task != "forecasting" and size < CV_BELOW
 
 
-def plan(data: SequenceData, seeds: tuple[int, ...]) -> list[Run]:
-    """The final runs of one cell, in order: the same for both cells."""
+def plan(data: SequenceData, seeds: tuple[int, ...], *,
+         cross_validate: bool | None = None) -> list[Run]:
+    """The final runs of one cell, in order: the same for both cells. ``cross_validate``
+    overrides the choice by size (`cross_validates`)."""
     splits = data.splits
-    if not cross_validates(data):
+    if not (cross_validates(data) if cross_validate is None else cross_validate):
         return [Run(seed, None, splits.train, splits.val, splits.test) for seed in seeds]
     pool = np.concatenate([splits.train, splits.val])
     runs = []

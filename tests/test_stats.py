@@ -70,3 +70,12 @@ def test_log_ratio_interval_is_credible_only_beyond_the_spread() -> None:
     noisy = log_ratio_interval([2.0, 0.5, 1.2], [1.0, 1.5, 0.9], 0.95)
     assert noisy is not None and noisy[1] < 1 < noisy[2]
     assert log_ratio_interval([1.0], [1.0, 2.0], 0.95) is None
+
+
+def test_the_p_value_agrees_with_the_interval() -> None:
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.02, 0.05, 0.1):
+        gru = (rng.random((3, 300)) < 0.8).astype(float)
+        lstm = (rng.random((3, 300)) < 0.8 + shift).astype(float)
+        gain = paired_gain(lstm, gru, maximize=True, level=0.95)
+        assert (gain.p_value < 0.05) == (gain.low > 0 or gain.high < 0)
