@@ -4,9 +4,12 @@ Importing the CLI takes seconds (torch, Lightning, MLflow). A signal in that tim
 command at once with exit code 130 and no traceback: nothing has been written yet. The CLI
 then takes over the signals (see `selector.cli.main`).
 
-OpenMP threads wait passively for work unless the user chose otherwise (``OMP_WAIT_POLICY``):
-spinning threads made two selector runs on one machine 7-400x slower each, as each process's
-threads spun on cores the other needed. It must be set before torch loads OpenMP.
+OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT=1000``) unless the user
+set ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``: with libgomp's default spinning, two selector
+runs on one machine took 5-33x their solo time each, each process's threads spinning on cores
+the other needed; with passive waiting a run alone took up to 2.6x longer (an LSTM's oneDNN
+kernel waits at every step). Short spinning measured about 2x side by side and 0-25% alone
+(`python -m bench.colocate`). It must be set before torch loads OpenMP.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. nohup: stay ignored
             signal.signal(sig, _stop_while_starting)

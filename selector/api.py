@@ -45,6 +45,7 @@ from selector.records import (
     FinalComparison,
     Preferences,
     Recommendation,
+    Refit,
     SearchSummary,
     TrackingSummary,
 )
@@ -540,7 +541,8 @@ def _hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceDat
     written = write_reports(document, folder)
     if tracking is not None and search_request.tracking_uri:
         _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
-                     [folder / p for p in artifacts["plots"]] + written, notify, gates)
+                     [folder / p for p in artifacts["plots"]] + written, notify, gates,
+                     final.comparison.refit)
     return document
 
 
@@ -602,14 +604,16 @@ def _log_handover(uri: str, run_id: str, handover: ModelHandover | None,
 
 
 def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],
-                 notify: Notify, gates: dict[str, Any] | None) -> None:
+                 notify: Notify, gates: dict[str, Any] | None, refit: Refit | None) -> None:
     tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
             "selector.headline": rec.headline}
     if gates is not None:
         tags["selector.gates"] = {0: "passed", 3: "changed", 4: "failed"}[gates["exit_code"]]
     metrics = {f"final/{c.cell}/test_{rec.score_name}": c.test_mean for c in rec.cells}
     if rec.comparison.gain_mean is not None:
-        metrics["final/lstm_minus_gru"] = rec.comparison.gain_mean
+        metrics["final/lstm_gain"] = rec.comparison.gain_mean  # positive: LSTM better
+    if refit is not None:
+        metrics[f"final/refit/test_{rec.score_name}"] = refit.test_score
     try:
         log_verdict(uri, run_id, tags=tags, metrics=metrics, files=files)
     except Exception as exc:

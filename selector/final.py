@@ -168,7 +168,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         score_name=score_name(data.task), direction=direction, seeds=tuple(seeds),
         cells=tuple(cells), equal_config=_equal_config(cells, data), long_range=long_range,
         device=device, setup_seconds=setup, method="seeds" if first.fold is None else "cv",
-        test_train_ratio=len(first.held) / len(first.train))
+        test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train))
     final = FinalModels(comparison, models)
     final.comparison = replace(comparison, latency=_latency(final, data))
     study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())

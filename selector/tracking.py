@@ -194,7 +194,8 @@ def trial_run_content(trial: FrozenTrial,
         cost.setdefault("epochs_trained", len(attrs["curves"]))
     if "pruned_epoch" in attrs:
         cost["pruned_epoch"] = attrs["pruned_epoch"]
-    metrics += [Metric(key, float(value), end, 0) for key, value in sorted(cost.items())]
+    metrics += [Metric(key, float(value), end, 0) for key, value in sorted(cost.items())
+                if value is not None]
     if trial.state == TrialState.COMPLETE and trial.values:
         metrics.append(Metric(f"best_val_{score_name}", float(trial.values[0]), end, 0))
     tags = {TRIAL: str(trial.number), "selector.cell": cell_of(trial) or "",

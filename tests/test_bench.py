@@ -22,6 +22,8 @@ pytestmark = pytest.mark.slow
                       "--seeds", "2", "--max-naive", "2"], "Naive / selector compute"),
     ("bench.parallel", ["--data", "example:adding?length=10&n=300", "--trials", "4",
                         "--epochs", "1"], "2 workers / 1 worker throughput"),
+    ("bench.decision", ["--quick"], "A/A false wins, now"),
+    ("bench.colocate", ["--quick"], "side by side / alone"),
 ])
 def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expected: str,
                                               tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import time
 from pathlib import Path
 
@@ -168,19 +169,26 @@ def test_long_range_evidence_is_measured_and_cited(tmp_path: Path) -> None:
     out, err = run.communicate(timeout=900)
     assert run.returncode == 0, err
     doc = json.loads(out)
-    long_range = doc["final"]["long_range"]
-    assert long_range["median_steps"] == 160 and long_range["context_steps"] == 40
+    ranges = doc["final"]["long_range"]
+    # both cells, every seed, the last quarter and the last half of each sequence
+    assert {(r["cell"], r["seed"], r["context_steps"]) for r in ranges} == {
+        (c, s, steps) for c in ("gru", "lstm") for s in doc["final"]["seeds"]
+        for steps in (40, 80)}
     criteria = {c["id"]: c for c in doc["criteria"]}
     assert not criteria["G2"]["applies"]  # 160 steps: not short
-    drop = long_range["full_score"] - long_range["context_score"]
     l1 = criteria["L1"]
-    # Whatever the run measured, the verdict on L1 follows from it.
-    spread = next(c["test_std"] for c in doc["cells"] if c["cell"] == long_range["cell"])
-    assert l1["applies"] == (drop > max(2 * spread, doc["comparison"]["min_gain"]))
-    if l1["applies"]:
-        credible = doc["comparison"]["ci_low"] is not None and doc["comparison"]["ci_low"] > 0
-        assert l1["borne_out"] == ("yes" if credible else "no")
-    assert f"last {long_range['context_steps']} of ~160 steps" in l1["evidence"]
+    # Whatever the run measured, the verdict on L1 follows from it: distant context matters
+    # when a cell's mean drop (last quarter) exceeds twice its seed spread and the minimum gain.
+    matters = []
+    for cell in ("gru", "lstm"):
+        mine = [r for r in ranges if r["cell"] == cell and r["context_steps"] == 40]
+        drops = [r["full_score"] - r["context_score"] for r in mine]  # accuracy: higher better
+        spread = statistics.stdev(r["full_score"] for r in mine)
+        matters.append(statistics.fmean(drops) > max(2 * spread, doc["comparison"]["min_gain"],
+                                                     1e-9))
+        assert f"{cell.upper()} drops" in l1["evidence"]
+    assert l1["applies"] == any(matters) and l1["borne_out"] in ("yes", "no")
+    assert "last 40 of ~160 steps" in l1["evidence"]
 
 
 def test_parallel_jobs_share_one_study(tmp_path: Path) -> None:
