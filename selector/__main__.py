@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import MutableMapping
 from types import FrameType
 
 
@@ -24,9 +25,14 @@ def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
     os._exit(130)
 
 
+def openmp_defaults(environ: MutableMapping[str, str]) -> None:
+    """Short OpenMP spinning, unless the user chose how OpenMP threads wait."""
+    if "OMP_WAIT_POLICY" not in environ:
+        environ.setdefault("GOMP_SPINCOUNT", "1000")
+
+
 def main() -> None:
-    if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+    openmp_defaults(os.environ)
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. nohup: stay ignored
             signal.signal(sig, _stop_while_starting)

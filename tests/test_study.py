@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -11,13 +12,21 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from selector.__main__ import openmp_defaults
 from selector.api import SearchRequest, search
 from selector.data import DataOptions, load_dataset
 from selector.objective import Objective, TrialFailed
 from selector.records import Budgets
 from selector.space import parse_space
 from selector.storage import StudyLock, storage_for
-from selector.study import CellFairness, cell_of, make_sampler, optimize, summarize
+from selector.study import (
+    CellFairness,
+    available_cpus,
+    cell_of,
+    make_sampler,
+    optimize,
+    summarize,
+)
 from tests.conftest import TINY
 
 
@@ -175,3 +184,42 @@ def test_trial_recorded_by_another_worker_is_not_lost_or_counted_twice(tmp_path:
     complete = study.get_trials(states=[TrialState.COMPLETE])
     assert len(complete) == 4 and len({t.number for t in complete}) == 4
     assert [t.value for t in complete].count(0.25) == 1
+
+
+def test_threads_follow_the_cpus_this_process_may_use(tmp_path: Path) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # cgroup v2, no quota
+    assert available_cpus(tmp_path) == affinity
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # a container's --cpus 0.5
+    assert available_cpus(tmp_path) == 1
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert available_cpus(v1) == 1
+    assert available_cpus(tmp_path / "none") == affinity  # no cgroup files: the affinity mask
+
+
+def test_the_command_sets_short_openmp_spinning_unless_the_user_chose() -> None:
+    environ: dict[str, str] = {}
+    openmp_defaults(environ)
+    assert environ == {"GOMP_SPINCOUNT": "1000"}
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
+        environ = dict(chosen)
+        openmp_defaults(environ)
+        assert environ == chosen
+
+
+def test_balance_counts_only_trials_that_trained() -> None:
+    study = optuna.create_study()
+    cell = {"cell": optuna.distributions.CategoricalDistribution(["gru", "lstm"])}
+    study.add_trial(optuna.trial.create_trial(params={"cell": "lstm"}, distributions=cell,
+                                              value=0.5))
+    study.add_trial(optuna.trial.create_trial(  # over a budget: rejected untrained
+        params={"cell": "gru"}, distributions=cell, state=TrialState.PRUNED,
+        user_attrs={"rejected": True}))
+    study.add_trial(optuna.trial.create_trial(params={"cell": "gru"}, distributions=cell,
+                                              state=TrialState.FAIL))
+    CellFairness()(study, study.trials[-1])
+    waiting = study.get_trials(states=[TrialState.WAITING])
+    assert [cell_of(t) for t in waiting] == ["gru"]  # GRU has trained nothing yet
