@@ -621,6 +621,7 @@ def summary_table(summary: SearchSummary) -> Table:
          lambda c: f"{c.trials} ({c.complete}/{c.pruned}/{c.rejected}/{c.failed})"),
         ("epochs trained", lambda c: f"{c.epochs}"),
         ("training time (s)", lambda c: f"{c.train_seconds:.1f}"),
+        ("one-time set-up, not in any time (s)", lambda c: f"{c.setup_seconds:.1f}"),
         (f"best validation {summary.score_name}",
          lambda c: "-" if c.best_score is None else f"{c.best_score:.4f}"),
         ("best trial", lambda c: "-" if c.best_trial is None else f"#{c.best_trial}"),

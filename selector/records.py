@@ -133,11 +133,12 @@ class CellResult:
     rejected: int  # over a hard budget, never trained
     failed: int
     epochs: int
-    train_seconds: float
+    train_seconds: float  # of every epoch of every trial
     best_trial: int | None
     best_score: float | None
     best_config: dict[str, Any] | None
     best_cost: dict[str, Any] | None
+    setup_seconds: float = 0.0  # one-time work during its trials, in no epoch's time
 
 
 @dataclass(frozen=True)

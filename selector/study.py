@@ -293,6 +293,7 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
             best_score=(best.values[0] if best else None),
             best_config=best.user_attrs.get("config") if best else None,
             best_cost=best.user_attrs.get("cost") if best else None,
+            setup_seconds=round(sum(t.user_attrs.get("setup_seconds", 0.0) for t in mine), 3),
         ))
     direction = study.directions[0].name.lower()
     pareto = tuple(t.number for t in study.best_trials) if len(study.directions) > 1 else ()
