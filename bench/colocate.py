@@ -9,7 +9,7 @@ use. This benchmark trains the same model in a child process alone, then two at 
 the three policies, for both cells. Ideal for a pair on fully used cores: about 2x solo.
 
     python -m bench.colocate            # ~5 minutes
-    python -m bench.colocate --quick    # GRU, one epoch
+    python -m bench.colocate --quick    # GRU, one epoch, short spinning only
 """
 
 from __future__ import annotations
@@ -87,13 +87,15 @@ def main() -> None:
         return
     epochs = 1 if args.quick else args.epochs
     rows = []
+    repeats = 1 if args.quick else 3  # solo runs; pairs: one fewer
+    policies = list(POLICIES.items())[-1:] if args.quick else POLICIES.items()
     for cell in ("gru",) if args.quick else ("gru", "lstm"):
-        for name, policy in POLICIES.items():
+        for name, policy in policies:
             def run(copies: int, cell: str = cell, policy: dict[str, str] = policy) -> list[float]:
                 return launch(cell, epochs, policy, copies, args.data, args.hidden)
 
-            solo = statistics.median([t for _ in range(3) for t in run(1)])
-            pairs = [run(2) for _ in range(2)]
+            solo = statistics.median([t for _ in range(repeats) for t in run(1)])
+            pairs = [run(2) for _ in range(max(1, repeats - 1))]
             pair = [statistics.median(times) for times in zip(*pairs, strict=True)]
             ratio = max(pair) / solo
             shown = f"{ratio:.2f}" if ratio != float("inf") else f"> {CAP_SECONDS / solo:.0f}"

@@ -65,21 +65,15 @@ class Pool:
 def train_pool(data: SequenceData, config: ModelConfig, settings: TrainingSettings,
                seeds: range) -> Pool:
     start = time.perf_counter()
-    rows = []
-    for seed in seeds:
-        pl.seed_everything(seed, workers=False, verbose=False)
-        fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu")
-        rows.append(outcomes(fitted.system, data, data.splits.test))
+    fixed = Run(0, None, data.splits.train, data.splits.val, data.splits.test)
+    rows = [_outcomes(data, config, settings, fixed, seed) for seed in seeds]
     return Pool(np.array(rows), time.perf_counter() - start)
 
 
 def trained_score(data: SequenceData, config: ModelConfig, settings: TrainingSettings,
                   run: Run, seed: int) -> float:
     """Train on ``run``'s sequences with ``seed``; the score on its held-out ones."""
-    pl.seed_everything(seed, workers=False, verbose=False)
-    fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu",
-                 train_set=SplitDataset(data, run.train), val_set=SplitDataset(data, run.val))
-    return score_of(outcomes(fitted.system, data, run.held), data.task)
+    return score_of(_outcomes(data, config, settings, run, seed), data.task)
 
 
 def small_data(source: str, config: ModelConfig, settings: TrainingSettings, pairs: int,
@@ -115,6 +109,7 @@ def small_data(source: str, config: ModelConfig, settings: TrainingSettings, pai
 
 def _outcomes(data: SequenceData, config: ModelConfig, settings: TrainingSettings, run: Run,
               seed: int) -> np.ndarray:
+    """Train on ``run``'s sequences with ``seed``; the outcomes on its held-out ones."""
     pl.seed_everything(seed, workers=False, verbose=False)
     fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu",
                  train_set=SplitDataset(data, run.train), val_set=SplitDataset(data, run.val))
