@@ -36,7 +36,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from selector import padded
 
 logger = logging.getLogger(__name__)
 
@@ -191,17 +192,6 @@ class _Recurrence(torch.autograd.Function):
         return d_x, d_h0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
 
-def _reverse_within(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Each sequence of time-major ``x`` reversed over its own length; padding stays in place."""
-    if lengths is None:
-        return x.flip(0)
-    steps = x.shape[0]
-    t = torch.arange(steps).unsqueeze(1)
-    lengths = lengths.to("cpu").unsqueeze(0)
-    index = torch.where(t < lengths, lengths - 1 - t, t)
-    return x.gather(0, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
-
-
 def gru(rnn: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """``rnn``'s output for batch-first ``x`` (B, T, I), through the fast kernel.
 
@@ -210,23 +200,12 @@ def gru(rnn: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None = None) -> to
     real step (the backward direction starts at each sequence's own last step). Dropout between
     layers is applied as `nn.GRU` applies it.
     """
-    layer_input = x.transpose(0, 1).contiguous()
-    batch = layer_input.shape[1]
-    directions = 2 if rnn.bidirectional else 1
-    h0 = layer_input.new_zeros(batch, rnn.hidden_size)
-    for layer in range(rnn.num_layers):
-        outputs = []
-        for direction in range(directions):
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            weights = [getattr(rnn, f"{name}{suffix}")
-                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            source = _reverse_within(layer_input, lengths) if direction else layer_input
-            out = _Recurrence.apply(source, h0, *weights)
-            outputs.append(_reverse_within(out, lengths) if direction else out)
-        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)
-        if layer < rnn.num_layers - 1 and rnn.dropout:
-            layer_input = F.dropout(layer_input, rnn.dropout, training=rnn.training)
-    return layer_input.transpose(0, 1)
+    h0 = x.new_zeros(x.shape[0], rnn.hidden_size)
+
+    def layer(source: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
+        return _Recurrence.apply(source, h0, *weights)
+
+    return padded.stacked(rnn, x, lengths, layer)
 
 
 _INFERENCE = [False]  # inside `inference()`: no-grad forward passes may take the kernel too

@@ -2,8 +2,10 @@
 
 Batches arrive right-padded with their true lengths (see `selector.data.batching`). A
 unidirectional RNN's output at step ``length - 1`` is exact under right padding, so the fast
-padded kernels are used. A bidirectional RNN's backward direction would start in the padding,
-so batches of unequal lengths are packed for it (exact, slower on CPU).
+padded kernels are used. A bidirectional RNN's backward direction would start in the padding:
+on CPU, batches of unequal lengths run each direction on its own, the backward one reversed
+within each sequence's length (`selector.padded`, exact); on a GPU they are packed, which
+cuDNN runs fast.
 
 A GRU training on CPU runs through `selector.fast_gru` where that is faster: the same
 `nn.GRU` parameters, equivalent outputs, 2-3x less time per step. Evaluation and export always
@@ -16,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from selector import fast_gru
+from selector import fast_gru, padded
 from selector.records import ModelConfig
 
 _CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -49,6 +51,8 @@ class RecurrentNet(nn.Module):
             output = fast_gru.gru(self.rnn, x, lengths if self.config.bidirectional else None)
         elif not self.config.bidirectional or bool((lengths == x.shape[1]).all()):
             output, _ = self.rnn(x)
+        elif x.device.type == "cpu" and not torch.jit.is_tracing():
+            output = padded.padded(self.rnn, x, lengths)
         else:
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                           enforce_sorted=False)

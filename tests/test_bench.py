@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
                         "--epochs", "1"], "2 workers / 1 worker throughput"),
     ("bench.decision", ["--quick"], "A/A false wins, now"),
     ("bench.colocate", ["--quick"], "side by side / alone"),
+    ("bench.bidirectional", ["--quick"], "bi padded / uni"),
 ])
 def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expected: str,
                                               tmp_path: Path) -> None:
