@@ -15,25 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from selector import fast_gru
 from selector.model import RecurrentNet
 from selector.records import ModelConfig
+from tests.helpers import assert_same_outputs_and_gradients
 
 needs_kernel = pytest.mark.skipif(fast_gru.kernel() is None, reason="the kernel did not build")
 real_gru = fast_gru.gru
-
-
-def _mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    return (torch.arange(steps)[None, :] < lengths[:, None]).float()[..., None]
-
-
-def _reference(rnn: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    if lengths is None:
-        return rnn(x)[0]
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    return pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
 
 @needs_kernel
@@ -53,21 +42,7 @@ def test_outputs_and_gradients_match_nn_gru(batch: int, steps: int, features: in
                  batch_first=True)
     x = torch.randn(batch, steps, features, requires_grad=True)
     lengths = torch.randint(1, steps + 1, (batch,)) if ragged else None
-    mask = _mask(lengths, steps) if ragged else torch.ones(batch, steps, 1)
-    upstream = torch.randn(batch, steps, hidden * (2 if bidirectional else 1)) * mask
-
-    results = []
-    for run in (lambda: fast_gru.gru(rnn, x, lengths), lambda: _reference(rnn, x, lengths)):
-        rnn.zero_grad()
-        x.grad = None
-        out = run()
-        (out * upstream).sum().backward()
-        results.append((out * mask, [p.grad.clone() for p in rnn.parameters()], x.grad.clone()))
-    (fast_out, fast_grads, fast_dx), (ref_out, ref_grads, ref_dx) = results
-    torch.testing.assert_close(fast_out, ref_out, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(fast_dx, ref_dx, rtol=1e-4, atol=1e-5)
-    for (name, _), fast, ref in zip(rnn.named_parameters(), fast_grads, ref_grads, strict=True):
-        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-4, msg=name)
+    assert_same_outputs_and_gradients(rnn, x, lengths, lambda: fast_gru.gru(rnn, x, lengths))
 
 
 @needs_kernel
