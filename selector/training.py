@@ -233,7 +233,7 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     with warnings.catch_warnings(), keyboard_interrupts_survive_lightning(), \
             INTERRUPTS.interruptible():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        warnings.filterwarnings("ignore", ".*limit_val_batches=0.*")
+        warnings.filterwarnings("ignore", ".*but have no `val_dataloader`.*")  # a refit
         trainer.fit(system, train, val if epochs is None else None)
     if epochs is None:
         history.restore_best(system)
