@@ -91,8 +91,7 @@ def _paired(final: FinalComparison, level: float, block: int) -> dict[str, float
         gain = corrected_resampled(
             [sign * (runs["lstm"][k].test_score - runs["gru"][k].test_score) for k in keys],
             final.test_train_ratio, level,
-            examples=sum(len(runs["gru"][k].outcomes) for k in keys if k[1] is not None
-                         and k[0] == keys[0][0]))
+            examples=sum(len(runs["gru"][k].outcomes) for k in keys if k[0] == keys[0][0]))
     else:
         gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
                            np.array([runs["gru"][k].outcomes for k in keys]),

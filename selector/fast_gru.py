@@ -230,7 +230,7 @@ def applicable(rnn: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``rnn`` on ``x`` could take the fast path: a GRU in float32 on CPU, training
     with gradients, or evaluating without them inside `inference()`."""
     grad = torch.is_grad_enabled()
-    mode = (rnn.training and grad) if not _INFERENCE[0] else (rnn.training or not grad)
+    mode = (rnn.training and grad) or (_INFERENCE[0] and not grad)
     return (isinstance(rnn, nn.GRU) and mode and x.device.type == "cpu"
             and x.dtype == torch.float32 and rnn.weight_hh_l0.dtype == torch.float32
             and rnn.bias and not torch.jit.is_tracing() and not torch.is_inference_mode_enabled()
