@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -19,19 +20,23 @@ from typing import Any
 import optuna
 import torch
 
+from selector.budget import handover_reserve
+from selector.crossval import cross_validates
 from selector.data import DataOptions, SequenceData, fingerprint, load_dataset, profile_dataset
 from selector.data.examples import example_name, is_example
 from selector.decision import decide
 from selector.errors import SelectorError
 from selector.export import PARITY_TOLERANCE, export_model
+from selector.fidelity import Fidelity, search_fidelity
 from selector.files import check_writable, keeping
 from selector.final import (
+    FINAL_ATTR,
     FinalModels,
     Step,
     compare,
-    estimated_seconds,
     planned_runs,
     refit,
+    refit_seconds,
     stored_comparison,
 )
 from selector.gates import evaluate
@@ -56,7 +61,8 @@ from selector.report import (
     report_paths,
     write_reports,
 )
-from selector.space import SearchSpace, load_space, parse_space
+from selector.schedule import SearchClock
+from selector.space import SearchSpace, load_space, parse_space, preset_for
 from selector.storage import (
     DEFAULT_STALE_AFTER,
     DEFAULT_STORAGE,
@@ -101,7 +107,7 @@ class SearchRequest:
 
     data: str
     data_options: DataOptions = field(default_factory=DataOptions)
-    space: str = "default"
+    space: str | None = None  # a preset or a YAML path; None: chosen from the data's profile
     study_name: str | None = None
     storage: str = DEFAULT_STORAGE
     n_trials: int = 20
@@ -116,8 +122,10 @@ class SearchRequest:
     stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
     join: bool = False  # a worker: the study must exist, and its stored settings rule
     space_yaml: str | None = None  # the space itself, as stored with a study being joined
-    deadline: float | None = None  # time.time() by which the final comparison must be done too
-    final_seeds: int = 0  # seed runs per cell the final comparison needs before the deadline
+    deadline: float | None = None  # time.time() by which all training (search + final) ends
+    budget_start: float | None = None  # time.time() when the budgeted command started
+    final_seeds: int = 0  # fresh seed runs per cell the final comparison plans to train
+    data_fidelity: bool = True  # big data: search epochs are chunks (`selector.fidelity`)
 
     def resolved_study_name(self) -> str:
         if self.study_name:
@@ -138,10 +146,14 @@ class SearchRequest:
                 "max_latency_ms": self.budgets.max_latency_ms,
                 "accelerator": self.accelerator, "storage": mask_url(self.storage)}
 
-    def load_space(self) -> SearchSpace:
+    def load_space(self, data: SequenceData) -> SearchSpace:
+        """The given space, the joined study's, or the preset that fits ``data``."""
         if self.space_yaml is not None:
             return parse_space(self.space_yaml, source=f"study '{self.resolved_study_name()}'",
-                               name=self.space)
+                               name=self.space or "stored")
+        if self.space is None:
+            name, reason = preset_for(profile_dataset(data))
+            return replace(load_space(name), reason=reason)
         return load_space(self.space)
 
     def stored_settings(self, space: SearchSpace) -> dict[str, Any]:
@@ -149,11 +161,12 @@ class SearchRequest:
         return {"data": self.data, "data_options": self.data_options.to_dict(),
                 "space": space.name, "space_yaml": space.text, "n_trials": self.n_trials,
                 "seed": self.seed, "budgets": asdict(self.budgets),
-                "multi_objective": self.multi_objective,
+                "multi_objective": self.multi_objective, "data_fidelity": self.data_fidelity,
                 "experiment_name": self.resolved_experiment_name()}
 
 
 SETTINGS_ATTR = "selector.settings"
+SPACE_REASON_ATTR = "selector.space_reason"  # why the profile chose the preset (None: given)
 
 
 def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str | None = None,
@@ -175,6 +188,7 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
         space=stored["space"], space_yaml=stored["space_yaml"], study_name=study_name,
         storage=storage, n_trials=stored["n_trials"], seed=stored["seed"],
         budgets=Budgets(**stored["budgets"]), multi_objective=stored["multi_objective"],
+        data_fidelity=stored.get("data_fidelity", True),
         experiment_name=stored["experiment_name"], join=True, **invocation)
 
 
@@ -212,6 +226,10 @@ def _identity(request: SearchRequest, data: SequenceData, space: SearchSpace) ->
             "selector.data_digest": fingerprint(request.data, request.data_options, data.splits)}
 
 
+def _fidelity(request: SearchRequest, data: SequenceData) -> Fidelity:
+    return search_fidelity(data, seed=request.seed, enabled=request.data_fidelity)
+
+
 def _directions(data: SequenceData, multi_objective: bool) -> list[str]:
     score = score_direction(data.task)
     return [score, "minimize"] if multi_objective else [score]
@@ -226,32 +244,40 @@ def _open(request: SearchRequest, data: SequenceData, space: SearchSpace,
         storage=storage, study_name=name, directions=_directions(data, request.multi_objective),
         identity=_identity(request, data, space),
         sampler=make_sampler(request.seed if seed is None else seed),
-        pruner=make_pruner(space.training.max_epochs, space.training.min_epochs_before_pruning),
+        pruner=make_pruner(_fidelity(request, data).settings(space.training).max_epochs,
+                           space.training.min_epochs_before_pruning),
         create=not request.join,
-        settings=None if request.join else {SETTINGS_ATTR: request.stored_settings(space)})
+        settings=None if request.join else {SETTINGS_ATTR: request.stored_settings(space),
+                                            SPACE_REASON_ATTR: space.reason})
     return study, StudyLock(storage, name)
 
 
 def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                 study: optuna.Study, lock: StudyLock, callbacks: list[Callable[..., None]],
-                invocation: str, progress: ProgressHook | None = None) -> None:
+                invocation: str, progress: ProgressHook | None = None
+                ) -> dict[str, tuple[int, Fitted]]:
+    """Run this process's trials; returns the models it kept for reuse (`Objective.kept`)."""
+    clock = None
+    if request.deadline is not None:
+        clock = SearchClock(start=request.budget_start or time.time(),
+                            work_end=request.deadline, seeds=request.final_seeds, data=data)
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
-                          accelerator=request.accelerator, invocation=invocation)
+                          accelerator=request.accelerator, invocation=invocation,
+                          deadline=None if clock is None else
+                          functools.partial(clock.trial_deadline, study),
+                          reusable=clock is not None and not cross_validates(data),
+                          fidelity=_fidelity(request, data))
 
     def idle(waiting: optuna.Study) -> None:  # other workers' trials hold the rest of the budget
         if progress:
             progress(waiting)
         INTERRUPTS.checkpoint()
 
-    def in_time(current: optuna.Study) -> bool:  # --budget: leave time for the comparison
-        assert request.deadline is not None
-        reserve = estimated_seconds(current, data, request.final_seeds, next_trial=True) or 0.0
-        return time.time() + reserve < request.deadline
-
     optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout, lock=lock,
              callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,), idle=idle,
-             keep_going=None if request.deadline is None else in_time)
+             keep_going=None if clock is None else clock.keep_going)
+    return objective.kept
 
 
 @dataclass(frozen=True)
@@ -276,7 +302,7 @@ def prepare_study(request: SearchRequest) -> PreparedStudy:
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    space = request.load_space()
+    space = request.load_space(data)
     check_places(request)
     study, _ = _open(request, data, space)
     parent = None
@@ -304,7 +330,7 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
     torch.set_num_threads(threads_per_worker(request.jobs))
     try:
         data = load_dataset(request.data, request.data_options)
-        space = request.load_space()
+        space = request.load_space(data)
         study, lock = _open(request, data, space, seed=request.seed + 1000 * index)
         callbacks = [TrialLogger(tracking, invocation)] if tracking else []
         with contextlib.suppress(KeyboardInterrupt):  # Optuna has marked the trial failed
@@ -324,14 +350,14 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     """
     quiet_libraries()
     data = load_dataset(request.data, request.data_options)
-    space = request.load_space()
+    space = request.load_space(data)
     check_places(request)
     return _search(request, data, space, progress, notify)[0]
 
 
 def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
             progress: ProgressHook | None, notify: Notify | None
-            ) -> tuple[SearchSummary, optuna.Study]:
+            ) -> tuple[SearchSummary, optuna.Study, dict[str, tuple[int, Fitted]]]:
     study, lock = _open(request, data, space)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
@@ -345,9 +371,11 @@ def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
     if progress:
         progress(study)
     interrupted = True
+    kept: dict[str, tuple[int, Fitted]] = {}
     try:
         if request.jobs <= 1:
-            _run_trials(request, data, space, study, lock, callbacks, invocation, progress)
+            kept = _run_trials(request, data, space, study, lock, callbacks, invocation,
+                               progress)
         else:
             polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
             joined = replace(request, join=True, space=space.name, space_yaml=space.text)
@@ -360,7 +388,7 @@ def _search(request: SearchRequest, data: SequenceData, space: SearchSpace,
         tracking: TrackingSummary | None = None
         if tracker:
             tracking = tracker.finish(study, summary, interrupted=interrupted)
-    return replace(summary, tracking=tracking), study
+    return replace(summary, tracking=tracking), study, kept
 
 
 def _run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
@@ -407,7 +435,8 @@ class RecommendRequest:
     output_dir: str | None = None  # default: selector-output/<study name>
     model_name: str | None = None  # registered model name; default: the study name
     register: bool = True
-    budget: float | None = None  # seconds for the whole command: search + final comparison
+    budget: float | None = None  # seconds for the whole command, within budget.tolerance
+    started: float | None = None  # time.time() the budget counts from (default: the call)
     baseline: str | None = None  # "champion" (the registered model's run) or a JSON report
     min_score: float | None = None  # quality gate on the recommended cell's test score
     promote: bool = False  # a gated run registers the model only with this, and gates passed
@@ -452,22 +481,26 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     """
     quiet_libraries()
     notify = notify or logging.getLogger(__name__).warning
-    started = time.time()
+    started = request.started or time.time()
     baseline, baseline_source = _baseline(request)  # before any training: a bad one fails fast
     search_request = request.search
-    if request.budget is not None:
-        search_request = replace(search_request, deadline=started + request.budget,
-                                 final_seeds=request.seeds)
     data = load_dataset(search_request.data, search_request.data_options)
-    space = search_request.load_space()
+    work_end = measure_until = None
+    if request.budget is not None:
+        work_end = started + request.budget - handover_reserve(request.budget)
+        measure_until = work_end + handover_reserve(request.budget) / 3
+        search_request = replace(search_request, deadline=work_end, budget_start=started,
+                                 final_seeds=request.seeds - int(not cross_validates(data)))
+    space = search_request.load_space(data)
     check_places(search_request, request.folder())
     with StudyLock(storage_for(search_request.storage), search_request.resolved_study_name(),
                    role="recommend", wait=False):
-        summary, study = _search(search_request, data, space, progress, notify)
-        seeds = tuple(search_request.seed + i for i in range(_affordable_seeds(
-            request, study, data, started, notify)))
+        summary, study, kept = _search(search_request, data, space, progress, notify)
+        seeds = tuple(search_request.seed + i for i in range(request.seeds))
+        refit_wanted = request.refit
         final = compare(study, data, space.training, seeds=seeds,
-                        accelerator=search_request.accelerator, step=step, refit=request.refit)
+                        accelerator=search_request.accelerator, step=step, refit=refit_wanted,
+                        deadline=work_end, measure_until=measure_until, kept=kept)
         profile = profile_dataset(data)
         study.set_user_attr(PROFILE_ATTR, profile.to_dict())
         study.set_user_attr(DECISION_ATTR, {**asdict(request.preferences),
@@ -477,12 +510,8 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
         handed = None
         if rec.verdict is not None:
             INTERRUPTS.checkpoint()
-            if step and request.refit:
-                step(f"{rec.verdict.upper()} refit on train + validation",
-                     planned_runs(data, len(seeds), refit=True))
-            handed = (refit(study, final, rec.verdict, data, space.training,
-                            accelerator=search_request.accelerator) if request.refit
-                      else final.best_model(rec.verdict))
+            handed = _handed_model(request, study, final, rec.verdict, data, space, work_end,
+                                   step, len(seeds))
         gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                          min_score=request.min_score) if request.gated else None
         kept = (f"The search and the final comparison are kept in "
@@ -569,19 +598,26 @@ def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | N
     return document, str(path)
 
 
-def _affordable_seeds(request: RecommendRequest, study: optuna.Study, data: SequenceData,
-                      started: float, notify: Notify) -> int:
-    """--seeds, or fewer (at least 2, the same for both cells) when --budget is running out."""
-    if request.budget is None or request.seeds <= 2:
-        return request.seeds
-    per_seed = estimated_seconds(study, data, 1)
-    left = started + request.budget - time.time()
-    if per_seed is None or per_seed * request.seeds <= left:
-        return request.seeds
-    seeds = max(2, min(request.seeds, int(left // per_seed)))
-    notify(f"--budget {request.budget:g}s: the final comparison retrains each cell with {seeds} "
-           f"seeds, not {request.seeds} (about {per_seed:.0f} s per seed pair, {left:.0f} s left).")
-    return seeds
+def _handed_model(request: RecommendRequest, study: optuna.Study, final: FinalModels,
+                  cell: str, data: SequenceData, space: SearchSpace, work_end: float | None,
+                  step: Step | None, seeds: int) -> Fitted | None:
+    """The model to hand over: the refit, or the best seed's model (--no-refit, or when the
+    budget left no time for a refit, which the comparison's budget notes then say)."""
+    held = final.best_model(cell)
+    if request.refit or held is None:  # None: its runs were trained by other processes
+        needed = refit_seconds(final.comparison, cell, data)
+        if work_end is None or time.time() + needed <= work_end or held is None:
+            if step:
+                step(f"{cell.upper()} refit on train + validation",
+                     planned_runs(data, seeds, refit=True))
+            return refit(study, final, cell, data, space.training,
+                         accelerator=request.search.accelerator, deadline=work_end)
+        final.comparison = replace(final.comparison, budget_notes=(
+            *final.comparison.budget_notes,
+            f"no refit: it needs about {needed:.0f} s, the budget left "
+            f"{max(0.0, work_end - time.time()):.0f} s; the best seed's model is handed over."))
+        study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
+    return held
 
 
 def _plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[str]:

@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
@@ -36,6 +37,7 @@ from selector.api import (
     search,
 )
 from selector.api import recommend as run_recommend
+from selector.budget import process_started, tolerance
 from selector.cli_options import finite, with_data_options
 from selector.dashboard import dashboard as mlflow_dashboard
 from selector.dashboard import experiment_path, is_loopback, is_server, selector_experiments
@@ -57,6 +59,7 @@ from selector.records import (
     TrackingSummary,
 )
 from selector.report import summary_markdown
+from selector.space import preset_for
 from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.study import threads_per_worker
 from selector.tracking import DEFAULT_TRACKING_URI
@@ -145,7 +148,8 @@ def profile(data: DataArg, as_json: JsonFlag = False, seed: SeedOpt = 0, *,
     """
     result = profile_dataset(load_dataset(data, data_options))
     if as_json:
-        print_json(result.to_dict())
+        name, reason = preset_for(result)
+        print_json({**result.to_dict(), "search_space": {"name": name, "reason": reason}})
     else:
         stdout.print(profile_table(result))
 
@@ -176,6 +180,7 @@ def profile_table(p: DataProfile) -> Table:
         ("G2 short sequences", f"{'yes' if p.short_sequences else 'no'} (median "
                                f"{p.length_median:g} vs 100 steps)"),
         ("G3/L2 training set", f"{p.training_size} ({p.n_train:,} training sequences)"),
+        ("search space", "{} ({})".format(*preset_for(p))),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -202,9 +207,11 @@ def examples(as_json: JsonFlag = False) -> None:
     stdout.print(table)
 
 
-SpaceOpt = Annotated[str, typer.Option(
-    help="Search space: a preset (default, edge, long_sequences) or a YAML file.",
-    rich_help_panel="Search")]
+SpaceOpt = Annotated[str | None, typer.Option(
+    help="Search space: a preset (default, edge, long_sequences, small_data, text) or a YAML "
+    "file. Default: the preset that fits the data's profile (text, under 500 training "
+    "sequences, median length from 200 steps, else default), printed with the reason.",
+    rich_help_panel="Search", show_default=False)]
 NTrialsOpt = Annotated[int, typer.Option(
     min=2, help="Total trials in the study (complete + pruned), counted over every process and "
     "machine that runs them; a resumed study counts the trials it already has.",
@@ -255,7 +262,7 @@ def recommend(
         help="Data file (.csv, .tsv, .parquet, .npz) or example:NAME; with --resume, where the "
         "study's data is on this machine (default: the path it was created with).",
         show_default=False)] = None,
-    space: SpaceOpt = "default",
+    space: SpaceOpt = None,
     n_trials: NTrialsOpt = 20,
     timeout: TimeoutOpt = None,
     jobs: JobsOpt = 1,
@@ -285,9 +292,10 @@ def recommend(
         rich_help_panel="Output")] = None,
     budget: Annotated[float | None, typer.Option(
         min=1, callback=finite,
-    help="Seconds for the whole command, search and final comparison: the search "
-        "stops early enough for the comparison, which keeps --seeds (or as many, at least 2, "
-        "for both cells alike) within it.", rich_help_panel="Budgets")] = None,
+        help="Seconds for the whole command, from start to the registered model, on any data: "
+        "it ends within them plus max(10 s, 5%). The search, the final comparison (seed pairs "
+        "while they fit; the search's best trials count as the first) and the hand-over each "
+        "get a share; what the budget cut is reported.", rich_help_panel="Budgets")] = None,
     baseline: Annotated[str | None, typer.Option(
         help="Compare with the previous decision: 'champion' (the model registered as "
         "--model-name@champion in MLflow) or a recommendation.json. Exit code 3 when the "
@@ -367,6 +375,7 @@ def recommend(
     request = RecommendRequest(search=search_request, seeds=seeds, refit=not no_refit,
                                preferences=preferences(prefer, min_gain), output_dir=output_dir,
                                model_name=model_name, register=not no_register, budget=budget,
+                               started=None if budget is None else process_started(),
                                baseline=baseline, min_score=min_score, promote=promote)
     hide = quiet or (as_json and not stderr.is_terminal)
     with interruptible(search_request, "re-run the same command to resume"), \
@@ -394,6 +403,9 @@ def recommend(
     if result.summary.tracking:
         print_tracking(result.summary.tracking, quiet=as_json)
     write_summary(result.document, summary)
+    if budget is not None and request.started is not None:
+        stderr.print(f"--budget {budget:g} s: done in {time.time() - request.started:.0f} s "
+                     f"(tolerance {tolerance(budget):.0f} s).")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -414,7 +426,7 @@ def write_summary(document: dict[str, Any], path: Path | None) -> None:
 def create_study(
     ctx: typer.Context,
     data: DataArg,
-    space: SpaceOpt = "default",
+    space: SpaceOpt = None,
     n_trials: NTrialsOpt = 20,
     objective: ObjectiveOpt = "score",
     max_params: MaxParamsOpt = None,
@@ -641,6 +653,11 @@ def summary_table(summary: SearchSummary) -> Table:
     ]
     for label, show in rows:
         table.add_row(label, *(show(c) for c in summary.cells))
+    if summary.space:
+        table.caption = f"Search space: {summary.space}" + (
+            f", chosen from the data: {summary.space_reason} (--space overrides)"
+            if summary.space_reason else "")
+        table.caption_justify = "left"
     return table
 
 

@@ -20,6 +20,7 @@ from selector.records import Ratio
 
 THROUGHPUT_BATCH = 64
 LATENCY_TIMINGS = 100  # batch-1 timings per latency measurement
+MIN_ROUNDS = 10  # interleaved rounds a budget may not cut below
 MIN_P95_TIMINGS = 100  # fewer timings than this report no 95th percentile: it would be the max
 
 
@@ -102,14 +103,18 @@ def latency(net: nn.Module, probe: Probe, batch_size: int, *,
 
 
 def interleaved_ms(runs: dict[str, Callable[[], object]], rounds: int, *,
-                   warmup: int = 3) -> dict[str, list[float]]:
+                   warmup: int = 3, until: float | None = None,
+                   min_rounds: int = MIN_ROUNDS) -> dict[str, list[float]]:
     """Each of ``runs`` timed once per round, in turn, so that both sides of a comparison see
-    the same machine (a busy neighbour, a clock change) as alike as possible."""
+    the same machine (a busy neighbour, a clock change) as alike as possible. With ``until``
+    (a `time.time()` value), rounds stop there once ``min_rounds`` are done (a budget)."""
     for run in runs.values():
         for _ in range(warmup):
             run()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
+    for done in range(rounds):
+        if until is not None and done >= min_rounds and time.time() >= until:
+            break
         for name, run in runs.items():
             start = time.perf_counter()
             run()

@@ -88,14 +88,17 @@ def size_line(c: Comparison) -> str:
 def criteria(final: FinalComparison, profile: DataProfile, budgets: Budgets, prefer: str,
              cells: dict[str, CellEvidence], c: Comparison) -> tuple[Criterion, ...]:
     both = {"gru", "lstm"} <= set(cells)
-    rows = [_g1(final, budgets, prefer, cells) if both else _untested("G1"),
-            _g2(profile, c) if both else _untested("G2"),
-            _g3(profile, cells, c) if both else _untested("G3"),
-            _g4(prefer, cells, c) if both else _untested("G4"),
-            _g5(c, final.score_name) if both else _untested("G5"),
-            _l1(final, profile, c) if both else _untested("L1"),
-            _l2(profile, c) if both else _untested("L2"),
-            _l3(cells, c, final.score_name) if both else _untested("L3"),
+    gained = both and c.gain_mean is not None  # a pair of runs in which both cells learned
+    why = ("Needs both cells; one has no complete trial." if not both else
+           "Needs a pair of runs in which both cells learned (beat the trivial baseline).")
+    rows = [_g1(final, budgets, prefer, cells) if both else _untested("G1", why),
+            _g2(profile, c) if gained else _untested("G2", why),
+            _g3(profile, cells, c) if both else _untested("G3", why),
+            _g4(prefer, cells, c) if both else _untested("G4", why),
+            _g5(c, final.score_name) if gained else _untested("G5", why),
+            _l1(final, profile, c) if both else _untested("L1", why),
+            _l2(profile, c) if gained else _untested("L2", why),
+            _l3(cells, c, final.score_name) if gained else _untested("L3", why),
             _e1(final, cells), _e2(final), _e3(final, c)]
     return tuple(rows)
 
@@ -106,8 +109,8 @@ def _criterion(cid: str, applies: bool, borne_out: str, evidence: str) -> Criter
                      borne_out=borne_out, evidence=evidence)
 
 
-def _untested(cid: str) -> Criterion:
-    return _criterion(cid, False, "untested", "Needs both cells; one has no complete trial.")
+def _untested(cid: str, why: str) -> Criterion:
+    return _criterion(cid, False, "untested", why)
 
 
 def _ratio_word(ratio: float) -> str:
@@ -205,9 +208,10 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
     distant context matters when a cell's loss exceeds its own seed spread; LSTM retains it
     better when its loss is credibly smaller than GRU's, seed by seed."""
     if not final.long_range:
+        why = ("sequences are short (G2), so long-range dependence was not measured." if
+               profile.short_sequences else "the budget left no time for its shortened runs.")
         return _criterion("L1", False, "untested", f"Median length {profile.length_median:g} "
-                          "steps: sequences are short (G2), so long-range dependence was not "
-                          "measured.")
+                          f"steps: {why}")
     sign = 1 if final.direction == "maximize" else -1
     share = min(r.share for r in final.long_range)
     drops: dict[str, dict[int, float]] = {"gru": {}, "lstm": {}}
@@ -279,14 +283,16 @@ def _e1(final: FinalComparison, cells: dict[str, CellEvidence]) -> Criterion:
 
 def _e2(final: FinalComparison) -> Criterion:
     return _criterion("E2", True, "yes", f"Speed, size, memory and accuracy of both cells are "
-                      f"measured on {final.device} with {len(final.seeds)} seed(s) each; the "
+                      f"measured on {final.device} with {min(len(c.runs) for c in final.cells)} "
+                      "run(s) each; the "
                       "spread is reported with every mean, and timings of the two cells are "
                       "interleaved.")
 
 
 def _e3(final: FinalComparison, c: Comparison) -> Criterion:
     sign = 1 if final.direction == "maximize" else -1
-    effects = {f.cell: sign * (f.search_best_val - f.search_median_val) for f in final.cells}
+    effects = {f.cell: sign * (f.search_best_val - f.search_median_val) + 0.0  # never -0
+               for f in final.cells}
     lever = max(effects.values())
     evidence = ("Hyperparameter effect (best - median validation score of the search): "
                 + ", ".join(f"{k.upper()} {v:.4g}" for k, v in effects.items()) + ".")

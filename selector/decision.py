@@ -80,12 +80,20 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
 
 
 def _paired(final: FinalComparison, level: float, block: int) -> dict[str, float | int | None]:
-    """The paired gain's fields of `Comparison` (None without both cells)."""
-    runs = {c.cell: {(r.seed, r.fold): r for r in c.runs} for c in final.cells}
+    """The paired gain's fields of `Comparison` over the pairs of runs in which both cells
+    learned (a run that never beat the trivial baseline is not evidence either way); the
+    mean alone from one pair, nothing without both cells or any such pair."""
+    runs = {c.cell: {r.pair: r for r in c.runs if r.learned} for c in final.cells}
+    nothing = {"gain_mean": None, "ci_low": None, "ci_high": None, "p_value": None, "pairs": 0}
     if set(runs) != {"gru", "lstm"}:
-        return {"gain_mean": None, "ci_low": None, "ci_high": None, "p_value": None, "pairs": 0}
-    keys = sorted(set(runs["gru"]) & set(runs["lstm"]), key=lambda k: (k[0], k[1] or 0))
+        return nothing
+    keys = sorted(set(runs["gru"]) & set(runs["lstm"]))
     maximize = final.direction == "maximize"
+    if len(keys) < 2:
+        if not keys:
+            return nothing
+        lstm, gru = runs["lstm"][keys[0]].test_score, runs["gru"][keys[0]].test_score
+        return {**nothing, "gain_mean": lstm - gru if maximize else gru - lstm, "pairs": 1}
     if final.method == "cv":  # k-fold over train + val: each fold's held-out score, paired
         sign = 1.0 if maximize else -1.0
         gain = corrected_resampled(
@@ -122,8 +130,12 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
     comparison = Comparison(**_paired(final, level, max(1, window)), level=level,
                             min_gain=min_gain,
                             min_gain_source=source, cost_ratios=ratios, cost_index=index,
-                            credible_costs=sure_costs, size_ratio=size, method=final.method)
+                            credible_costs=sure_costs, size_ratio=size, method=final.method,
+                            learned={c.cell: sum(r.learned for r in c.runs) for c in final.cells},
+                            runs={c.cell: len(c.runs) for c in final.cells},
+                            cut={c.cell: sum(r.cut for r in c.runs) for c in final.cells})
     verdict, confidence, rationale = _verdict(cells, comparison, final.score_name)
+    rationale += [f"Budget: {note}" for note in final.budget_notes]
     criteria = criteria_rows(final, profile, budgets, prefer, cells, comparison)
     return Recommendation(
         verdict=verdict, confidence=confidence, headline=_headline(verdict, confidence, cells),
@@ -171,7 +183,38 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
                                     "smaller space (e.g. --space edge)."]
     if len(feasible) == 1:
         return feasible[0], "clear", [*why, f"{feasible[0].upper()} is the only cell that fits."]
-    assert c.gain_mean is not None and c.cost_index is not None and c.size_ratio is not None
+    learners = [name for name in feasible if c.learned.get(name)]
+    why += [f"{name.upper()} did not learn: none of its {c.runs[name]} final run(s) beat the "
+            "trivial baseline" + (f" ({c.cut[name]} of them cut short by --budget)."
+                                  if c.cut.get(name) else ".")
+            for name in feasible if name not in learners]
+    if not learners:
+        return None, "none", [*why, "Neither cell learned the task: no recommendation. Give "
+                                    "training more epochs (a search space with a larger "
+                                    "max_epochs, e.g. --space long_sequences) or a larger "
+                                    "--budget, or check that the inputs can predict the target."]
+    if len(learners) == 1:
+        learner, other = learners[0], next(n for n in feasible if n != learners[0])
+        cut = bool(c.cut.get(other))  # given more time, it might have learned
+        return learner, "toss-up" if cut else "lean", [*why, (
+            f"{learner.upper()} is named because it learned the task at all, in "
+            f"{c.learned[learner]} of {c.runs[learner]} runs, " + (
+                "within the time the budget gave both cells; no gain was measured. A larger "
+                "--budget may change this." if cut else
+                f"while {other.upper()} did not within its warm-up; no gain was measured."))]
+    assert c.cost_index is not None and c.size_ratio is not None
+    if c.gain_mean is None or c.ci_low is None:
+        few = ("budget exhausted after 1 seed pair" if c.pairs == 1 else
+               "no pair of runs in which both cells learned")
+        smaller = "lstm" if c.size_ratio < 1 else "gru"
+        gap = max(c.cost_index, 1 / c.cost_index)
+        pick = smaller if gap < TOSS_UP_COST else ("gru" if c.cost_index >= 1 else "lstm")
+        shown = "" if c.gain_mean is None else f" (one pair: gain of LSTM over GRU " \
+            f"{c.gain_mean:+.4g} {score})"
+        return pick, "toss-up", [*why, (
+            f"Toss-up: {few}{shown}, too little for an interval; {pick.upper()} is named for "
+            f"its cost ({cost_line(c)}; {size_line(c)}). Run again with a larger --budget "
+            "before relying on it.")]
     gain, worth = c.gain_mean, c.min_gain
     interval = interval_text(c)
     winner = worthwhile_win(c)
@@ -215,6 +258,8 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
 
 def _headline(verdict: str | None, confidence: str, cells: dict[str, CellEvidence]) -> str:
     if verdict is None:
+        if any(not e.violations for e in cells.values()):
+            return "No recommendation: neither cell learned the task."
         return "No recommendation: no cell meets the hard budgets."
     config = cells[verdict].config
     shape = f"{config['hidden_size']} x {config['num_layers']}" + (

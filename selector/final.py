@@ -13,44 +13,44 @@ configuration on train + validation: the model that is handed over.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import lightning.pytorch as pl
 import numpy as np
 import optuna
-import torch
+from optuna.trial import FrozenTrial
 
-from selector.cost import (
-    LATENCY_TIMINGS,
-    Latency,
-    forward_pass,
-    interleaved_ms,
-    median_ratio,
-    training_step,
-)
+from selector.baselines import baselines
 from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError
-from selector.export import onnx_forward
-from selector.model import count_parameters
+from selector.objective import REUSABLE_ATTR
 from selector.records import (
     CELLS,
     COMPARISON_VERSION,
-    SHORT_SEQUENCE_STEPS,
-    EqualConfigTiming,
+    Cost,
     FinalCell,
     FinalComparison,
     LongRange,
     ModelConfig,
     Refit,
-    RuntimeLatency,
     SeedRun,
     TrainingSettings,
 )
+from selector.schedule import (
+    CONTEXT_SHARES,
+    MARGIN,
+    expected_runs,
+    is_short,
+    pair_slices,
+    run_seconds,
+)
 from selector.study import best_by_cell, cell_of
 from selector.system import NonFiniteLossError, score_direction, score_name
+from selector.timings import equal_config, handed_over_latency
 from selector.training import (
     Fitted,
     build_net,
@@ -63,116 +63,186 @@ from selector.training import (
 )
 
 FINAL_ATTR = "selector.final"
-CONTEXT_SHARES = (0.25, 0.5)  # L1: the context models see the last 1/4 and 1/2 of each sequence
-STEP_ROUNDS = 15  # interleaved training steps per cell at an equal configuration
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
 
 @dataclass
 class FinalModels:
-    """The comparison and the trained models, per cell, in seed order."""
+    """The comparison and the trained models, per cell, in run order (None: a reused search
+    trial trained by another process)."""
 
     comparison: FinalComparison
-    models: dict[str, list[Fitted]]
+    models: dict[str, list[Fitted | None]]
 
-    def best_model(self, cell: str) -> Fitted:
-        """The cell's run with the best validation score: chosen without looking at the test."""
-        return self.models[cell][_best_run(self.comparison, cell)]
+    def best_model(self, cell: str) -> Fitted | None:
+        """The cell's run with the best validation score among those whose model is here:
+        chosen without looking at the test."""
+        held = [i for i, m in enumerate(self.models[cell]) if m is not None]
+        if not held:
+            return None
+        return self.models[cell][_best_run(self.comparison, cell, held)]
+
+    def candidates(self) -> dict[str, Fitted]:
+        """Each cell's model to hand over, where both cells have one."""
+        found = {cell: self.best_model(cell) for cell in self.models}
+        return {c: m for c, m in found.items() if m is not None} \
+            if all(found.values()) and len(found) == len(CELLS) else {}
 
 
-def _best_run(final: FinalComparison, cell: str) -> int:
+def _best_run(final: FinalComparison, cell: str, among: list[int] | None = None) -> int:
     runs = next(c.runs for c in final.cells if c.cell == cell)
     sign = 1 if final.direction == "maximize" else -1
-    return max(range(len(runs)), key=lambda i: sign * runs[i].val_score)
+    return max(among if among is not None else range(len(runs)),
+               key=lambda i: sign * runs[i].val_score)
 
 
 def planned_runs(data: SequenceData, seeds: int, *, refit: bool = True) -> int:
     """How many training runs `compare` (and `refit`) make (for a progress bar)."""
-    long_range = 0 if _is_short(data) else len(CELLS) * len(CONTEXT_SHARES) * seeds
+    long_range = 0 if is_short(data) else len(CELLS) * len(CONTEXT_SHARES) * seeds
     return len(CELLS) * len(plan(data, tuple(range(seeds)))) + long_range + int(refit)
-
-
-def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
-                      next_trial: bool = False) -> float | None:
-    """How long `compare` and `refit` would take now: each cell's best trial's training time
-    per run (the mean over all complete trials for a cell without one yet), the shorter runs
-    of L1 in proportion to the steps they see, one refit, and a quarter on top for testing and
-    measuring; with ``next_trial``, one typical trial more before it. None before any trial
-    completed."""
-    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    seconds = {t.number: sum(e["train_seconds"] + e.get("val_seconds", 0.0)
-                             for e in t.user_attrs.get("curves", [])) for t in trials}
-    if not seconds:
-        return None
-    bests = best_by_cell(study, trials)
-    typical = statistics.fmean(seconds.values())
-    per_cell = [seconds[bests[c].number] if c in bests else typical for c in CELLS]
-    # a run's time goes with its training sequences: cross-validation's folds train on less
-    per_seed = sum(len(r.train) for r in plan(data, (0,))) / len(data.splits.train)
-    long_range = 0.0 if _is_short(data) else sum(CONTEXT_SHARES)
-    runs = seeds * sum(per_cell) * (per_seed + long_range) + max(per_cell)
-    return 1.25 * (runs + (typical if next_trial else 0.0))
-
-
-def _is_short(data: SequenceData) -> bool:
-    return statistics.median(data.lengths.tolist()) < SHORT_SEQUENCE_STEPS
 
 
 def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings, *,
             seeds: tuple[int, ...], accelerator: str = "auto", step: Step | None = None,
-            refit: bool = False) -> FinalModels:
+            refit: bool = False, deadline: float | None = None,
+            measure_until: float | None = None,
+            kept: dict[str, tuple[int, Fitted]] | None = None) -> FinalModels:
     """Retrain each cell's best configuration with every seed and test it; store the result.
-    ``refit``: a refit follows (`refit`), counted in the progress ``step`` reports."""
+    ``refit``: a refit follows (`refit`), counted in the progress ``step`` reports.
+
+    Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
+    (`selector.schedule.pair_slices`), then L1's runs if they fit; the timings end by
+    ``measure_until``. What was cut is said in the result's ``budget_notes``. With a
+    deadline, each cell's best search trial scored on test (`objective.REUSABLE_ATTR`) is
+    its first seed run, its model taken from ``kept`` when this process trained it.
+    """
     if len(seeds) < 2:
         raise SelectorError(f"the final comparison needs at least 2 seeds for an interval; got "
                             f"{len(seeds)}.")
-    direction = score_direction(data.task)
     bests = best_by_cell(study)
     if not bests:
         raise SelectorError(f"study '{study.study_name}' has no complete trial to retrain: every "
                             "trial was pruned, rejected or failed. Run more trials, or loosen "
                             "the budgets.")
-    total = planned_runs(data, len(seeds), refit=refit)
+    present = [c for c in CELLS if c in bests]
+    reused = _reused(study, bests, present, kept or {}, data.task) if deadline is not None \
+        else {}
+    planned = plan(data, seeds[1:] if reused else seeds)
+    total = planned_runs(data, len(seeds) - bool(reused), refit=refit)
 
     def announce(label: str) -> None:
         if step:
             step(label, total)
 
-    planned = plan(data, seeds)
-    cells, models = [], {}
-    for cell in CELLS:
-        if cell not in bests:
-            continue
-        config = ModelConfig(**bests[cell].user_attrs["config"])
-        runs, fitted = [], []
-        for planned_run in planned:
-            fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
-            announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
-            run, model = _run(config, data, settings, planned_run, accelerator)
-            runs.append(run)
-            fitted.append(model)
-        search_values = [t.values[0] for t in study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if cell_of(t) == cell]
-        cells.append(FinalCell(cell=cell, trial=bests[cell].number, config=bests[cell].user_attrs[
-            "config"], runs=tuple(runs), search_best_val=bests[cell].values[0],
-            search_median_val=statistics.median(search_values)))
-        models[cell] = fitted
-    device = str(next(models[cells[0].cell][0].system.parameters()).device)
-    setup = sum(m.setup_seconds for fitted in models.values() for m in fitted)
+    runs: dict[str, list[SeedRun]] = {c: [reused[c][0]] if reused else [] for c in present}
+    models: dict[str, list[Fitted | None]] = {c: [reused[c][1]] if reused else []
+                                               for c in present}
+    notes = _seed_pairs(study, bests, present, planned, data, settings, accelerator, announce,
+                        deadline, runs, models)
+    cells = [_final_cell(study, bests[c], runs[c]) for c in present]
+    trained = [m for fitted in models.values() for m in fitted if m is not None]
+    device = str(next(trained[0].system.parameters()).device) if trained else "cpu"
+    setup = sum(m.setup_seconds for m in trained)
     long_range: tuple[LongRange, ...] = ()
-    if not _is_short(data) and len(cells) == len(CELLS):
-        long_range, more = _long_range(cells, planned, data, settings, accelerator, announce)
+    fresh = [r for r in planned if any(run.pair == (r.seed, r.fold or 0) for run in runs[
+        present[0]])]
+    if not is_short(data) and len(cells) == len(CELLS) and fresh:
+        long_range, more, note = _long_range(cells, fresh, data, settings, accelerator,
+                                              announce, deadline, expected_runs(study))
         setup += more
+        notes += note
     first = planned[0]
     comparison = FinalComparison(
-        score_name=score_name(data.task), direction=direction, seeds=tuple(seeds),
-        cells=tuple(cells), equal_config=_equal_config(cells, data), long_range=long_range,
-        device=device, setup_seconds=setup, method="seeds" if first.fold is None else "cv",
-        test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train))
+        score_name=score_name(data.task), direction=score_direction(data.task),
+        seeds=tuple(seeds), cells=tuple(cells),
+        equal_config=equal_config(cells, data, until=measure_until),
+        long_range=long_range, device=device, setup_seconds=setup,
+        method="seeds" if first.fold is None else "cv",
+        test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
+        baselines={b.name: b.score for b in baselines(data, data.splits.test)},
+        budget_notes=tuple(notes))
     final = FinalModels(comparison, models)
-    final.comparison = replace(comparison, latency=_latency(final, data))
+    final.comparison = replace(comparison, latency=handed_over_latency(
+        final.candidates(), data, comparison.device, until=measure_until))
     study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
     return final
+
+
+def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[str],
+            kept: dict[str, tuple[int, Fitted]], task: str
+            ) -> dict[str, tuple[SeedRun, Fitted | None]]:
+    """Each cell's best search trial as a seed run, if every cell's was scored on test."""
+    if len(present) < len(CELLS) or any(REUSABLE_ATTR not in bests[c].user_attrs
+                                        for c in present):
+        return {}
+    reused = {}
+    for cell in present:
+        trial = bests[cell]
+        attrs = trial.user_attrs
+        scored = np.asarray(attrs[REUSABLE_ATTR], dtype=np.float64)
+        run = SeedRun(seed=int(attrs.get("seed", -1)), test_score=score_of(scored, task),
+            val_score=trial.values[0], train_seconds=run_seconds(trial),
+            cost=Cost(**attrs["cost"]), outcomes=tuple(scored.tolist()),
+            learned=attrs.get("learned", True), cut="cut by --budget" in attrs.get(
+                "state_reason", ""), trial=trial.number)
+        model = kept.get(cell)
+        reused[cell] = (run, model[1] if model and model[0] == trial.number else None)
+    return reused
+
+
+def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[str],
+                planned: list[Run], data: SequenceData, settings: TrainingSettings,
+                accelerator: str, announce: Callable[[str], None], deadline: float | None,
+                runs: dict[str, list[SeedRun]], models: dict[str, list[Fitted | None]]
+                ) -> list[str]:
+    """Train the planned runs pair by pair (``runs`` and ``models`` grow); under a
+    ``deadline``, only the pairs it pays for. Returns what the budget cut, in words."""
+    expected = {c: s for c, s in expected_runs(study).items() if c in present}
+    share = {id(r): len(r.train) / len(data.splits.train) for r in planned}
+    done = len(runs[present[0]])
+    notes = []
+    for index, planned_run in enumerate(planned):
+        given = None
+        if deadline is not None:
+            scaled = {c: s * share[id(planned_run)] for c, s in expected.items()}
+            given, affordable = pair_slices(deadline - time.time(), scaled,
+                                             len(planned) - index, done)
+            if given is None or affordable < len(planned) - index:
+                notes.append(_seeds_note(done + min(affordable, len(planned) - index),
+                                         done + len(planned) - index, given is None))
+                if given is None:
+                    break
+                planned = planned[:index + affordable]
+        fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
+        for cell in present:
+            announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
+            until = None if given is None else time.time() + given
+            run, model = _run(ModelConfig(**bests[cell].user_attrs["config"]), data, settings,
+                              planned_run, accelerator, deadline=until)
+            runs[cell].append(run)
+            models[cell].append(model)
+        done += 1
+        if index + 1 >= len(planned):
+            break
+    cut = sum(r.cut for rs in runs.values() for r in rs)
+    if cut:
+        notes.append(f"{cut} run(s) were cut short by --budget (best epoch so far kept).")
+    return notes
+
+
+def _seeds_note(affordable: int, planned: int, exhausted: bool) -> str:
+    return (f"budget exhausted after {affordable} of {planned} seed runs per cell" if exhausted
+            else f"the final comparison ran {affordable} of {planned} seed runs per cell: the "
+            "budget paid for no more")
+
+
+def _final_cell(study: optuna.Study, best: FrozenTrial, runs: list[SeedRun]) -> FinalCell:
+    cell = best.user_attrs["cell"]
+    search_values = [t.values[0] for t in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if cell_of(t) == cell]
+    return FinalCell(cell=cell, trial=best.number, config=best.user_attrs["config"],
+                     runs=tuple(runs), search_best_val=best.values[0],
+                     search_median_val=statistics.median(search_values))
 
 
 def stored_comparison(study: optuna.Study) -> FinalComparison | None:
@@ -192,14 +262,14 @@ def stored_comparison(study: optuna.Study) -> FinalComparison | None:
 
 
 def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, planned: Run,
-         accelerator: str) -> tuple[SeedRun, Fitted]:
+         accelerator: str, deadline: float | None = None) -> tuple[SeedRun, Fitted]:
     direction = score_direction(data.task)
     seed = planned.seed
     pl.seed_everything(seed, workers=False, verbose=False)
     try:
         fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator=accelerator,
                      train_set=SplitDataset(data, planned.train),
-                     val_set=SplitDataset(data, planned.val))
+                     val_set=SplitDataset(data, planned.val), deadline=deadline)
     except NonFiniteLossError as exc:
         raise SelectorError(f"the final {config.cell.upper()} run with seed {seed} diverged "
                             f"({exc}); its search trials did not. Try other --seeds or a search "
@@ -212,94 +282,62 @@ def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, pl
                   val_score=fitted.history.best()["val_score"],
                   train_seconds=sum(e["train_seconds"] + e["val_seconds"]
                                     for e in fitted.history.epochs),
-                  cost=cost, outcomes=tuple(float(v) for v in scored), fold=planned.fold)
+                  cost=cost, outcomes=tuple(float(v) for v in scored), fold=planned.fold,
+                  learned=fitted.learned, cut=fitted.cut)
     return run, fitted
 
 
-def _latency(final: FinalModels, data: SequenceData) -> tuple[RuntimeLatency, ...]:
-    """Batch-1 latency of each cell's handed-over-candidate model, both cells timed in turn,
-    on eager PyTorch and (on CPU) on ONNX Runtime, which runs the exported model."""
-    if len(final.models) < len(CELLS):
-        return ()
-    probe = probe_for(data)
-    systems = {cell: final.best_model(cell).system for cell in CELLS}
-    runtimes = {"eager": {c: forward_pass(s.net, probe, 1) for c, s in systems.items()}}
-    if final.comparison.device.startswith("cpu"):
-        runtimes["onnx"] = {c: onnx_forward(s, data, probe, 1) for c, s in systems.items()}
-    measured = []
-    for runtime, runs in runtimes.items():
-        times = interleaved_ms(runs, LATENCY_TIMINGS)
-        summary = {cell: Latency.of(t) for cell, t in times.items()}
-        measured.append(RuntimeLatency(
-            runtime=runtime, timings=LATENCY_TIMINGS,
-            p50_ms={c: s.p50_ms for c, s in summary.items()},
-            p95_ms={c: s.p95_ms for c, s in summary.items()},
-            ratio=median_ratio(times["lstm"], times["gru"])))
-    for system in systems.values():
-        system.train(False)
-    return tuple(measured)
-
-
-def _equal_config(cells: list[FinalCell], data: SequenceData) -> tuple[EqualConfigTiming, ...]:
-    """Both cells at each best configuration, so speed is compared between equal networks:
-    training steps and batch-1 inference, the two cells timed in turn each round."""
-    probe = probe_for(data)
-    configs = []
-    for final in cells:
-        config = {**final.config, "cell": "gru"}
-        if config not in configs:
-            configs.append(config)
-    timings = []
-    for config in configs:
-        nets = {}
-        for cell in CELLS:
-            torch.manual_seed(0)
-            nets[cell] = build_net(ModelConfig(**{**config, "cell": cell}), data)
-        params = {cell: count_parameters(net) for cell, net in nets.items()}
-        infer = interleaved_ms({c: forward_pass(n, probe, 1) for c, n in nets.items()},
-                               LATENCY_TIMINGS)
-        steps = interleaved_ms({c: training_step(n, probe, config["batch_size"])
-                                for c, n in nets.items()}, STEP_ROUNDS, warmup=2)
-        timings.append(EqualConfigTiming(
-            config={k: v for k, v in config.items() if k != "cell"},
-            train_step_ms={c: float(np.median(t)) for c, t in steps.items()},
-            latency_ms={c: float(np.median(t)) for c, t in infer.items()}, parameters=params,
-            train_step_ratio=median_ratio(steps["lstm"], steps["gru"]),
-            latency_ratio=median_ratio(infer["lstm"], infer["gru"])))
-    return tuple(timings)
-
-
 def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
-                settings: TrainingSettings, accelerator: str, announce: Callable[[str], None]
-                ) -> tuple[tuple[LongRange, ...], float]:
+                settings: TrainingSettings, accelerator: str, announce: Callable[[str], None],
+                deadline: float | None, expected: dict[str, float]
+                ) -> tuple[tuple[LongRange, ...], float, list[str]]:
     """Both cells, every seed, retrained on the last part of each sequence only and scored
-    so, on the same sequences as the seed's first run; and the one-time seconds of those runs."""
+    so, on the same sequences as the seed's first run; the one-time seconds of those runs; and
+    a note if the ``deadline`` left no time for them (they run whole or not at all)."""
     median_steps = int(statistics.median(data.lengths.tolist()))
-    firsts: dict[int, int] = {}  # seed -> its first run
-    for index, run in enumerate(planned):
-        firsts.setdefault(run.seed, index)
+    firsts: dict[int, Run] = {}  # seed -> its first run
+    for run in planned:
+        firsts.setdefault(run.seed, run)
+    needed = MARGIN * sum(CONTEXT_SHARES) * len(firsts) * sum(expected.values())
+    if deadline is not None and time.time() + needed > deadline:
+        return (), 0.0, [f"L1 untested: its {2 * len(CONTEXT_SHARES) * len(firsts)} shortened "
+                         f"runs need about {needed:.0f} s, the budget left "
+                         f"{max(0.0, deadline - time.time()):.0f} s."]
     measured, setup = [], 0.0
     for share in CONTEXT_SHARES:
         context = max(1, int(median_steps * share))
         cut = replace(data, sequences=[s[-context:] for s in data.sequences])
         for final in cells:
-            for index in firsts.values():
-                full = final.runs[index]
+            full_runs = {r.pair: r for r in final.runs}
+            for first in firsts.values():
+                full = full_runs[(first.seed, first.fold or 0)]
                 announce(f"{final.cell.upper()} seed {full.seed} on the last {context} steps (L1)")
-                run, fitted = _run(ModelConfig(**final.config), cut, settings, planned[index],
-                                   accelerator)
+                run, fitted = _run(ModelConfig(**final.config), cut, settings, first, accelerator,
+                                   deadline=deadline)
                 setup += fitted.setup_seconds
                 measured.append(LongRange(
                     cell=final.cell, seed=full.seed, share=share, median_steps=median_steps,
                     context_steps=context, full_score=full.test_score,
                     context_score=run.test_score))
-    return tuple(measured), setup
+    return tuple(measured), setup, []
+
+
+def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> float:
+    """What `refit` is expected to take: the chosen cell's epochs to its best, on train +
+    validation."""
+    runs = next(c.runs for c in final.cells if c.cell == cell)
+    epochs = statistics.median(r.cost.best_epoch for r in runs)
+    per_epoch = statistics.fmean(r.cost.train_seconds_per_epoch for r in runs)
+    grown = (len(data.splits.train) + len(data.splits.val)) / len(data.splits.train)
+    return MARGIN * epochs * per_epoch * grown
 
 
 def refit(study: optuna.Study, final: FinalModels, cell: str, data: SequenceData,
-          settings: TrainingSettings, *, accelerator: str = "auto") -> Fitted:
+          settings: TrainingSettings, *, accelerator: str = "auto",
+          deadline: float | None = None) -> Fitted:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'
     best epochs, with the seed of its best-validation run; score it once on the test split.
+    A ``deadline`` may end it after fewer epochs (said in the comparison's budget notes).
 
     Returns the model to hand over; its record is added to the stored comparison.
     """
@@ -311,14 +349,18 @@ def refit(study: optuna.Study, final: FinalModels, cell: str, data: SequenceData
     both = np.concatenate([data.splits.train, data.splits.val])
     try:
         fitted = fit(build_net(ModelConfig(**chosen.config), data), data, settings, seed=seed,
-                     accelerator=accelerator, train_set=SplitDataset(data, both), epochs=epochs)
+                     accelerator=accelerator, train_set=SplitDataset(data, both), epochs=epochs,
+                     deadline=deadline)
     except NonFiniteLossError as exc:
         raise SelectorError(f"the refit of {cell.upper()} on train + validation diverged ({exc}); "
                             "hand over the best seed's model instead with --no-refit.") from None
-    record = Refit(cell=cell, seed=seed, epochs=epochs,
+    trained = int(fitted.history.epochs[0]["epoch"])
+    record = Refit(cell=cell, seed=seed, epochs=trained,
                    train_seconds=fitted.history.epochs[0]["train_seconds"],
                    test_score=evaluate(fitted.system, data, data.splits.test))
-    final.comparison = replace(comparison, refit=record,
+    notes = comparison.budget_notes + ((f"the refit was cut by --budget after {trained} of "
+                                        f"{epochs} epochs.",) if fitted.cut else ())
+    final.comparison = replace(comparison, refit=record, budget_notes=notes,
                                setup_seconds=comparison.setup_seconds + fitted.setup_seconds)
     study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
     return fitted

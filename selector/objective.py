@@ -7,22 +7,35 @@ reason (rejected before training, pruned at epoch k, failed with a reason).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import lightning.pytorch as pl
 import optuna
 import torch
-from optuna_integration import PyTorchLightningPruningCallback
 
 from selector import fast_gru
 from selector.cost import Latency, latency
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
+from selector.fidelity import Fidelity
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Budgets
 from selector.space import SearchSpace
+from selector.stopping import WarmPruning
 from selector.system import NonFiniteLossError, score_direction
-from selector.training import EpochHistory, Fitted, build_net, fit, measure_cost, probe_for
+from selector.training import (
+    EpochHistory,
+    Fitted,
+    build_net,
+    fit,
+    measure_cost,
+    outcomes,
+    plateau_stopping,
+    probe_for,
+)
+
+REUSABLE_ATTR = "test_outcomes"  # a cell's best trial, scored on test: a final seed run
 
 
 class TrialFailed(Exception):
@@ -33,11 +46,18 @@ class Objective:
     """Callable for `optuna.Study.optimize`: trains one candidate and returns its score.
 
     With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
+    ``deadline`` (a `time.time()` value, or a function of the cell giving one) ends each
+    trial's training in time. With ``reusable``, a trial that becomes its cell's best is
+    scored on the test split too (`REUSABLE_ATTR`) and kept in ``kept``: the final comparison
+    counts it as one seed run instead of training it again. ``fidelity`` says how trials
+    read big data (chunks, a validation sample: `selector.fidelity`).
     """
 
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
                  seed: int = 0, multi_objective: bool = False,
-                 accelerator: str = "cpu", invocation: str = "") -> None:
+                 accelerator: str = "cpu", invocation: str = "",
+                 deadline: Callable[[str], float | None] | None = None,
+                 reusable: bool = False, fidelity: Fidelity | None = None) -> None:
         self.data = data
         self.space = space
         self.budgets = budgets
@@ -46,9 +66,14 @@ class Objective:
         self.accelerator = accelerator
         self.invocation = invocation  # which search ran the trial (tracking logs its own)
         self.direction = score_direction(data.task)
+        self.fidelity = fidelity or Fidelity(chunk=None, val=data.splits.val)
+        self.settings = self.fidelity.settings(space.training)
         self.train_set = SplitDataset(data, data.splits.train)
-        self.val_set = SplitDataset(data, data.splits.val)
+        self.val_set = SplitDataset(data, self.fidelity.val)
         self.probe = probe_for(data)
+        self.deadline = deadline
+        self.reusable = reusable
+        self.kept: dict[str, tuple[int, Fitted]] = {}  # cell -> its best trial and model
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr("invocation", self.invocation)
@@ -68,8 +93,17 @@ class Objective:
                             train_size=len(self.train_set), direction=self.direction,
                             first_latency=first, setup_seconds=fitted.setup_seconds)
         trial.set_user_attr("cost", cost.to_dict())
-        trial.set_user_attr("state_reason", f"complete after {len(fitted.history.epochs)} epochs")
+        trial.set_user_attr("learned", fitted.learned)
+        trial.set_user_attr("baseline", fitted.baseline)
+        epochs = len(fitted.history.epochs)
+        trial.set_user_attr("state_reason", f"complete after {epochs} epochs" + (
+            " (cut by --budget)" if fitted.cut else "") + (
+            "" if fitted.learned else ", never beat the trivial baseline"))
         best = fitted.history.best(self.direction)
+        if self.reusable and self._cell_best(trial, config.cell, best["val_score"]):
+            trial.set_user_attr(REUSABLE_ATTR, outcomes(
+                fitted.system, self.data, self.data.splits.test).tolist())
+            self.kept[config.cell] = (trial.number, fitted)
         if self.multi_objective:
             return best["val_score"], cost.latency_ms_p50
         return best["val_score"]
@@ -93,15 +127,28 @@ class Objective:
             raise optuna.TrialPruned(reason)
         return first
 
+    def _cell_best(self, trial: optuna.Trial, cell: str, score: float) -> bool:
+        """Whether ``score`` beats every complete trial of ``cell`` so far."""
+        sign = 1 if self.direction == "maximize" else -1
+        done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        return all(sign * score > sign * t.values[0] for t in done
+                   if t.user_attrs.get("cell") == cell)
+
     def _train(self, trial: optuna.Trial, net: RecurrentNet) -> Fitted:
         history = EpochHistory(self.direction)
         setup = fast_gru.SETUP.seconds
+        settings = self.settings
+        stopping = plateau_stopping(self.data, settings, self.train_set, self.val_set)
         callbacks = [] if self.multi_objective else [  # Optuna cannot prune multi-objective trials
-            PyTorchLightningPruningCallback(trial, monitor="val_score")]
+            WarmPruning(trial, stopping)]
+        seed = self.seed + trial.number
+        trial.set_user_attr("seed", seed)
+        deadline = None if self.deadline is None else self.deadline(net.config.cell)
         try:
-            return fit(net, self.data, self.space.training, seed=self.seed + trial.number,
-                       accelerator=self.accelerator, train_set=self.train_set,
-                       val_set=self.val_set, callbacks=callbacks, history=history)
+            return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
+                       train_set=self.train_set, val_set=self.val_set, callbacks=callbacks,
+                       history=history, stopping=stopping, deadline=deadline,
+                       limit_batches=self.fidelity.limit_batches(net.config.batch_size))
         except optuna.TrialPruned:
             epoch = len(history.epochs)
             trial.set_user_attr("state_reason", f"pruned at epoch {epoch}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Thresholds the decision criteria (../shared/criteria.md) read off the profile.
@@ -168,6 +168,8 @@ class SearchSummary:
     cells: tuple[CellResult, ...]
     pareto_trials: tuple[int, ...] = ()  # multi-objective mode: trial numbers on the front
     tracking: TrackingSummary | None = None
+    space: str = ""  # the search space's name
+    space_reason: str | None = None  # why the data's profile chose it; None: it was given
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,6 +191,15 @@ class SeedRun:
     cost: Cost
     outcomes: tuple[float, ...] = ()  # per scored sequence: 1/0 right or wrong, or squared error
     fold: int | None = None  # cross-validation: the fold whose held-out part was scored
+    learned: bool = True  # its validation score beat the trivial baseline's (selector.baselines)
+    cut: bool = False  # --budget ended its training before early stopping did
+    trial: int | None = None  # the search trial it is (--budget reuses a cell's best trial)
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        """What it is paired with in the other cell: the same seed and fold, or, for a reused
+        search trial, the other cell's reused trial."""
+        return (-1, 0) if self.trial is not None else (self.seed, self.fold or 0)
 
 
 @dataclass(frozen=True)
@@ -282,6 +293,8 @@ class FinalComparison:
     refit: Refit | None = None
     method: str = "seeds"  # "seeds": scored on the test split; "cv": k-fold over train + val
     test_train_ratio: float = 0.0  # cv: held-out / training sequences of a fold (Nadeau-Bengio)
+    baselines: dict[str, float] = field(default_factory=dict)  # trivial predictors, on test
+    budget_notes: tuple[str, ...] = ()  # what --budget cut, in words
     version: int = COMPARISON_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,6 +313,7 @@ class FinalComparison:
             "latency": tuple(RuntimeLatency(**{**t, "ratio": Ratio(**t["ratio"])})
                              for t in d["latency"]),
             "long_range": tuple(LongRange(**r) for r in d["long_range"]),
+            "budget_notes": tuple(d.get("budget_notes", ())),
             "refit": Refit(**d["refit"]) if d["refit"] else None})
 
 
@@ -369,6 +383,9 @@ class Comparison:
     credible_costs: tuple[str, ...] = ()  # the cost ratios that are more than their noise
     size_ratio: float | None = None  # LSTM / GRU multiply-adds per step: decides a toss-up
     method: str = "seeds"  # "seeds" (paired per seed and test example) or "cv" (per fold)
+    learned: dict[str, int] = field(default_factory=dict)  # cell -> runs that beat the baseline
+    runs: dict[str, int] = field(default_factory=dict)  # cell -> final runs
+    cut: dict[str, int] = field(default_factory=dict)  # cell -> runs --budget cut short
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from selector.baselines import LEARNED_SKILL
 from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
 
@@ -104,10 +105,22 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         ("p", f"Each cell's best search configuration, retrained with seeds "
               f"{', '.join(map(str, doc['final']['seeds']))} on the same splits and tested on "
               f"the held-out test split ({score}, {better} is better)."),
-        ("table", ["cell", "search trial", f"test {score} (mean ± sd)", "per seed"],
+        ("table", ["cell", "search trial", f"test {score} (mean ± sd)", "per seed",
+                   "learned (beat the baseline)"],
          [[c.upper(), f"#{e['trial']}", f"{e['test_mean']:.4f} ± {e['test_std']:.4f}",
-           ", ".join(f"{s:.4f}" for s in e["test_scores"])] for c, e in cells.items()]),
+           ", ".join(f"{s:.4f}" for s in e["test_scores"]), _learned(doc, c)]
+          for c, e in cells.items()]),
     ]
+    if doc["final"].get("baselines"):
+        blocks.append(("p", "Trivial baselines on the same test sequences (fitted on the "
+                            "training split): " + ", ".join(
+                                f"{name} {value:.4f}" for name, value in
+                                doc["final"]["baselines"].items())
+                       + f". A run learned when it removed at least {LEARNED_SKILL:.0%} of the "
+                         "strongest baseline's error on validation; a run that did not is no "
+                         "evidence for or against its cell."))
+    if doc["final"].get("budget_notes"):
+        blocks += [("h2", "What the budget cut"), ("list", list(doc["final"]["budget_notes"]))]
     if comp["gain_mean"] is not None:
         interval = ("too few seeds for an interval" if comp["ci_low"] is None else
                     f"{comp['level']:.0%} CI [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}], "
@@ -184,6 +197,14 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     blocks += [("h2", "Artifacts"), ("list", listed), ("h2", "Plots")]
     blocks += [("image", p) for p in artifacts.get("plots", [])]
     return blocks
+
+
+def _learned(doc: dict[str, Any], cell: str) -> str:
+    comp = doc["comparison"]
+    runs, learned = comp.get("runs", {}).get(cell), comp.get("learned", {}).get(cell)
+    if runs is None or learned is None:
+        return "-"
+    return f"{learned} of {runs}" + (" (did not learn)" if learned == 0 else "")
 
 
 def _search_setup(doc: dict[str, Any]) -> float:

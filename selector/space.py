@@ -1,7 +1,8 @@
 """Search spaces: YAML files whose entries map one-to-one onto Optuna distributions.
 
-A space names a preset (``default``, ``edge``, ``long_sequences``, shipped in ``search_spaces/``)
-or a path to a user's own YAML file. Malformed files get a `SpaceError` naming the key, the
+A space names a preset (``default``, ``edge``, ``long_sequences``, ``small_data``, ``text``,
+shipped in ``search_spaces/``) or a path to a user's own YAML file; without one, `preset_for`
+picks a preset from the data's profile. Malformed files get a `SpaceError` naming the key, the
 rule and the value given.
 """
 
@@ -24,7 +25,7 @@ from optuna.distributions import (
 )
 
 from selector.errors import SelectorError, did_you_mean
-from selector.records import CELLS, ModelConfig, TrainingSettings
+from selector.records import CELLS, DataProfile, ModelConfig, TrainingSettings
 
 PRESET_DIR = Path(__file__).resolve().parent / "search_spaces"
 _CONDITION = re.compile(r"^\s*(\w+)\s*(>=|<=|==|!=|>|<)\s*(-?[\w.]+)\s*$")
@@ -68,6 +69,7 @@ class SearchSpace:
     description: str
     parameters: tuple[Parameter, ...]
     training: TrainingSettings
+    reason: str | None = None  # why the data's profile chose this preset; None: it was given
 
     def suggest(self, trial: optuna.trial.BaseTrial, *, text: bool) -> ModelConfig:
         """Sample one configuration; inactive parameters keep their defaults.
@@ -93,6 +95,26 @@ def _suggest(trial: optuna.trial.BaseTrial, name: str, d: BaseDistribution) -> A
         return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
     assert isinstance(d, FloatDistribution)
     return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+
+
+SMALL_DATA = 500  # training sequences below which the networks are kept narrow
+LONG_STEPS = 200  # median length from which the long-sequence preset's stable training pays
+
+
+def preset_for(profile: DataProfile) -> tuple[str, str]:
+    """The preset that fits the data, and why, in the order: text, few sequences, long ones,
+    else ``default``. A given ``--space`` always wins over this."""
+    if profile.vocabulary_size:
+        return "text", (f"text data ({profile.vocabulary_size:,} tokens in the vocabulary): "
+                        "wide embedding ranges")
+    if profile.n_train < SMALL_DATA:
+        return "small_data", (f"{profile.n_train:,} training sequences (under {SMALL_DATA}): "
+                              "narrow, regularised networks")
+    if profile.length_median >= LONG_STEPS:
+        return "long_sequences", (f"median length {profile.length_median:g} steps (from "
+                                  f"{LONG_STEPS}): stable training through long inputs")
+    return "default", (f"{profile.n_train:,} training sequences of median length "
+                       f"{profile.length_median:g} steps: the everyday ranges")
 
 
 def preset_names() -> list[str]:

@@ -300,4 +300,6 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
     return SearchSummary(study_name=study.study_name, storage=mask_url(storage_url),
                          task=study.user_attrs.get("selector.task", ""), score_name=score_name,
                          direction=direction, n_trials=counted_trials(study),
-                         cells=tuple(cells), pareto_trials=pareto)
+                         cells=tuple(cells), pareto_trials=pareto,
+                         space=study.user_attrs.get("selector.space", ""),
+                         space_reason=study.user_attrs.get("selector.space_reason"))

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from selector import fast_gru
+from selector.baselines import baselines, strongest
+from selector.budget import StopAtDeadline
 from selector.cost import (
     THROUGHPUT_BATCH,
     Latency,
@@ -40,6 +42,7 @@ from selector.data.dataset import SequenceData
 from selector.interrupts import INTERRUPTS
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Cost, ModelConfig, TrainingSettings
+from selector.stopping import PlateauStopping, warmup_epochs
 from selector.system import SequenceSystem, score_direction
 
 
@@ -161,11 +164,16 @@ def reuse_freed_memory() -> bool:
 @dataclass
 class Fitted:
     """A trained candidate: the Lightning system (its ``net`` inside, holding the best
-    epoch's weights), its epoch curves, and the one-time seconds its training did not count."""
+    epoch's weights), its epoch curves, and the one-time seconds its training did not count.
+    ``learned``: its validation score beat the trivial ``baseline``'s (`selector.baselines`);
+    ``cut``: a deadline, not early stopping or the epoch limit, ended it."""
 
     system: SequenceSystem
     history: EpochHistory
     setup_seconds: float = 0.0
+    baseline: float = math.nan
+    learned: bool = True
+    cut: bool = False
 
 
 def _prepare(net: RecurrentNet, accelerator: str, train: DataLoader, val: DataLoader) -> None:
@@ -195,9 +203,17 @@ def _prepare(net: RecurrentNet, accelerator: str, train: DataLoader, val: DataLo
 def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, seed: int,
         accelerator: str, train_set: SplitDataset | None = None,
         val_set: SplitDataset | None = None, callbacks: Sequence[Callback] = (),
-        history: EpochHistory | None = None, epochs: int | None = None) -> Fitted:
+        history: EpochHistory | None = None, epochs: int | None = None,
+        deadline: float | None = None, stopping: PlateauStopping | None = None,
+        limit_batches: int | None = None) -> Fitted:
     """Train ``net`` on the training split, stopping early on the validation score; the
     returned system holds the weights of the best validation epoch.
+
+    Early stopping waits while the run has not beaten the trivial baseline on validation
+    (`selector.stopping`; ``stopping`` may be given to share its state with a pruner).
+    ``deadline`` (a `time.time()` value) ends training in time, keeping the best epoch so far.
+    ``limit_batches``: an epoch is that many batches, drawn afresh each epoch (a chunk of a
+    big training split, `selector.fidelity`).
 
     ``history`` may be given so that a caller can read the curves even if training is cut
     short by an exception (a pruned trial). With ``epochs``, train exactly that many epochs
@@ -212,21 +228,23 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
                             weight_decay=config.weight_decay,
                             gradient_clip=settings.gradient_clip, target_mean=prep.target_mean,
                             target_std=prep.target_std)
-    history = history or EpochHistory(score_direction(data.task))
-    stopping = [] if epochs is not None else [EarlyStopping(
-        "val_score", mode=score_direction(data.task)[:3], patience=settings.patience,
-        check_on_train_epoch_end=False)]
+    direction = score_direction(data.task)
+    history = history or EpochHistory(direction)
+    train_set = train_set or SplitDataset(data, data.splits.train)
+    val_set = val_set or SplitDataset(data, data.splits.val)
+    stopping = stopping or plateau_stopping(data, settings, train_set, val_set)
+    clock_stop = [] if deadline is None else [StopAtDeadline(deadline)]
     trainer = pl.Trainer(
         max_epochs=epochs or settings.max_epochs, accelerator=accelerator, devices=1,
         logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0,
         limit_val_batches=0 if epochs is not None else None,
-        callbacks=[history, *stopping, *callbacks],
+        limit_train_batches=limit_batches,
+        callbacks=[history, *([] if epochs is not None else [stopping]), *callbacks,
+                   *clock_stop],
     )
-    train = make_loader(train_set or SplitDataset(data, data.splits.train), config.batch_size,
-                        shuffle=True, seed=seed)
-    val = make_loader(val_set or SplitDataset(data, data.splits.val),
-                      max(config.batch_size, 256), shuffle=False, seed=0)
+    train = make_loader(train_set, config.batch_size, shuffle=True, seed=seed)
+    val = make_loader(val_set, max(config.batch_size, 256), shuffle=False, seed=0)
     _prepare(net, accelerator, train, val)
     clock = _Stopwatch()
     clock.start()
@@ -238,10 +256,22 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     if epochs is None:
         history.restore_best(system)
     else:
-        history.epochs = [{"epoch": epochs, "train_loss": system.epoch_train_loss,
+        history.epochs = [{"epoch": trainer.current_epoch, "train_loss": system.epoch_train_loss,
                            "val_loss": math.nan, "val_score": math.nan,
                            "train_seconds": clock.seconds(), "val_seconds": 0.0}]
-    return Fitted(system, history, fast_gru.SETUP.seconds - setup_before)
+    return Fitted(system, history, fast_gru.SETUP.seconds - setup_before,
+                  baseline=stopping.baseline, learned=epochs is not None or stopping.learned,
+                  cut=any(c.cut for c in clock_stop))
+
+
+def plateau_stopping(data: SequenceData, settings: TrainingSettings, train_set: SplitDataset,
+                     val_set: SplitDataset) -> PlateauStopping:
+    """Early stopping for one run, against the trivial baseline's validation score."""
+    direction = score_direction(data.task)
+    baseline = strongest(baselines(data, val_set.indices, fit_on=train_set.indices), direction)
+    return PlateauStopping(baseline=baseline.score, direction=direction,
+                           patience=settings.patience,
+                           warmup=warmup_epochs(settings.max_epochs, settings.patience))
 
 
 def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, train_size: int,

@@ -266,3 +266,55 @@ def test_a_large_but_noisy_gain_for_the_costlier_cell_is_a_toss_up() -> None:
                  profile(), Budgets(), Preferences())
     assert rec.verdict == "lstm" and rec.confidence == "toss-up"
     assert "Inconclusive: GRU scored better" in " ".join(rec.rationale)
+
+
+def unlearned(evidence: FinalComparison, name: str, runs: tuple[int, ...], *,
+              cut: bool = False) -> FinalComparison:
+    """The comparison with ``name``'s runs ``runs`` marked as never beating the baseline."""
+    cells = tuple(replace(c, runs=tuple(replace(r, learned=False, cut=cut) if i in runs else r
+                                        for i, r in enumerate(c.runs)))
+                  if c.cell == name else c for c in evidence.cells)
+    return replace(evidence, cells=cells)
+
+
+def test_a_run_that_did_not_learn_neither_wins_nor_loses_its_pair() -> None:
+    # LSTM's third run sat at the plateau (the mean predictor's RMSE); the others learned.
+    evidence = comparison([0.05, 0.06, 0.05], [0.04, 0.05, 0.41], direction="minimize")
+    rec = decide(unlearned(evidence, "lstm", (2,)), profile(median=400), Budgets(),
+                 Preferences())
+    assert rec.comparison.pairs == 2  # the plateaued pair is left out, not counted as a loss
+    assert rec.comparison.gain_mean == pytest.approx(0.01)
+    assert rec.comparison.learned == {"gru": 3, "lstm": 2}
+
+
+def test_a_cell_that_never_learned_is_reported_and_cannot_be_compared() -> None:
+    evidence = unlearned(comparison([0.05, 0.06, 0.05], [0.41, 0.41, 0.41], direction="minimize"),
+                         "lstm", (0, 1, 2))
+    rec = decide(evidence, profile(median=400), Budgets(), Preferences())
+    assert (rec.verdict, rec.confidence) == ("gru", "lean")
+    assert any("LSTM did not learn" in r for r in rec.rationale)
+    assert rec.comparison.gain_mean is None
+    assert by_id(rec, "L3").borne_out == "untested" and by_id(rec, "G5").borne_out == "untested"
+    # Cut short by the budget, it might have learned with more time: only a toss-up.
+    cut = unlearned(evidence, "lstm", (0, 1, 2), cut=True)
+    rec = decide(cut, profile(median=400), Budgets(), Preferences())
+    assert (rec.verdict, rec.confidence) == ("gru", "toss-up")
+    assert any("cut short by --budget" in r for r in rec.rationale)
+
+
+def test_no_recommendation_when_neither_cell_learned() -> None:
+    evidence = comparison([0.41, 0.41], [0.41, 0.41], direction="minimize")
+    evidence = unlearned(unlearned(evidence, "lstm", (0, 1)), "gru", (0, 1))
+    rec = decide(evidence, profile(median=400), Budgets(), Preferences())
+    assert rec.verdict is None and rec.headline.endswith("neither cell learned the task.")
+
+
+def test_one_pair_left_by_the_budget_is_a_toss_up_that_says_why() -> None:
+    evidence = comparison([0.80], [0.90])
+    evidence = replace(evidence, budget_notes=("budget exhausted after 1 of 3 seed runs per "
+                                               "cell",))
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.confidence == "toss-up" and rec.comparison.ci_low is None
+    assert rec.comparison.gain_mean == pytest.approx(0.10)
+    assert any("budget exhausted after 1 seed pair" in r for r in rec.rationale)
+    assert rec.rationale[-1].startswith("Budget: budget exhausted after 1 of 3")

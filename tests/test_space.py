@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -10,8 +11,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from typer.testing import CliRunner
 
 from selector.cli import app
+from selector.data import load_dataset, profile_dataset
 from selector.errors import SelectorError
-from selector.space import SpaceError, load_space, parse_space, preset_names
+from selector.space import SpaceError, load_space, parse_space, preset_for, preset_names
 
 GOOD = """
 params:
@@ -25,7 +27,7 @@ training: {max_epochs: 7, patience: 2}
 
 
 def test_presets_parse() -> None:
-    assert {"default", "edge", "long_sequences"} <= set(preset_names())
+    assert {"default", "edge", "long_sequences", "small_data", "text"} <= set(preset_names())
     for name in preset_names():
         space = load_space(name)
         assert space.distributions()["cell"] == CategoricalDistribution(["gru", "lstm"])
@@ -99,3 +101,33 @@ def test_cli_bad_space_exits_2(tmp_path: Path) -> None:
         app, ["recommend", "example:digits", "--space", str(path), "--quiet"])
     assert result.exit_code == 2
     assert "params.foo: unknown parameter" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("source", "preset", "why"), [
+    ("example:adding?length=400&n=1500", "long_sequences", "median length 400 steps"),
+    ("example:digits", "default", "1,259 training sequences of median length 8 steps"),
+    ("example:reviews", "text", "text data"),
+    ("example:adding?length=30&n=300", "small_data", "210 training sequences (under 500)"),
+])
+def test_the_profile_picks_the_preset_and_says_why(source: str, preset: str, why: str) -> None:
+    name, reason = preset_for(profile_dataset(load_dataset(source)))
+    assert name == preset and why in reason
+    assert name in preset_names()
+
+
+def test_a_chosen_preset_is_recorded_and_printed_and_space_overrides(
+        tmp_path: Path, tiny_space: str) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["profile", "example:adding?length=400&n=1500"])
+    assert "long_sequences (median length 400 steps" in shown.output
+    base = ["recommend", "example:adding?length=30&n=300", "--n-trials", "2", "--seeds", "2",
+            "--no-tracking", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--output-dir",
+            str(tmp_path / "out")]
+    chosen = runner.invoke(app, [*base, "--study-name", "chosen", "--json"])
+    assert chosen.exit_code == 0, chosen.output
+    document = json.loads(chosen.stdout)
+    assert document["search"]["space"] == "small_data"
+    assert "under 500" in document["search"]["space_reason"]
+    given = runner.invoke(app, [*base, "--study-name", "given", "--space", tiny_space, "--json"])
+    search = json.loads(given.stdout)["search"]
+    assert (search["space"], search["space_reason"]) == ("tiny", None)

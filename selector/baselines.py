@@ -1,0 +1,89 @@
+"""Trivial baselines: the score of a predictor that learned nothing from the sequences.
+
+A cell's score means little without them. Long-range tasks (the adding problem, copy memory)
+sit at the trivial predictor's loss for many epochs before they learn, and a run stopped there
+has not been trained, whatever its score. Each baseline is fitted on the training split only
+and scored on the sequences given:
+
+- classification: the majority class of the training split;
+- regression and forecasting: the training split's mean target;
+- forecasting: the last value, the last input step of each target series held over the horizon
+  (when the target series are among the inputs).
+
+`learned` is the rule for "did it learn": its skill over the strongest baseline (the share of
+the baseline's error it removes) is at least `LEARNED_SKILL`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from selector.data.dataset import SequenceData
+
+LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baseline's error
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One trivial predictor and its score (accuracy or RMSE, the user's units)."""
+
+    name: str  # "majority class", "mean" or "last value"
+    score: float
+
+
+def baselines(data: SequenceData, indices: np.ndarray,
+              fit_on: np.ndarray | None = None) -> tuple[Baseline, ...]:
+    """The trivial predictors' scores on the sequences ``indices``, fitted on ``fit_on``
+    (default: the training split)."""
+    fit_on = data.splits.train if fit_on is None else fit_on
+    targets = data.targets[indices]
+    if data.task == "classification":
+        majority = np.bincount(data.targets[fit_on].astype(np.int64)).argmax()
+        return (Baseline("majority class", float(np.mean(targets == majority))),)
+    mean = data.targets[fit_on].astype(np.float64).mean(axis=0)
+    found = [Baseline("mean", _rmse(targets, np.broadcast_to(mean, targets.shape)))]
+    if data.task == "forecasting":
+        last = _last_values(data, indices)
+        if last is not None:
+            found.append(Baseline("last value", _rmse(targets, last)))
+    return tuple(found)
+
+
+def strongest(found: tuple[Baseline, ...], direction: str) -> Baseline:
+    """The baseline that is hardest to beat."""
+    sign = 1 if direction == "maximize" else -1
+    return max(found, key=lambda b: sign * b.score)
+
+
+def skill(score: float, baseline: float, direction: str) -> float:
+    """The share of the baseline's error that ``score`` removes (1: perfect, 0: no better,
+    negative: worse). The error is 1 - accuracy, or the RMSE itself."""
+    error, base = (1 - score, 1 - baseline) if direction == "maximize" else (score, baseline)
+    if base <= 0:
+        return -math.inf if error > 0 else 0.0  # a perfect baseline leaves nothing to learn
+    return 1 - error / base
+
+
+def learned(score: float, baseline: float, direction: str) -> bool:
+    """Whether a score beats the trivial baseline by more than a plateau's wobble."""
+    return math.isfinite(score) and skill(score, baseline, direction) >= LEARNED_SKILL
+
+
+def _rmse(targets: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((targets.astype(np.float64) - predicted) ** 2)))
+
+
+def _last_values(data: SequenceData, indices: np.ndarray) -> np.ndarray | None:
+    """Each window's last input value of every target series, in user units, over the horizon."""
+    columns = [data.feature_names.index(n) if n in data.feature_names else None
+               for n in data.target_names]
+    if None in columns or data.targets.ndim != 3:
+        return None
+    prep = data.preprocessing
+    mean, std = np.asarray(prep.feature_mean)[columns], np.asarray(prep.feature_std)[columns]
+    last = np.stack([data.sequences[i][-1, columns] for i in indices]).astype(np.float64)
+    last = last * std + mean
+    return np.broadcast_to(last[:, None, :], (len(indices), *data.targets.shape[1:]))

@@ -1,0 +1,82 @@
+"""Time budgets: one deadline for a whole command, and training that ends by it.
+
+`--budget S` is a promise that the command ends within S seconds plus `tolerance(S)`. The
+command shares S out between its stages (`selector.api`: the search, the final comparison,
+the hand-over); each training run gets a deadline of its own, and `StopAtDeadline` ends the
+run in time for its last validation, keeping the best epoch so far. What cannot be cut (one
+training batch, one validation pass, the hand-over's exports) is what the tolerance covers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+
+HANDOVER_SHARE = 0.10  # of --budget, kept for timing, export, MLflow and the reports
+HANDOVER_MIN_S = 20.0
+SEARCH_SHARE = (0.35, 0.6)  # the search's least and largest share of the training time
+
+
+def tolerance(budget: float) -> float:
+    """Seconds a budgeted command may overrun: what no deadline can cut short."""
+    return max(10.0, 0.05 * budget)
+
+
+def handover_reserve(budget: float) -> float:
+    """Seconds kept back from training for the steps after it."""
+    return min(budget / 2, max(HANDOVER_MIN_S, HANDOVER_SHARE * budget))
+
+
+def process_started() -> float:
+    """When this process started (a `time.time()` value, to about a second), so that a
+    command's budget counts its start-up too; now, where the system does not say."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        return min(time.time(), boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+class StopAtDeadline(Callback):
+    """End training by ``at`` (a `time.time()` value), with its last validation done.
+
+    At the end of an epoch, training stops when another epoch as long as the last would not
+    end in time; inside an epoch, it stops after the batch that passes ``at`` less the last
+    validation's duration (Lightning still validates a stopped epoch, so its weights count).
+    ``cut`` says whether the deadline, not early stopping or the epoch limit, ended the run.
+    """
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.cut = False
+        self._epoch_started = self._val_started = time.time()
+        self._val_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._epoch_started = time.time()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *_: object
+                           ) -> None:
+        if not trainer.should_stop and time.time() + self._val_seconds >= self.at:
+            self._stop(trainer)
+
+    def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._val_started = time.time()
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        now = time.time()
+        self._val_seconds = now - self._val_started
+        last_epoch = trainer.max_epochs is not None and \
+            trainer.current_epoch + 1 >= trainer.max_epochs
+        if not (trainer.should_stop or last_epoch) and now + (now - self._epoch_started) > self.at:
+            self._stop(trainer)
+
+    def _stop(self, trainer: pl.Trainer) -> None:
+        trainer.should_stop = True
+        self.cut = True
