@@ -21,6 +21,7 @@ from selector.records import Ratio
 THROUGHPUT_BATCH = 64
 LATENCY_TIMINGS = 100  # batch-1 timings per latency measurement
 MIN_ROUNDS = 10  # interleaved rounds a budget may not cut below
+LATENCY_SECONDS = 5.0  # about the most one latency measurement takes
 MIN_P95_TIMINGS = 100  # fewer timings than this report no 95th percentile: it would be the max
 
 
@@ -94,10 +95,15 @@ def timings_ms(run: Callable[[], object], repeats: int, *, warmup: int = 3) -> l
 
 
 def latency(net: nn.Module, probe: Probe, batch_size: int, *,
-            repeats: int = LATENCY_TIMINGS) -> Latency:
-    """Median and 95th percentile wall time of one forward pass, after warm-up."""
+            repeats: int = LATENCY_TIMINGS, seconds: float = LATENCY_SECONDS) -> Latency:
+    """Median and 95th percentile wall time of one forward pass, after warm-up: ``repeats``
+    timings, or as many as fit in about ``seconds`` (at least `MIN_ROUNDS`) for a slow
+    network (long sequences, big batches), so that measuring never costs more than training."""
     was_training = net.training
-    times = timings_ms(forward_pass(net, probe, batch_size), repeats)
+    run = forward_pass(net, probe, batch_size)
+    first = timings_ms(run, 1, warmup=1)[0] / 1000.0
+    affordable = max(MIN_ROUNDS, int(seconds / max(first, 1e-9)))
+    times = timings_ms(run, min(repeats, affordable), warmup=1)
     net.train(was_training)
     return Latency.of(times)
 

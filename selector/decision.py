@@ -182,6 +182,10 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
         return None, "none", [*why, "No cell meets the hard budgets: loosen them or search a "
                                     "smaller space (e.g. --space edge)."]
     if len(feasible) == 1:
+        if missing:  # never tried (all pruned or failed, or the budget ended the search)
+            return feasible[0], "toss-up", [*why, (
+                f"{feasible[0].upper()} is the only cell with a trained candidate: nothing was "
+                "compared. Run more trials (or a larger --budget) before relying on it.")]
         return feasible[0], "clear", [*why, f"{feasible[0].upper()} is the only cell that fits."]
     learners = [name for name in feasible if c.learned.get(name)]
     why += [f"{name.upper()} did not learn: none of its {c.runs[name]} final run(s) beat the "

@@ -281,7 +281,7 @@ def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, trai
     net.eval()
     single = first_latency or latency(net, probe, 1)
     batch = min(THROUGHPUT_BATCH, train_size)
-    throughput = latency(net, probe, batch, repeats=20)
+    throughput = latency(net, probe, batch, repeats=20, seconds=2.0)
     epochs = history.epochs
     return Cost(
         parameters=count_parameters(net), recurrent_parameters=recurrent_parameters(net),

@@ -1,0 +1,92 @@
+"""Scale: does `selector recommend --budget` hold, and what does it decide, as data grows?
+
+Each cell of the grid runs the real command in a fresh process, on a generated dataset
+(`example:adding` regression, `example:copy` copy-memory classification and `example:drift`
+classification, each at n sequences of a given length), with MLflow tracking and model
+registration in a temporary folder, exactly as a user would. Recorded per run: the wall time
+from process start to exit, the overrun beyond the budget (it must stay within
+`selector.budget.tolerance`), the peak resident memory, the trials the search ran, the verdict
+and its confidence, and how many things the budget cut.
+
+    python -m bench.scale                                  # the full grid, --budget 120 each
+    python -m bench.scale --tasks adding --sizes 1000 50000 --lengths 50 2000 --budget 90
+    python -m bench.scale --quick                          # one small run, for the smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._common import machine, table
+from selector.budget import tolerance
+
+TASKS = ("adding", "copy", "drift")
+SIZES = (1_000, 10_000, 50_000)
+LENGTHS = (50, 400, 2_000)
+
+
+def run(task: str, n: int, length: int, budget: float) -> list[object]:
+    """One `selector recommend` in a fresh process and folder; one row of the table."""
+    source = f"example:{task}?length={length}&n={n}"
+    with tempfile.TemporaryDirectory(prefix="selector-scale-") as folder:
+        out_path, err_path = Path(folder, "out.json"), Path(folder, "err.txt")
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "selector", "recommend", source, "--budget",
+                 f"{budget:g}", "--json", "--quiet"], cwd=folder, stdout=out_file,
+                stderr=err_file, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        peak = usage.ru_maxrss / 1024  # Linux reports KiB
+        out, err = out_path.read_text(), err_path.read_text()
+        if code != 0:
+            reason = (err.strip().splitlines() or ["?"])[-1][:60]
+            return [task, n, length, budget, wall, max(0.0, wall - budget),
+                    _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "-"]
+    document = json.loads(out)
+    final = document["final"]
+    return [task, n, length, budget, wall, max(0.0, wall - budget), _ok(wall, budget), peak,
+            document["search"]["n_trials"], f"{document['verdict']} ({document['confidence']})",
+            len(final.get("budget_notes", []))]
+
+
+def _ok(wall: float, budget: float) -> str:
+    return "yes" if wall <= budget + tolerance(budget) else "NO"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
+    parser.add_argument("--budget", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help="one small run (smoke test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.sizes, args.lengths, args.budget = ["adding"], [600], [30], 40.0
+    print(f"# selector recommend --budget at scale\n{machine()}\n"
+          f"tolerance: max(10 s, 5% of the budget)\n", flush=True)
+    rows = []
+    for task in args.tasks:
+        for n in args.sizes:
+            for length in args.lengths:
+                rows.append(run(task, n, length, args.budget))
+                print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(table(HEADER, rows))
+
+
+HEADER = ["task", "sequences", "length", "budget s", "wall s", "overrun s", "within tolerance",
+          "peak MiB", "trials", "verdict", "budget cuts"]
+
+if __name__ == "__main__":
+    main()
