@@ -123,7 +123,6 @@ class SearchRequest:
     join: bool = False  # a worker: the study must exist, and its stored settings rule
     space_yaml: str | None = None  # the space itself, as stored with a study being joined
     deadline: float | None = None  # time.time() by which all training (search + final) ends
-    budget_start: float | None = None  # time.time() when the budgeted command started
     final_seeds: int = 0  # fresh seed runs per cell the final comparison plans to train
     data_fidelity: bool = True  # big data: search epochs are chunks (`selector.fidelity`)
 
@@ -259,13 +258,13 @@ def _run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
     """Run this process's trials; returns the models it kept for reuse (`Objective.kept`)."""
     clock = None
     if request.deadline is not None:
-        clock = SearchClock(start=request.budget_start or time.time(),
-                            work_end=request.deadline, seeds=request.final_seeds, data=data)
+        clock = SearchClock(start=time.time(), work_end=request.deadline,
+                            seeds=request.final_seeds, data=data)  # shares of what is left
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation,
                           deadline=None if clock is None else
-                          functools.partial(clock.trial_deadline, study),
+                          functools.partial(clock.training_deadline, study),
                           reusable=clock is not None and not cross_validates(data),
                           fidelity=_fidelity(request, data))
 
@@ -489,7 +488,7 @@ def recommend(request: RecommendRequest, *, progress: ProgressHook | None = None
     if request.budget is not None:
         work_end = started + request.budget - handover_reserve(request.budget)
         measure_until = work_end + handover_reserve(request.budget) / 3
-        search_request = replace(search_request, deadline=work_end, budget_start=started,
+        search_request = replace(search_request, deadline=work_end,
                                  final_seeds=request.seeds - int(not cross_validates(data)))
     space = search_request.load_space(data)
     check_places(search_request, request.folder())

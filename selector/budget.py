@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback
 HANDOVER_SHARE = 0.10  # of --budget, kept for timing, export, MLflow and the reports
 HANDOVER_MIN_S = 20.0
 SEARCH_SHARE = (0.35, 0.6)  # the search's least and largest share of the training time
+VALIDATION_COST = 0.5  # a sequence's validation, as a share of its training step (no backward)
 
 
 def tolerance(budget: float) -> float:
@@ -50,20 +51,31 @@ class StopAtDeadline(Callback):
     end in time; inside an epoch, it stops after the batch that passes ``at`` less the last
     validation's duration (Lightning still validates a stopped epoch, so its weights count).
     ``cut`` says whether the deadline, not early stopping or the epoch limit, ended the run.
+    Before the first validation its length is estimated from the training batches so far:
+    ``val_share`` validation sequences per training sequence, at `VALIDATION_COST` of a
+    training step's time per sequence.
     """
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, *, val_share: float = 0.0) -> None:
         self.at = at
         self.cut = False
+        self.val_share = val_share
         self._epoch_started = self._val_started = time.time()
-        self._val_seconds = 0.0
+        self._val_seconds: float | None = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._epoch_started = time.time()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *_: object
-                           ) -> None:
-        if not trainer.should_stop and time.time() + self._val_seconds >= self.at:
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: object,
+                           batch: object, batch_idx: int) -> None:
+        now = time.time()
+        validation = self._val_seconds
+        if validation is None:  # before the first: in proportion to the training so far
+            per_batch = (now - self._epoch_started) / (batch_idx + 1)
+            batches = trainer.num_training_batches
+            epoch = per_batch * (batches if isinstance(batches, int) else batch_idx + 1)
+            validation = epoch * self.val_share * VALIDATION_COST
+        if not trainer.should_stop and now + validation >= self.at:
             self._stop(trainer)
 
     def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:

@@ -95,14 +95,15 @@ def timings_ms(run: Callable[[], object], repeats: int, *, warmup: int = 3) -> l
 
 
 def latency(net: nn.Module, probe: Probe, batch_size: int, *,
-            repeats: int = LATENCY_TIMINGS, seconds: float = LATENCY_SECONDS) -> Latency:
+            repeats: int = LATENCY_TIMINGS, seconds: float = LATENCY_SECONDS,
+            min_repeats: int = MIN_ROUNDS) -> Latency:
     """Median and 95th percentile wall time of one forward pass, after warm-up: ``repeats``
-    timings, or as many as fit in about ``seconds`` (at least `MIN_ROUNDS`) for a slow
+    timings, or as many as fit in about ``seconds`` (at least ``min_repeats``) for a slow
     network (long sequences, big batches), so that measuring never costs more than training."""
     was_training = net.training
     run = forward_pass(net, probe, batch_size)
     first = timings_ms(run, 1, warmup=1)[0] / 1000.0
-    affordable = max(MIN_ROUNDS, int(seconds / max(first, 1e-9)))
+    affordable = max(min_repeats, int(seconds / max(first, 1e-9)))
     times = timings_ms(run, min(repeats, affordable), warmup=1)
     net.train(was_training)
     return Latency.of(times)

@@ -43,6 +43,7 @@ from selector.records import (
 from selector.schedule import (
     CONTEXT_SHARES,
     MARGIN,
+    expected_overheads,
     expected_runs,
     is_short,
     pair_slices,
@@ -198,6 +199,7 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
     """Train the planned runs pair by pair (``runs`` and ``models`` grow); under a
     ``deadline``, only the pairs it pays for. Returns what the budget cut, in words."""
     expected = {c: s for c, s in expected_runs(study).items() if c in present}
+    after = expected_overheads(study)  # measuring and scoring, after each run's training
     share = {id(r): len(r.train) / len(data.splits.train) for r in planned}
     done = len(runs[present[0]])
     notes = []
@@ -207,6 +209,8 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
             scaled = {c: s * share[id(planned_run)] for c, s in expected.items()}
             given, affordable = pair_slices(deadline - time.time(), scaled,
                                              len(planned) - index, done)
+            if given is None and done == 0:  # nothing to compare yet: one pair, cut short
+                given, affordable = max(0.0, deadline - time.time()) / len(present), 1
             if given is None or affordable < len(planned) - index:
                 notes.append(_seeds_note(done + min(affordable, len(planned) - index),
                                          done + len(planned) - index, given is None))
@@ -216,7 +220,7 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
         fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
         for cell in present:
             announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
-            until = None if given is None else time.time() + given
+            until = None if given is None else time.time() + given - after[cell]
             run, model = _run(ModelConfig(**bests[cell].user_attrs["config"]), data, settings,
                               planned_run, accelerator, deadline=until)
             runs[cell].append(run)

@@ -34,15 +34,34 @@ def run_seconds(trial: optuna.trial.FrozenTrial) -> float:
                for e in trial.user_attrs.get("curves", []))
 
 
+def overhead_seconds(trial: optuna.trial.FrozenTrial) -> float:
+    """A trial's wall time outside its epochs and one-time set-up: measuring its cost,
+    scoring it. A final run spends about as long after its training."""
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return max(0.0, wall - run_seconds(trial) - trial.user_attrs.get("setup_seconds", 0.0))
+
+
 def expected_runs(study: optuna.Study) -> dict[str, float]:
-    """What one final run of each cell is expected to take: its best trial's epochs (the
-    mean over all complete trials for a cell without one); empty before any completes."""
+    """What one final run of each cell is expected to take, measuring and scoring included:
+    its best trial's (the mean over all complete trials for a cell without one); empty
+    before any completes."""
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not trials:
         return {}
-    typical = statistics.fmean(run_seconds(t) for t in trials)
+    typical = statistics.fmean(run_seconds(t) + overhead_seconds(t) for t in trials)
     bests = best_by_cell(study, trials)
-    return {c: run_seconds(bests[c]) if c in bests else typical for c in CELLS}
+    return {c: run_seconds(bests[c]) + overhead_seconds(bests[c]) if c in bests else typical
+            for c in CELLS}
+
+
+def expected_overheads(study: optuna.Study) -> dict[str, float]:
+    """Each cell's seconds after training (`overhead_seconds`), the largest seen; 0 before
+    any trial completes."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return {c: max((overhead_seconds(t) for t in trials if cell_of(t) == c), default=max(
+        (overhead_seconds(t) for t in trials), default=0.0)) for c in CELLS}
 
 
 def is_short(data: SequenceData) -> bool:
@@ -88,29 +107,38 @@ class SearchClock:
         return self.work_end - reserve
 
     def keep_going(self, study: optuna.Study) -> bool:
-        """Start another trial while a cell has none complete (until `first_end`), or else
-        if it gets at least a quarter of a typical trial's time."""
+        """Start another trial while a cell has none complete (until the search's largest
+        share is spent), or else if it gets at least a quarter of a typical trial's time."""
         now = time.time()
         if self._missing(study):
-            return now < self.first_end(study)
+            return now < self.latest()
         typical = statistics.fmean(expected_runs(study).values())
         return now + CUT_PAIR_SHARE * typical < self.search_end(study)
 
+    def latest(self) -> float:
+        """The end of the search's largest share: a cell without a trial may run until then."""
+        return self.start + SEARCH_SHARE[1] * (self.work_end - self.start)
+
     def first_end(self, study: optuna.Study) -> float:
-        """When each cell's first trial must be done: by the search's least share, however
-        the comparison's estimate moves, so that both cells reach the comparison."""
+        """By when a cell's first trial must be done while another cell still waits for its
+        own: the search's least share, however the comparison's estimate moves."""
         least = self.start + SEARCH_SHARE[0] * (self.work_end - self.start)
         return min(self.search_end(study), least)
 
     def trial_deadline(self, study: optuna.Study, cell: str) -> float:
-        """The search's end; while a cell has no complete trial, each cell still missing one
-        (this trial's counted) gets an equal part of the time to `first_end`."""
+        """The search's end (`latest` for a cell's first trial); but while another cell than
+        this trial's has no complete trial, an equal part of the time to `first_end` for each
+        cell still missing one, so that both cells reach the comparison."""
         missing = self._missing(study)
-        if not missing:
-            return self.search_end(study)
+        waiting = missing - {cell}
+        if not waiting:
+            return max(self.search_end(study), self.latest() if cell in missing else 0.0)
         now = time.time()
-        share = len(missing | {cell})
-        return now + max(0.0, self.first_end(study) - now) / share
+        return now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1)
+
+    def training_deadline(self, study: optuna.Study, cell: str) -> float:
+        """`trial_deadline`, less what a trial of ``cell`` spends after training."""
+        return self.trial_deadline(study, cell) - expected_overheads(study)[cell]
 
     @staticmethod
     def _missing(study: optuna.Study) -> set[str]:

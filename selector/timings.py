@@ -26,7 +26,7 @@ from selector.records import CELLS, EqualConfigTiming, FinalCell, ModelConfig, R
 from selector.training import Fitted, build_net, probe_for
 
 STEP_ROUNDS = 15  # interleaved training steps per cell at an equal configuration
-MIN_STEP_ROUNDS = 5  # of them, under a budget
+MIN_STEP_ROUNDS = 3  # of them, under a budget
 
 
 def handed_over_latency(candidates: dict[str, Fitted], data: SequenceData, device: str, *,

@@ -233,7 +233,8 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     train_set = train_set or SplitDataset(data, data.splits.train)
     val_set = val_set or SplitDataset(data, data.splits.val)
     stopping = stopping or plateau_stopping(data, settings, train_set, val_set)
-    clock_stop = [] if deadline is None else [StopAtDeadline(deadline)]
+    clock_stop = [] if deadline is None else [StopAtDeadline(
+        deadline, val_share=0.0 if epochs is not None else len(val_set) / len(train_set))]
     trainer = pl.Trainer(
         max_epochs=epochs or settings.max_epochs, accelerator=accelerator, devices=1,
         logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -246,6 +247,8 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     train = make_loader(train_set, config.batch_size, shuffle=True, seed=seed)
     val = make_loader(val_set, max(config.batch_size, 256), shuffle=False, seed=0)
     _prepare(net, accelerator, train, val)
+    for stop in clock_stop:  # one-time work is no training: it does not eat the run's time
+        stop.at += fast_gru.SETUP.seconds - setup_before
     clock = _Stopwatch()
     clock.start()
     with warnings.catch_warnings(), keyboard_interrupts_survive_lightning(), \
@@ -281,7 +284,7 @@ def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, trai
     net.eval()
     single = first_latency or latency(net, probe, 1)
     batch = min(THROUGHPUT_BATCH, train_size)
-    throughput = latency(net, probe, batch, repeats=20, seconds=2.0)
+    throughput = latency(net, probe, batch, repeats=20, seconds=2.0, min_repeats=3)
     epochs = history.epochs
     return Cost(
         parameters=count_parameters(net), recurrent_parameters=recurrent_parameters(net),

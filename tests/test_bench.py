@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
     ("bench.decision", ["--quick"], "A/A false wins, now"),
     ("bench.colocate", ["--quick"], "side by side / alone"),
     ("bench.bidirectional", ["--quick"], "bi padded / uni"),
+    ("bench.scale", ["--quick"], "| yes "),  # within the budget's tolerance
+    ("bench.fidelity", ["--quick"], "chunks / whole time to verdict"),
 ])
 def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expected: str,
                                               tmp_path: Path) -> None:
