@@ -49,6 +49,7 @@ def run(task: str, n: int, length: int, budget: float) -> list[object]:
         peak = usage.ru_maxrss / 1024  # Linux reports KiB
         out, err = out_path.read_text(), err_path.read_text()
         if code != 0:
+            print(f"{source}: exit {code}\n{err[-4000:]}", file=sys.stderr, flush=True)
             reason = (err.strip().splitlines() or ["?"])[-1][:60]
             return [task, n, length, budget, wall, max(0.0, wall - budget),
                     _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "-"]

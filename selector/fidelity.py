@@ -7,8 +7,8 @@ drawn afresh (seeded) from the whole training split each time: Hyperband's resou
 sequences seen, early rungs are decided on a subsample, and trials that survive go on to read
 all of it. The epoch limit and patience scale with the chunks per pass, so a trial that is not
 pruned trains on as many sequences as before; the early-stopping warm-up scales with them.
-Validation in the search uses a fixed stratified sample of at most `VAL_SAMPLE` sequences,
-the same for every trial. The final comparison trains and validates on everything.
+Validation in the search uses a fixed stratified sample of at most `VAL_SAMPLE` sequences
+and `VAL_STEPS` steps, the same for every trial. The final comparison trains and validates on everything.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from selector.records import TrainingSettings
 BIG_DATA = 20_000  # training sequences from which the search reads chunks
 CHUNK = 10_000  # sequences per search epoch on big data
 VAL_SAMPLE = 5_000  # validation sequences the search scores on, at most
+VAL_STEPS = 2_000_000  # and at most this many steps in all (1,000 sequences of 2,000 steps)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def search_fidelity(data: SequenceData, *, seed: int, enabled: bool = True) -> F
     train, val = data.splits.train, data.splits.val
     if not enabled or len(train) < BIG_DATA:
         return Fidelity(chunk=None, val=val)
-    return Fidelity(chunk=CHUNK, val=_sample(data, val, VAL_SAMPLE, seed),
+    size = min(VAL_SAMPLE, max(1, VAL_STEPS // max(1, int(np.median(data.lengths[val])))))
+    return Fidelity(chunk=CHUNK, val=_sample(data, val, size, seed),
                     passes=math.ceil(len(train) / CHUNK))
 
 

@@ -1,13 +1,13 @@
 """The final comparison: each cell's best configuration retrained with k seeds, then tested.
 
 Both cells get the same seeds and the same splits, so their test scores pair up seed by seed
-and test example by test example. Besides the test outcomes and the costs of these runs,
-three measurements feed the criteria: the handed-over models' batch-1 latency on both
-runtimes, timed in interleaved rounds (G1, G5); both cells at one identical configuration
-(G1's "equivalent" networks); and, for long sequences, both cells retrained with the same
-seeds on only the last part of each sequence (L1). The result is stored on the study, so
-`selector report` re-renders it without retraining. `refit` then trains the chosen
-configuration on train + validation: the model that is handed over.
+and test example by test example; the runs go pair by pair, so a budget that ends early
+leaves whole pairs (`selector.schedule`). Besides the test outcomes and the costs of these
+runs, the speed measurements of `selector.timings` (G1, G5) and, for long sequences, both
+cells retrained with the same seeds on only the last part of each sequence (L1) feed the
+criteria. The result is stored on the study, so `selector report` re-renders it without
+retraining. `refit` then trains the chosen configuration on train + validation: the model
+that is handed over.
 """
 
 from __future__ import annotations
@@ -172,9 +172,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
 def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[str],
             kept: dict[str, tuple[int, Fitted]], task: str
             ) -> dict[str, tuple[SeedRun, Fitted | None]]:
-    """Each cell's best search trial as a seed run, if every cell's was scored on test."""
-    if len(present) < len(CELLS) or any(REUSABLE_ATTR not in bests[c].user_attrs
-                                        for c in present):
+    """Each cell's best search trial as a seed run, if every cell's was scored on test (a
+    lone cell's too: it has nothing to pair with, but its run need not be trained again)."""
+    if any(REUSABLE_ATTR not in bests[c].user_attrs for c in present):
         return {}
     reused = {}
     for cell in present:

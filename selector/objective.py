@@ -148,7 +148,8 @@ class Objective:
             return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
                        train_set=self.train_set, val_set=self.val_set, callbacks=callbacks,
                        history=history, stopping=stopping, deadline=deadline,
-                       limit_batches=self.fidelity.limit_batches(net.config.batch_size))
+                       limit_batches=self.fidelity.limit_batches(net.config.batch_size),
+                       scored_after=len(self.data.splits.test) if self.reusable else 0)
         except optuna.TrialPruned:
             epoch = len(history.epochs)
             trial.set_user_attr("state_reason", f"pruned at epoch {epoch}")

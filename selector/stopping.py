@@ -27,9 +27,14 @@ def warmup_epochs(max_epochs: int, patience: int) -> int:
     return max(patience, math.ceil(WARMUP_SHARE * max_epochs))
 
 
+MIN_DELTA = 1e-3  # an improvement smaller than this share of the baseline's error is none
+
+
 class PlateauStopping(Callback):
     """Stop after ``patience`` epochs without a better validation score, counted from the
-    first epoch that beat ``baseline`` (or from the end of the warm-up, if none did)."""
+    first epoch that beat ``baseline`` (or from the end of the warm-up, if none did). Better
+    means by at least `MIN_DELTA` of the baseline's error: a crawl along a plateau is not
+    progress."""
 
     def __init__(self, *, baseline: float, direction: str, patience: int, warmup: int) -> None:
         self.baseline = baseline
@@ -40,6 +45,8 @@ class PlateauStopping(Callback):
         self.epochs = 0
         self._best = -math.inf
         self._wait = 0
+        error = 1 - baseline if direction == "maximize" else baseline
+        self._min_delta = MIN_DELTA * abs(error)
 
     @property
     def warming(self) -> bool:
@@ -53,7 +60,7 @@ class PlateauStopping(Callback):
         self.epochs += 1
         self.learned = self.learned or learned(score, self.baseline, self.direction)
         signed = score if self.direction == "maximize" else -score
-        if signed > self._best:
+        if signed > self._best + self._min_delta:
             self._best, self._wait = signed, 0
         else:
             self._wait += 1

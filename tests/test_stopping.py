@@ -64,3 +64,18 @@ def test_a_warming_trial_reports_but_is_never_pruned() -> None:
         assert epoch == 9  # the tenth epoch ends the warm-up: now it is judged
     else:
         raise AssertionError("a trial past its warm-up was never pruned")
+
+
+def test_real_training_on_a_plateau_runs_its_warmup_and_says_it_did_not_learn() -> None:
+    from selector.data import load_dataset
+    from selector.records import ModelConfig, TrainingSettings
+    from selector.training import build_net, fit
+
+    data = load_dataset("example:adding?length=40&n=400")
+    # A learning rate far too small to leave the mean predictor's plateau in a few epochs.
+    net = build_net(ModelConfig(cell="lstm", hidden_size=8, batch_size=64,
+                                learning_rate=1e-6), data)
+    fitted = fit(net, data, TrainingSettings(max_epochs=9, patience=1), seed=0,
+                 accelerator="cpu")
+    assert len(fitted.history.epochs) == warmup_epochs(9, 1) == 6  # patience 1 would stop at 2
+    assert not fitted.learned and fitted.baseline > 0.3
