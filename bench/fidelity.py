@@ -7,7 +7,7 @@ sequences) and once reading the whole training split every epoch. Recorded for e
 to the verdict, the search's share of it, the sequences its trials read, how many trials were
 pruned, and the verdict with each cell's chosen configuration, so that agreement is seen.
 
-    python -m bench.fidelity                      # adding, 50,000 x 50 steps, 10 trials
+    python -m bench.fidelity                      # adding, 50,000 x 30 steps, 6 trials
     python -m bench.fidelity --quick              # a small dataset, for the smoke test
 """
 
@@ -32,7 +32,7 @@ params:
   num_layers: {type: int, low: 1, high: 2}
   learning_rate: {type: float, low: 1.0e-3, high: 2.0e-2, log: true}
   batch_size: {type: categorical, choices: [64, 128]}
-training: {max_epochs: 8, patience: 3, min_epochs_before_pruning: 1}
+training: {max_epochs: 4, patience: 2, min_epochs_before_pruning: 1}
 """
 
 
@@ -61,8 +61,8 @@ def run(data: str, trials: int, chunks: bool, folder: Path) -> list[object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="example:adding?length=50&n=50000")
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--data", default="example:adding?length=30&n=50000")
+    parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
