@@ -102,7 +102,7 @@ def latency(net: nn.Module, probe: Probe, batch_size: int, *,
     network (long sequences, big batches), so that measuring never costs more than training."""
     was_training = net.training
     run = forward_pass(net, probe, batch_size)
-    first = timings_ms(run, 1, warmup=1)[0] / 1000.0
+    first = min(timings_ms(run, 3, warmup=1)) / 1000.0  # the least of three: no outlier
     affordable = max(min_repeats, int(seconds / max(first, 1e-9)))
     times = timings_ms(run, min(repeats, affordable), warmup=1)
     net.train(was_training)
