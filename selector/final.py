@@ -86,8 +86,9 @@ class FinalModels:
     def candidates(self) -> dict[str, Fitted]:
         """Each cell's model to hand over, where both cells have one."""
         found = {cell: self.best_model(cell) for cell in self.models}
-        return {c: m for c, m in found.items() if m is not None} \
-            if all(found.values()) and len(found) == len(CELLS) else {}
+        if len(found) < len(CELLS) or any(m is None for m in found.values()):
+            return {}
+        return {c: m for c, m in found.items() if m is not None}
 
 
 def _best_run(final: FinalComparison, cell: str, among: list[int] | None = None) -> int:
@@ -145,8 +146,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     device = str(next(trained[0].system.parameters()).device) if trained else "cpu"
     setup = sum(m.setup_seconds for m in trained)
     long_range: tuple[LongRange, ...] = ()
-    fresh = [r for r in planned if any(run.pair == (r.seed, r.fold or 0) for run in runs[
-        present[0]])]
+    fresh = planned[:len(runs[present[0]]) - bool(reused)]  # the planned runs that ran
     if not is_short(data) and len(cells) == len(CELLS) and fresh:
         long_range, more, note = _long_range(cells, fresh, data, settings, accelerator,
                                               announce, deadline, expected_runs(study))
