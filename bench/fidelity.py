@@ -21,9 +21,10 @@ from pathlib import Path
 import optuna
 
 from bench._common import machine, table
-from selector.api import RecommendRequest, SearchRequest, recommend
+from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data import load_dataset
 from selector.fidelity import search_fidelity
+from selector.state import trial_attrs
 
 SPACE = """
 params:
@@ -43,13 +44,13 @@ def run(data: str, trials: int, chunks: bool, folder: Path) -> list[object]:
                            storage=f"sqlite:///{folder / ('chunks' if chunks else 'whole')}.db",
                            tracking_uri=None, data_fidelity=chunks)
     started = time.perf_counter()
-    result = recommend(RecommendRequest(search=search, seeds=2, register=False,
+    result = run_recommendation(RecommendRequest(search=search, seeds=2, register=False,
                                         output_dir=str(folder / "out")))
     took = time.perf_counter() - started
     study = optuna.load_study(study_name=search.resolved_study_name(), storage=search.storage)
     loaded = load_dataset(data)
     chunk = search_fidelity(loaded, seed=0, enabled=chunks).chunk or len(loaded.splits.train)
-    seen = sum(len(t.user_attrs.get("curves", [])) for t in study.trials) * chunk
+    seen = sum(len(trial_attrs(t).curves) for t in study.trials) * chunk
     search_s = sum(c.train_seconds for c in result.summary.cells)
     pruned = sum(c.pruned for c in result.summary.cells)
     chosen = {c["cell"]: c["config"] for c in result.document["final"]["cells"]}

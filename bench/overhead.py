@@ -21,7 +21,7 @@ import optuna
 import torch
 
 from bench._common import machine, median, table
-from selector.api import SearchRequest, prepare_study, quiet_libraries, search
+from selector.api import SearchRequest, prepare_study, search
 from selector.data.batching import SplitDataset
 from selector.data.load import load_dataset
 from selector.records import ModelConfig, TrainingSettings
@@ -123,7 +123,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     reuse_freed_memory()  # as selector's training does: the hand loop gets it too
-    quiet_libraries()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

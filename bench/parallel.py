@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 
 from bench._common import machine, table
-from selector.api import SearchRequest, quiet_libraries, search
+from selector.api import SearchRequest, search
 
 SPACE = """\
 description: Everything fixed but the cell (bench/parallel.py).
@@ -59,7 +59,6 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
-    quiet_libraries()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

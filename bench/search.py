@@ -23,7 +23,7 @@ from pathlib import Path
 import optuna
 
 from bench._common import machine, table
-from selector.api import RecommendRequest, SearchRequest, quiet_libraries, recommend
+from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data.load import load_dataset
 from selector.records import TrainingSettings
 from selector.space import load_space
@@ -39,7 +39,7 @@ def run_selector(data: str, trials: int, seeds: int, folder: Path) -> tuple[floa
                              study_name="bench-selector"),
         seeds=seeds, output_dir=str(folder / "out"))
     start = time.perf_counter()
-    result = recommend(request)
+    result = run_recommendation(request)
     wall = time.perf_counter() - start
     study = optuna.load_study(study_name="bench-selector", storage=request.search.storage)
     best = study.best_value
@@ -90,7 +90,6 @@ def main() -> None:
     parser.add_argument("--max-naive", type=int, default=36)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    quiet_libraries()
     with tempfile.TemporaryDirectory() as tmp:
         wall, verdict, best = run_selector(args.data, args.trials, args.seeds, Path(tmp))
     seconds, trials, naive_verdict, naive_best, reached, score_at = run_naive(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from selector.choices import sign
 from selector.data.dataset import SequenceData
 
 LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baseline's error
@@ -54,8 +55,8 @@ def baselines(data: SequenceData, indices: np.ndarray,
 
 def strongest(found: tuple[Baseline, ...], direction: str) -> Baseline:
     """The baseline that is hardest to beat."""
-    sign = 1 if direction == "maximize" else -1
-    return max(found, key=lambda b: sign * b.score)
+    better = sign(direction)
+    return max(found, key=lambda b: better * b.score)
 
 
 def skill(score: float, baseline: float, direction: str) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from selector.choices import sign
 from selector.records import (
     Budgets,
     CellEvidence,
@@ -212,12 +213,12 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
                profile.short_sequences else "the budget left no time for its shortened runs.")
         return _criterion("L1", False, "untested", f"Median length {profile.length_median:g} "
                           f"steps: {why}")
-    sign = 1 if final.direction == "maximize" else -1
+    better = sign(final.direction)
     share = min(r.share for r in final.long_range)
     drops: dict[str, dict[int, float]] = {"gru": {}, "lstm": {}}
     for r in final.long_range:
         if r.share == share:
-            drops[r.cell][r.seed] = sign * (r.full_score - r.context_score)
+            drops[r.cell][r.seed] = better * (r.full_score - r.context_score)
     parts, matters = [], []
     for cell in ("gru", "lstm"):
         full = [r.full_score for r in final.long_range if r.cell == cell and r.share == share]
@@ -290,8 +291,8 @@ def _e2(final: FinalComparison) -> Criterion:
 
 
 def _e3(final: FinalComparison, c: Comparison) -> Criterion:
-    sign = 1 if final.direction == "maximize" else -1
-    effects = {f.cell: sign * (f.search_best_val - f.search_median_val) + 0.0  # never -0
+    better = sign(final.direction)
+    effects = {f.cell: better * (f.search_best_val - f.search_median_val) + 0.0  # never -0
                for f in final.cells}
     lever = max(effects.values())
     evidence = ("Hyperparameter effect (best - median validation score of the search): "

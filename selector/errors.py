@@ -16,6 +16,44 @@ class SelectorError(Exception):
     exit_code = 2
 
 
+class ParameterError(SelectorError, ValueError):
+    """A parameter of a library call breaks its rule: out of range, or not one of its choices.
+
+    ``parameter`` is the Python name (``n_trials``); the CLI shows its flag instead
+    (`render`). The message names the rule, the value given and, where there are choices, the
+    valid ones.
+    """
+
+    def __init__(self, parameter: str, rule: str, value: object,
+                 choices: Iterable[str] = ()) -> None:
+        self.parameter = parameter
+        self.rule = rule
+        self.value = value
+        self.choices = tuple(choices)
+        super().__init__(self.render(parameter))
+
+    def render(self, name: str) -> str:
+        """The message, with the parameter called ``name`` (a flag, in the CLI)."""
+        text = f"{name} {self.rule}; got {self.value!r}."
+        if self.choices:
+            text += f" Valid choices: {', '.join(self.choices)}."
+            if isinstance(self.value, str):
+                text += did_you_mean(self.value, self.choices)
+        return text
+
+
+def at_least(parameter: str, value: float | None, minimum: float) -> None:
+    """Refuse ``value`` below ``minimum`` (``None`` passes: no limit)."""
+    if value is not None and not value >= minimum:  # nan fails too
+        raise ParameterError(parameter, f"must be at least {minimum:g}", value)
+
+
+def positive(parameter: str, value: float | None) -> None:
+    """Refuse a ``value`` that is not a finite number above 0 (``None`` passes: no limit)."""
+    if value is not None and not (0 < value < float("inf")):
+        raise ParameterError(parameter, "must be a finite number above 0", value)
+
+
 class DataError(SelectorError):
     """The dataset cannot be read or does not meet what selector expects.
 

@@ -23,11 +23,11 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from selector.baselines import baselines
+from selector.choices import sign
 from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError
-from selector.objective import REUSABLE_ATTR
 from selector.records import (
     CELLS,
     COMPARISON_VERSION,
@@ -49,6 +49,7 @@ from selector.schedule import (
     pair_slices,
     run_seconds,
 )
+from selector.state import record_study, study_state, trial_attrs
 from selector.study import best_by_cell, cell_of
 from selector.system import NonFiniteLossError, score_direction, score_name
 from selector.timings import equal_config, handed_over_latency
@@ -63,7 +64,6 @@ from selector.training import (
     score_of,
 )
 
-FINAL_ATTR = "selector.final"
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
 
@@ -93,9 +93,9 @@ class FinalModels:
 
 def _best_run(final: FinalComparison, cell: str, among: list[int] | None = None) -> int:
     runs = next(c.runs for c in final.cells if c.cell == cell)
-    sign = 1 if final.direction == "maximize" else -1
+    better = sign(final.direction)
     return max(among if among is not None else range(len(runs)),
-               key=lambda i: sign * runs[i].val_score)
+               key=lambda i: better * runs[i].val_score)
 
 
 def planned_runs(data: SequenceData, seeds: int, *, refit: bool = True) -> int:
@@ -115,7 +115,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
     (`selector.schedule.pair_slices`), then L1's runs if they fit; the timings end by
     ``measure_until``. What was cut is said in the result's ``budget_notes``. With a
-    deadline, each cell's best search trial scored on test (`objective.REUSABLE_ATTR`) is
+    deadline, each cell's best search trial scored on test (`TrialAttrs.test_outcomes`) is
     its first seed run, its model taken from ``kept`` when this process trained it.
     """
     if len(seeds) < 2:
@@ -165,7 +165,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     final = FinalModels(comparison, models)
     final.comparison = replace(comparison, latency=handed_over_latency(
         final.candidates(), data, comparison.device, until=measure_until))
-    study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
+    record_study(study, final=final.comparison.to_dict())
     return final
 
 
@@ -174,18 +174,18 @@ def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[st
             ) -> dict[str, tuple[SeedRun, Fitted | None]]:
     """Each cell's best search trial as a seed run, if every cell's was scored on test (a
     lone cell's too: it has nothing to pair with, but its run need not be trained again)."""
-    if any(REUSABLE_ATTR not in bests[c].user_attrs for c in present):
+    stored = {c: trial_attrs(bests[c]) for c in present}
+    if any(a.test_outcomes is None or a.cost is None for a in stored.values()):
         return {}
     reused = {}
     for cell in present:
-        trial = bests[cell]
-        attrs = trial.user_attrs
-        scored = np.asarray(attrs[REUSABLE_ATTR], dtype=np.float64)
-        run = SeedRun(seed=int(attrs.get("seed", -1)), test_score=score_of(scored, task),
-            val_score=trial.values[0], train_seconds=run_seconds(trial),
-            cost=Cost(**attrs["cost"]), outcomes=tuple(scored.tolist()),
-            learned=attrs.get("learned", True), cut="cut by --budget" in attrs.get(
-                "state_reason", ""), trial=trial.number)
+        trial, attrs = bests[cell], stored[cell]
+        scored = np.asarray(attrs.test_outcomes, dtype=np.float64)
+        run = SeedRun(seed=-1 if attrs.seed is None else attrs.seed,
+                      test_score=score_of(scored, task), val_score=trial.values[0],
+                      train_seconds=run_seconds(trial), cost=Cost(**attrs.cost or {}),
+                      outcomes=tuple(scored.tolist()), learned=attrs.learned, cut=attrs.cut,
+                      trial=trial.number)
         model = kept.get(cell)
         reused[cell] = (run, model[1] if model and model[0] == trial.number else None)
     return reused
@@ -221,7 +221,7 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
         for cell in present:
             announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
             until = None if given is None else time.time() + given - after[cell]
-            run, model = _run(ModelConfig(**bests[cell].user_attrs["config"]), data, settings,
+            run, model = _run(trial_attrs(bests[cell]).model_config(), data, settings,
                               planned_run, accelerator, deadline=until)
             runs[cell].append(run)
             models[cell].append(model)
@@ -241,10 +241,12 @@ def _seeds_note(affordable: int, planned: int, exhausted: bool) -> str:
 
 
 def _final_cell(study: optuna.Study, best: FrozenTrial, runs: list[SeedRun]) -> FinalCell:
-    cell = best.user_attrs["cell"]
+    attrs = trial_attrs(best)
+    cell = attrs.cell
+    assert cell is not None and attrs.config is not None
     search_values = [t.values[0] for t in study.get_trials(
         deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if cell_of(t) == cell]
-    return FinalCell(cell=cell, trial=best.number, config=best.user_attrs["config"],
+    return FinalCell(cell=cell, trial=best.number, config=attrs.config,
                      runs=tuple(runs), search_best_val=best.values[0],
                      search_median_val=statistics.median(search_values))
 
@@ -252,7 +254,7 @@ def _final_cell(study: optuna.Study, best: FrozenTrial, runs: list[SeedRun]) -> 
 def stored_comparison(study: optuna.Study) -> FinalComparison | None:
     """The study's final comparison, or None before any; one stored by an older selector,
     whose evidence the decision can no longer read, is refused with what to do."""
-    stored = study.user_attrs.get(FINAL_ATTR)
+    stored = study_state(study).final
     if not stored:
         return None
     version = stored.get("version", 1)
@@ -366,5 +368,5 @@ def refit(study: optuna.Study, final: FinalModels, cell: str, data: SequenceData
                                         f"{epochs} epochs.",) if fitted.cut else ())
     final.comparison = replace(comparison, refit=record, budget_notes=notes,
                                setup_seconds=comparison.setup_seconds + fitted.setup_seconds)
-    study.set_user_attr(FINAL_ATTR, final.comparison.to_dict())
+    record_study(study, final=final.comparison.to_dict())
     return fitted

@@ -2,8 +2,9 @@
 enough to ship?
 
 Pure: it compares two recommendation documents (`selector.recommendation/2`), or rather their
-decision part, and returns what changed, whether the change is significant, the quality gate,
-and the exit code that tells CI about it. The architecture is the cell and the network's shape
+decision part, and returns what changed, whether the change is significant, the quality
+gate, and a status ("passed", "changed" or "failed"); the CLI turns it into its exit code.
+The architecture is the cell and the network's shape
 (hidden size, layers, direction); training hyperparameters such as the learning rate move from
 run to run and are reported, but do not by themselves change the decision.
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 from scipy import stats
 
-EXIT_PASSED, EXIT_CHANGED, EXIT_GATE_FAILED = 0, 3, 4
+from selector.choices import GateStatus
+
 ARCHITECTURE = ("hidden_size", "num_layers", "bidirectional")
 COSTS = ("latency_ms_p50", "parameters", "train_seconds", "peak_memory_bytes")
 SIGNIFICANCE = 0.05
@@ -97,12 +99,12 @@ def quality(new: dict[str, Any], min_score: float | None) -> list[dict[str, Any]
 
 def evaluate(new: dict[str, Any], baseline: dict[str, Any] | None, *, baseline_source: str | None,
              min_score: float | None) -> dict[str, Any]:
-    """The gates section of the document, with the exit code: 4 when a quality gate failed,
-    else 3 when the decision changed since the baseline, else 0."""
+    """The gates section of the document. Its status is "failed" when a quality gate failed,
+    else "changed" when the decision changed since the baseline, else "passed"."""
     checks = quality(new, min_score)
     passed = all(c["passed"] for c in checks)
     change = compare(new, baseline) if baseline is not None else None
     changed = bool(change and change["changed"])
-    code = EXIT_GATE_FAILED if not passed else EXIT_CHANGED if changed else EXIT_PASSED
+    status: GateStatus = "failed" if not passed else "changed" if changed else "passed"
     return {"baseline": baseline_source, "comparison": change, "checks": checks,
-            "passed": passed, "changed": changed, "exit_code": code, "promoted": False}
+            "passed": passed, "changed": changed, "status": status, "promoted": False}

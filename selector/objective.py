@@ -15,6 +15,7 @@ import optuna
 import torch
 
 from selector import fast_gru
+from selector.choices import sign
 from selector.cost import Latency, latency
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
@@ -22,6 +23,7 @@ from selector.fidelity import Fidelity
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Budgets
 from selector.space import SearchSpace
+from selector.state import record_trial, trial_attrs
 from selector.stopping import WarmPruning
 from selector.system import NonFiniteLossError, score_direction
 from selector.training import (
@@ -35,8 +37,6 @@ from selector.training import (
     probe_for,
 )
 
-REUSABLE_ATTR = "test_outcomes"  # a cell's best trial, scored on test: a final seed run
-
 
 class TrialFailed(Exception):
     """A trial that cannot finish (NaN loss, out of memory): the study records it and goes on."""
@@ -48,7 +48,7 @@ class Objective:
     With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
     ``deadline`` (a `time.time()` value, or a function of the cell giving one) ends each
     trial's training in time. With ``reusable``, a trial that becomes its cell's best is
-    scored on the test split too (`REUSABLE_ATTR`) and kept in ``kept``: the final comparison
+    scored on the test split too (`TrialAttrs.test_outcomes`) and kept in ``kept``: the final comparison
     counts it as one seed run instead of training it again. ``fidelity`` says how trials
     read big data (chunks, a validation sample: `selector.fidelity`).
     """
@@ -76,10 +76,9 @@ class Objective:
         self.kept: dict[str, tuple[int, Fitted]] = {}  # cell -> its best trial and model
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        trial.set_user_attr("invocation", self.invocation)
+        record_trial(trial, invocation=self.invocation)
         config = self.space.suggest(trial, text=self.data.is_text)
-        trial.set_user_attr("cell", config.cell)
-        trial.set_user_attr("config", asdict(config))
+        record_trial(trial, cell=config.cell, config=asdict(config))
         pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
         net = build_net(config, self.data)
         first = self._precheck(trial, net)
@@ -92,17 +91,15 @@ class Objective:
         cost = measure_cost(fitted.system.net, fitted.history, self.probe,
                             train_size=len(self.train_set), direction=self.direction,
                             first_latency=first, setup_seconds=fitted.setup_seconds)
-        trial.set_user_attr("cost", cost.to_dict())
-        trial.set_user_attr("learned", fitted.learned)
-        trial.set_user_attr("baseline", fitted.baseline)
         epochs = len(fitted.history.epochs)
-        trial.set_user_attr("state_reason", f"complete after {epochs} epochs" + (
-            " (cut by --budget)" if fitted.cut else "") + (
-            "" if fitted.learned else ", never beat the trivial baseline"))
+        record_trial(trial, cost=cost.to_dict(), learned=fitted.learned, baseline=fitted.baseline,
+                     cut=fitted.cut, state_reason=f"complete after {epochs} epochs" + (
+                         " (cut by the time budget)" if fitted.cut else "") + (
+                         "" if fitted.learned else ", never beat the trivial baseline"))
         best = fitted.history.best(self.direction)
         if self.reusable and self._cell_best(trial, config.cell, best["val_score"]):
-            trial.set_user_attr(REUSABLE_ATTR, outcomes(
-                fitted.system, self.data, self.data.splits.test).tolist())
+            record_trial(trial, test_outcomes=tuple(outcomes(
+                fitted.system, self.data, self.data.splits.test).tolist()))
             self.kept[config.cell] = (trial.number, fitted)
         if self.multi_objective:
             return best["val_score"], cost.latency_ms_p50
@@ -112,8 +109,7 @@ class Objective:
         """Costs known before training; a candidate over budget is rejected here, untrained."""
         params = count_parameters(net)
         first = latency(net, self.probe, 1)
-        trial.set_user_attr("parameters", params)
-        trial.set_user_attr("latency_ms_p50", first.p50_ms)
+        record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)
         reasons = []
         if self.budgets.max_params is not None and params > self.budgets.max_params:
             reasons.append(f"{params:,} parameters > --max-params {self.budgets.max_params:,}")
@@ -122,17 +118,16 @@ class Objective:
                            f"{self.budgets.max_latency_ms:g}")
         if reasons:
             reason = "rejected before training: " + "; ".join(reasons)
-            trial.set_user_attr("state_reason", reason)
-            trial.set_user_attr("rejected", True)
+            record_trial(trial, state_reason=reason, rejected=True)
             raise optuna.TrialPruned(reason)
         return first
 
     def _cell_best(self, trial: optuna.Trial, cell: str, score: float) -> bool:
         """Whether ``score`` beats every complete trial of ``cell`` so far."""
-        sign = 1 if self.direction == "maximize" else -1
+        better = sign(self.direction)
         done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        return all(sign * score > sign * t.values[0] for t in done
-                   if t.user_attrs.get("cell") == cell)
+        return all(better * score > better * t.values[0] for t in done
+                   if trial_attrs(t).cell == cell)
 
     def _train(self, trial: optuna.Trial, net: RecurrentNet) -> Fitted:
         history = EpochHistory(self.direction)
@@ -142,7 +137,7 @@ class Objective:
         callbacks = [] if self.multi_objective else [  # Optuna cannot prune multi-objective trials
             WarmPruning(trial, stopping)]
         seed = self.seed + trial.number
-        trial.set_user_attr("seed", seed)
+        record_trial(trial, seed=seed)
         deadline = None if self.deadline is None else self.deadline(net.config.cell)
         try:
             return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
@@ -152,15 +147,14 @@ class Objective:
                        scored_after=len(self.data.splits.test) if self.reusable else 0)
         except optuna.TrialPruned:
             epoch = len(history.epochs)
-            trial.set_user_attr("state_reason", f"pruned at epoch {epoch}")
-            trial.set_user_attr("pruned_epoch", epoch)
+            record_trial(trial, state_reason=f"pruned at epoch {epoch}", pruned_epoch=epoch)
             raise
         finally:
-            trial.set_user_attr("curves", history.epochs)
             # one-time work (the GRU kernel's load, shape timings): in no epoch's time
-            trial.set_user_attr("setup_seconds", fast_gru.SETUP.seconds - setup)
+            record_trial(trial, curves=tuple(history.epochs),
+                         setup_seconds=fast_gru.SETUP.seconds - setup)
 
     @staticmethod
     def _fail(trial: optuna.Trial, reason: str) -> None:
-        trial.set_user_attr("state_reason", f"failed: {reason}")
+        record_trial(trial, state_reason=f"failed: {reason}")
         raise TrialFailed(reason)

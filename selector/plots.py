@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt  # the caller's backend is kept (the CLI's is agg); every
 
-if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
-    # Files only: no window, safe without a display. A backend the user already chose (a
-    # notebook's, MPLBACKEND) is kept; the figures drawn here are closed either way.
-    matplotlib.use("agg")
-
-import matplotlib.pyplot as plt
+# figure drawn here is saved to a file and closed, so none is ever shown
 import optuna
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -32,6 +25,7 @@ from optuna.visualization import matplotlib as optuna_plots
 
 from selector.files import write_file
 from selector.records import CELLS, FinalComparison
+from selector.state import trial_attrs
 from selector.study import cell_of
 
 COLOURS = {"gru": "tab:blue", "lstm": "tab:orange"}
@@ -124,7 +118,7 @@ def _curves(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axe
         mine = sorted((t for t in complete if cell_of(t) == cell), key=_first_value,
                       reverse=maximize)[:BEST_CURVES_PER_CELL]
         for rank, trial in enumerate(mine):
-            curve = trial.user_attrs.get("curves", [])
+            curve = trial_attrs(trial).curves
             axes.plot([e["epoch"] for e in curve], [e["val_score"] for e in curve],
                       color=COLOURS[cell], alpha=1.0 - 0.25 * rank, marker="o", markersize=3,
                       linestyle="-" if rank == 0 else "--",
@@ -159,8 +153,9 @@ def _score_vs_latency(study: optuna.Study, complete: list[FrozenTrial], score_na
             study, target_names=[f"validation {score_name}", "latency p50 (ms, batch 1)"])
         axes.set_title("Pareto front: validation score vs latency")
         return axes
-    points = [(t.user_attrs["latency_ms_p50"], t.values[0], cell_of(t)) for t in complete
-              if "latency_ms_p50" in t.user_attrs]
+    latencies = {t.number: trial_attrs(t).latency_ms_p50 for t in complete}
+    points = [(latencies[t.number], t.values[0], cell_of(t)) for t in complete
+              if latencies[t.number] is not None]
     if not points:
         raise ValueError("no complete trial yet")
     _, axes = plt.subplots(figsize=(8, 5))

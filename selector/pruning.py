@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from selector.records import CELLS
+from selector.state import trial_attrs
 from selector.study import cell_of
 
 
@@ -59,7 +60,7 @@ class CellPruner(optuna.pruners.BasePruner):
     @staticmethod
     def _protected(study: optuna.Study, trial: FrozenTrial) -> bool:
         """A twin that has not yet trained as many epochs as the trial it twins."""
-        original = trial.user_attrs.get("twin_of")
+        original = trial_attrs(trial).twin_of
         if original is None or trial.last_step is None:
             return False
         twinned = study._storage.get_trial(

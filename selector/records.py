@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Thresholds the decision criteria (../shared/criteria.md) read off the profile.
+from selector.choices import Cell, Confidence, Direction, Prefer, Task, check_choice, choices
+from selector.errors import ParameterError, at_least, positive
+
+# Thresholds the decision criteria (docs/criteria.md) read off the profile.
 SHORT_SEQUENCE_STEPS = 100  # G2: "sequences shorter than about 100 steps"
 SMALL_TRAINING_SET = 2_000  # G3: below this many training sequences, data is "small"
 LARGE_TRAINING_SET = 50_000  # L2: at or above this many, data is "large"
@@ -24,7 +27,7 @@ class DataProfile:
 
     source: str
     format: str
-    task: str
+    task: Task
     n_sequences: int
     n_train: int
     n_val: int
@@ -56,14 +59,14 @@ class DataProfile:
                       "classes": tuple(ClassCount(**c) for c in d["classes"])})
 
 
-CELLS = ("gru", "lstm")
+CELLS: tuple[Cell, ...] = choices(Cell)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """One candidate architecture and its training hyperparameters."""
 
-    cell: str
+    cell: Cell
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0  # between stacked layers; 0 when num_layers == 1
@@ -72,6 +75,15 @@ class ModelConfig:
     batch_size: int = 64
     weight_decay: float = 0.0
     embedding_dim: int = 64  # text data only
+
+    def __post_init__(self) -> None:
+        check_choice("cell", self.cell, Cell)
+        for name in ("hidden_size", "num_layers", "batch_size", "embedding_dim"):
+            at_least(name, getattr(self, name), 1)
+        positive("learning_rate", self.learning_rate)
+        at_least("weight_decay", self.weight_decay, 0)
+        if not 0 <= self.dropout < 1:
+            raise ParameterError("dropout", "must be at least 0 and below 1", self.dropout)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,11 @@ class Budgets:
     max_params: int | None = None
     max_latency_ms: float | None = None
     max_train_seconds: float | None = None  # one final training run, to convergence
+
+    def __post_init__(self) -> None:
+        at_least("max_params", self.max_params, 1)
+        positive("max_latency_ms", self.max_latency_ms)
+        positive("max_train_seconds", self.max_train_seconds)
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,7 @@ class Cost:
 class CellResult:
     """The search effort one cell received, and its best candidate."""
 
-    cell: str
+    cell: Cell
     trials: int
     complete: int
     pruned: int
@@ -161,9 +178,9 @@ class SearchSummary:
 
     study_name: str
     storage: str  # password masked
-    task: str
+    task: Task
     score_name: str
-    direction: str
+    direction: Direction
     n_trials: int  # trials that count towards the budget (complete + pruned)
     cells: tuple[CellResult, ...]
     pareto_trials: tuple[int, ...] = ()  # multi-objective mode: trial numbers on the front
@@ -206,7 +223,7 @@ class SeedRun:
 class FinalCell:
     """A cell's best search configuration, retrained with every seed on the same splits."""
 
-    cell: str
+    cell: Cell
     trial: int  # the search trial the configuration comes from
     config: dict[str, Any]
     runs: tuple[SeedRun, ...]
@@ -257,7 +274,7 @@ class RuntimeLatency:
 class LongRange:
     """L1: one cell and seed retrained on only the last ``context_steps`` of each sequence."""
 
-    cell: str
+    cell: Cell
     seed: int
     share: float  # of the median length that the context model sees
     median_steps: int
@@ -270,7 +287,7 @@ class LongRange:
 class Refit:
     """The handed-over model: the chosen configuration retrained on train + validation."""
 
-    cell: str
+    cell: Cell
     seed: int
     epochs: int  # the median best epoch of the cell's final runs
     train_seconds: float
@@ -282,7 +299,7 @@ class FinalComparison:
     """Everything measured after the search; stored on the study so reports need no retraining."""
 
     score_name: str
-    direction: str
+    direction: Direction
     seeds: tuple[int, ...]
     cells: tuple[FinalCell, ...]
     equal_config: tuple[EqualConfigTiming, ...]
@@ -319,25 +336,28 @@ class FinalComparison:
 
 # -- the decision ---------------------------------------------------------------------------
 
-PRESETS = ("edge", "balanced", "accuracy")
+PRESETS: tuple[Prefer, ...] = choices(Prefer)
 
 
 @dataclass(frozen=True)
 class Preferences:
     """What the user values; ``None`` fields take the ``prefer`` preset's default."""
 
-    prefer: str = "balanced"
+    prefer: Prefer = "balanced"
     min_gain: float | None = None  # smallest worthwhile gain of LSTM over GRU, metric units
     confidence_level: float | None = None  # of the paired interval that makes a gain credible
 
     def __post_init__(self) -> None:
-        if self.prefer not in PRESETS:
-            raise ValueError(f"prefer must be one of {', '.join(PRESETS)}; got {self.prefer!r}")
+        check_choice("prefer", self.prefer, Prefer)
+        at_least("min_gain", self.min_gain, 0)
+        if self.confidence_level is not None and not 0 < self.confidence_level < 1:
+            raise ParameterError("confidence_level", "must be between 0 and 1 (exclusive)",
+                                 self.confidence_level)
 
 
 @dataclass(frozen=True)
 class Criterion:
-    """One rule of ../shared/criteria.md applied to this data: does it apply, is it borne out."""
+    """One rule of docs/criteria.md applied to this data: does it apply, is it borne out."""
 
     id: str
     title: str
@@ -352,7 +372,7 @@ class Criterion:
 class CellEvidence:
     """A cell's measured test score and cost, averaged over its seed runs."""
 
-    cell: str
+    cell: Cell
     trial: int
     config: dict[str, Any]
     test_scores: tuple[float, ...]
@@ -392,12 +412,12 @@ class Comparison:
 class Recommendation:
     """The verdict, how sure it is, and the evidence for it criterion by criterion."""
 
-    verdict: str | None  # "gru", "lstm", or None when no cell meets the hard budgets
-    confidence: str  # "clear", "lean", "toss-up" or "none"
+    verdict: Cell | None  # "gru", "lstm", or None when no cell meets the hard budgets
+    confidence: Confidence  # "clear", "lean", "toss-up" or "none"
     headline: str
     rationale: tuple[str, ...]
     score_name: str
-    direction: str
+    direction: Direction
     prefer: str
     budgets: Budgets
     cells: tuple[CellEvidence, ...]

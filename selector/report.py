@@ -166,7 +166,7 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                          f"{t['latency_ms']['gru']:.3f}", f"{t['latency_ms']['lstm']:.3f}",
                          _ratio(t["latency_ratio"])] for t in final["equal_config"]]))
     blocks += [
-        ("h2", "Decision criteria (../shared/criteria.md)"),
+        ("h2", "Decision criteria (selector/docs/criteria.md)"),
         ("table", ["ID", "criterion", "applies here", "borne out", "evidence"],
          [[c["id"], c["title"], "yes" if c["applies"] else "no", c["borne_out"], c["evidence"]]
           for c in doc["criteria"]]),
@@ -300,9 +300,9 @@ def summary_markdown(document: dict[str, Any]) -> str:
     gates = document.get("gates")
     if gates is None:
         return "\n".join(lines) + "\n"
-    outcome = {0: "passed, decision unchanged", 3: "passed, **decision changed**",
-               4: "**failed**"}[gates["exit_code"]]
-    lines += [f"### Gates: {outcome} (exit code {gates['exit_code']})", "",
+    outcome = {"passed": "passed, decision unchanged", "changed": "passed, **decision changed**",
+               "failed": "**failed**"}[gates["status"]]
+    lines += [f"### Gates: {outcome}", "",
               "| check | result | detail |", "|---|---|---|"]
     lines += [f"| {c['name']} | {'pass' if c['passed'] else 'FAIL'} | {c['detail']} |"
               for c in gates["checks"]]

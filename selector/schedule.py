@@ -21,6 +21,7 @@ from selector.budget import SEARCH_SHARE
 from selector.crossval import plan
 from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
+from selector.state import trial_attrs
 from selector.study import best_by_cell, cell_of
 
 CONTEXT_SHARES = (0.25, 0.5)  # L1: the context models see the last 1/4 and 1/2 of each sequence
@@ -30,8 +31,7 @@ MARGIN = 1.25  # on top of training time: testing and measuring each run
 
 def run_seconds(trial: optuna.trial.FrozenTrial) -> float:
     """The seconds of a trial's epochs, training and validation."""
-    return sum(e["train_seconds"] + e.get("val_seconds", 0.0)
-               for e in trial.user_attrs.get("curves", []))
+    return sum(e["train_seconds"] + e.get("val_seconds", 0.0) for e in trial_attrs(trial).curves)
 
 
 def overhead_seconds(trial: optuna.trial.FrozenTrial) -> float:
@@ -40,7 +40,7 @@ def overhead_seconds(trial: optuna.trial.FrozenTrial) -> float:
     if trial.datetime_start is None or trial.datetime_complete is None:
         return 0.0
     wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    return max(0.0, wall - run_seconds(trial) - trial.user_attrs.get("setup_seconds", 0.0))
+    return max(0.0, wall - run_seconds(trial) - trial_attrs(trial).setup_seconds)
 
 
 def expected_runs(study: optuna.Study) -> dict[str, float]:

@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from selector.errors import SelectorError, causes, did_you_mean
 from selector.records import CELLS, CellResult, SearchSummary
+from selector.state import TrialAttrs, record_study, study_state, trial_attrs
 from selector.storage import StudyLock, StudyStorage
 from selector.urls import mask_url
 
@@ -42,11 +43,10 @@ def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSa
                                           constant_liar=True, n_startup_trials=n_startup_trials)
 
 
-UID_ATTR = "selector.uid"  # a study's own id, e.g. to find its MLflow run again
-IDENTITY = {  # what a study was made for: a resume or a worker must match it
-    "selector.task": "task",
-    "selector.data_digest": "data (the file's content, the data options and --seed)",
-    "selector.space": "search space",
+IDENTITY = {  # what a study was made for (`StudyState.identity`): resumes must match it
+    "task": "task",
+    "data_digest": "data (the file's content, the data options and --seed)",
+    "space": "search space",
 }
 
 
@@ -57,7 +57,8 @@ def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[s
     """Create the study, or resume it if it exists and was made for the same data and space.
 
     ``create=False`` (a worker joining) requires the study to exist: workers never create one,
-    since two doing so at once can collide. ``settings`` are stored on the study (user attrs).
+    since two doing so at once can collide. ``identity`` and ``settings`` are fields of
+    `StudyState`, stored on the study; a study of a newer state schema is refused.
     """
     if create:
         study = optuna.create_study(storage=storage, study_name=study_name,
@@ -68,21 +69,19 @@ def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[s
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise SelectorError(f"study '{study_name}' exists with other objectives; choose another "
                             "--study-name or run it with the same --objective.")
-    stored = study.user_attrs
+    stored = study_state(study)
     for key, value in identity.items():
-        if key in stored and stored[key] != value:
+        before = getattr(stored, key)
+        if before is not None and before != value:
             raise SelectorError(
-                f"study '{study_name}' was created for another {IDENTITY.get(key, key)}: "
-                f"{stored[key]!r}, here {value!r}. Resume it with the same data, options and "
+                f"study '{study_name}' was created for another {IDENTITY[key]}: "
+                f"{before!r}, here {value!r}. Resume it with the same data, options and "
                 "space, or choose another --study-name.")
-        if key not in stored:
-            study.set_user_attr(key, value)
-    for key, value in (settings or {}).items():
-        study.set_user_attr(key, value)
-    if UID_ATTR not in stored:
+    record_study(study, **identity, **(settings or {}))
+    if stored.uid is None:
         with StudyLock(storage, study_name):  # one id, even if several processes open it now
-            if UID_ATTR not in study.user_attrs:
-                study.set_user_attr(UID_ATTR, uuid.uuid4().hex)
+            if study_state(study).uid is None:
+                record_study(study, uid=uuid.uuid4().hex)
     return study
 
 
@@ -102,7 +101,7 @@ def load_existing(storage: StudyStorage, study_name: str, *,
 
 def cell_of(trial: FrozenTrial) -> str | None:
     """The cell of a trial in any state, including enqueued trials that have not started."""
-    return (trial.params.get("cell") or trial.user_attrs.get("cell")
+    return (trial.params.get("cell") or trial_attrs(trial).cell
             or trial.system_attrs.get("fixed_params", {}).get("cell"))
 
 
@@ -115,18 +114,19 @@ class CellFairness:
             cell = trial.params["cell"]
             if best_by_cell(study, trials)[cell].number == trial.number:
                 study.enqueue_trial({**trial.params, "cell": _other(cell)}, skip_if_exists=True,
-                                    user_attrs={"twin_of": trial.number})
+                                    user_attrs=TrialAttrs(twin_of=trial.number).to_attrs())
                 trials = study.get_trials(deepcopy=False)
         counts = Counter(cell_of(t) for t in trials if _trains(t))
         waiting = Counter(cell_of(t) for t in trials if t.state == TrialState.WAITING)
         ahead, behind = sorted(CELLS, key=lambda c: counts[c], reverse=True)
         if counts[ahead] > counts[behind] and not waiting[behind]:
-            study.enqueue_trial({"cell": behind}, user_attrs={"balancing": True})
+            study.enqueue_trial({"cell": behind},
+                                user_attrs=TrialAttrs(balancing=True).to_attrs())
 
 
 def _trains(trial: FrozenTrial) -> bool:
     """Whether a trial is effort: it trained, trains, or will; not rejected untrained, not failed."""
-    return trial.state != TrialState.FAIL and not trial.user_attrs.get("rejected")
+    return trial.state != TrialState.FAIL and not trial_attrs(trial).rejected
 
 
 def _other(cell: str) -> str:
@@ -280,26 +280,28 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
     for cell in CELLS:
         mine = [t for t in trials if cell_of(t) == cell]
         complete = [t for t in mine if t.state == TrialState.COMPLETE]
-        rejected = sum(1 for t in mine if t.user_attrs.get("rejected"))
+        attrs = {t.number: trial_attrs(t) for t in mine}
+        rejected = sum(1 for a in attrs.values() if a.rejected)
         best = bests.get(cell)
+        chosen = attrs[best.number] if best else None
         cells.append(CellResult(
             cell=cell, trials=len(mine), complete=len(complete),
             pruned=sum(1 for t in mine if t.state == TrialState.PRUNED) - rejected,
             rejected=rejected, failed=sum(1 for t in mine if t.state == TrialState.FAIL),
-            epochs=sum(len(t.user_attrs.get("curves", [])) for t in mine),
-            train_seconds=round(sum(e["train_seconds"] for t in mine
-                                    for e in t.user_attrs.get("curves", [])), 3),
+            epochs=sum(len(a.curves) for a in attrs.values()),
+            train_seconds=round(sum(e["train_seconds"] for a in attrs.values()
+                                    for e in a.curves), 3),
             best_trial=best.number if best else None,
             best_score=(best.values[0] if best else None),
-            best_config=best.user_attrs.get("config") if best else None,
-            best_cost=best.user_attrs.get("cost") if best else None,
-            setup_seconds=round(sum(t.user_attrs.get("setup_seconds", 0.0) for t in mine), 3),
+            best_config=chosen.config if chosen else None,
+            best_cost=chosen.cost if chosen else None,
+            setup_seconds=round(sum(a.setup_seconds for a in attrs.values()), 3),
         ))
     direction = study.directions[0].name.lower()
+    state = study_state(study)
     pareto = tuple(t.number for t in study.best_trials) if len(study.directions) > 1 else ()
     return SearchSummary(study_name=study.study_name, storage=mask_url(storage_url),
-                         task=study.user_attrs.get("selector.task", ""), score_name=score_name,
+                         task=state.task or "", score_name=score_name,  # type: ignore[arg-type]
                          direction=direction, n_trials=counted_trials(study),
                          cells=tuple(cells), pareto_trials=pareto,
-                         space=study.user_attrs.get("selector.space", ""),
-                         space_reason=study.user_attrs.get("selector.space_reason"))
+                         space=state.space or "", space_reason=state.space_reason)

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from selector import fast_gru
 from selector.baselines import baselines, strongest
 from selector.budget import StopAtDeadline
+from selector.choices import sign
 from selector.cost import (
     THROUGHPUT_BATCH,
     Latency,
@@ -98,8 +99,8 @@ class EpochHistory(Callback):
 
     def best(self, direction: str | None = None) -> dict[str, float]:
         """The first epoch with the best validation score."""
-        sign = 1 if (direction or self.direction) == "maximize" else -1
-        return max(self.epochs, key=lambda e: (sign * e["val_score"], -e["epoch"]))
+        better = sign(direction or self.direction)
+        return max(self.epochs, key=lambda e: (better * e["val_score"], -e["epoch"]))
 
     def time_to_best(self) -> float:
         """Seconds of whole epochs (training and validation) up to the best one."""
@@ -153,6 +154,8 @@ def reuse_freed_memory() -> bool:
     step's activations are page-faulted in afresh (386 faults for one 2.4 MB tensor). Keeping
     them measured 5-10% off a training step, and 40% off an LSTM's at length 200 (46 -> 27 ms).
     The heap keeps up to 1 GiB free memory mapped in return. Returns whether it applied.
+    It changes the whole process, so the command and its worker processes call it, not the
+    library's training.
     """
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
@@ -221,7 +224,6 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     on ``train_set`` with no validation at all (a refit on train + validation): the history
     then has one entry, the whole run, with nothing held out to score it.
     """
-    reuse_freed_memory()
     setup_before = fast_gru.SETUP.seconds
     config = net.config
     prep = data.preprocessing

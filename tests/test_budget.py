@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from selector.api import RecommendRequest, SearchRequest, recommend
+from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.budget import handover_reserve, process_started, tolerance
 from selector.data import load_dataset
 from selector.records import ModelConfig, TrainingSettings
@@ -71,7 +71,7 @@ def test_a_whole_recommendation_ends_within_its_budget_when_training_is_slow(
     search = SearchRequest(data="example:adding?length=60&n=1500", space="long_sequences",
                            storage=f"sqlite:///{tmp_path / 'study.db'}", n_trials=50)
     started = time.time()
-    result = recommend(RecommendRequest(search=search, seeds=3, budget=budget,
+    result = run_recommendation(RecommendRequest(search=search, seeds=3, budget=budget,
                                         started=started, output_dir=str(tmp_path / "out")))
     took = time.time() - started
     assert took <= budget + tolerance(budget), took

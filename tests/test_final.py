@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from selector.api import RecommendRequest, SearchRequest, recommend, search
+from selector.api import RecommendRequest, SearchRequest, run_recommendation, search
 from selector.budget import tolerance
 from selector.data import load_dataset, profile_dataset
 from selector.decision import decide
@@ -61,7 +61,7 @@ def test_a_small_budget_stops_the_search_and_keeps_the_comparison_fair(
         tmp_path: Path, tiny_space: str) -> None:
     search_request = replace(request(tmp_path, tiny_space), n_trials=500)
     started = time.time()
-    result = recommend(RecommendRequest(search=search_request, seeds=4, budget=40,
+    result = run_recommendation(RecommendRequest(search=search_request, seeds=4, budget=40,
                                         started=started, output_dir=str(tmp_path / "out"),
                                         register=False))
     assert time.time() - started <= 40 + tolerance(40)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from selector.gates import EXIT_CHANGED, EXIT_GATE_FAILED, EXIT_PASSED, evaluate
+from selector.gates import evaluate
 
 CONFIG = {"hidden_size": 64, "num_layers": 1, "bidirectional": False, "learning_rate": 0.01}
 COST = {"latency_ms_p50": 1.0, "parameters": 9000, "train_seconds": 10.0,
@@ -24,24 +24,24 @@ def document(verdict: str | None = "gru", scores: tuple[float, ...] = (0.90, 0.9
 
 def test_no_baseline_and_no_gate_failure_passes() -> None:
     gates = evaluate(document(), None, baseline_source=None, min_score=0.8)
-    assert gates["exit_code"] == EXIT_PASSED and gates["comparison"] is None
+    assert gates["status"] == "passed" and gates["comparison"] is None
 
 
 def test_a_new_learning_rate_is_reported_but_does_not_change_the_decision() -> None:
     gates = evaluate(document(learning_rate=0.002), document(), baseline_source="b",
                      min_score=None)
-    assert gates["exit_code"] == EXIT_PASSED
+    assert gates["status"] == "passed"
     assert gates["comparison"]["changes"]["config"]["diff"] == {"learning_rate": [0.01, 0.002]}
 
 
 def test_another_cell_or_shape_is_a_change_and_credibility_makes_it_significant() -> None:
     cell = evaluate(document("lstm", ci=(0.01, 0.03)), document(), baseline_source="b",
                     min_score=None)
-    assert cell["exit_code"] == EXIT_CHANGED
+    assert cell["status"] == "changed"
     assert cell["comparison"]["changes"]["cell"] == {"before": "gru", "after": "lstm",
                                                      "changed": True, "significant": True}
     shape = evaluate(document(hidden_size=128), document(), baseline_source="b", min_score=None)
-    assert shape["exit_code"] == EXIT_CHANGED and not shape["comparison"]["significant"]
+    assert shape["status"] == "changed" and not shape["comparison"]["significant"]
 
 
 def test_a_score_drop_is_tested_across_seed_runs() -> None:
@@ -54,9 +54,9 @@ def test_a_score_drop_is_tested_across_seed_runs() -> None:
 
 def test_quality_gates_fail_first_and_follow_the_metric_direction() -> None:
     low = evaluate(document("lstm"), document(), baseline_source="b", min_score=0.95)
-    assert low["exit_code"] == EXIT_GATE_FAILED and low["changed"]  # 4 wins over 3
+    assert low["status"] == "failed" and low["changed"]  # failed wins over changed
     none = evaluate(document(None), None, baseline_source=None, min_score=None)
-    assert none["exit_code"] == EXIT_GATE_FAILED and not none["checks"][0]["passed"]
+    assert none["status"] == "failed" and not none["checks"][0]["passed"]
     rmse = copy.deepcopy(document(scores=(0.30, 0.31, 0.29)))
     rmse |= {"score_name": "rmse", "direction": "minimize"}
     assert evaluate(rmse, None, baseline_source=None, min_score=0.35)["passed"]

@@ -9,12 +9,12 @@ import jsonschema
 import optuna
 import pytest
 
-from selector.api import DECISION_ATTR, PROFILE_ATTR, report_study
+from selector.api import report_study
 from selector.decision import decide
 from selector.errors import SelectorError
-from selector.final import FINAL_ATTR
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
 from selector.report import SCHEMA_FILE, build_document, write_reports
+from selector.state import StoredDecision, record_study, study_state
 from tests.test_decision import comparison, profile
 
 
@@ -63,10 +63,8 @@ def stored_study(tmp_path: Path, prefer: str) -> str:
     storage = f"sqlite:///{tmp_path / 'r.db'}"
     study = optuna.create_study(storage=storage, study_name="r", direction="maximize")
     final = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])
-    study.set_user_attr(FINAL_ATTR, final.to_dict())
-    study.set_user_attr(PROFILE_ATTR, profile().to_dict())
-    study.set_user_attr(DECISION_ATTR, {"prefer": prefer, "min_gain": None,
-                                        "confidence_level": None, "budgets": {}})
+    record_study(study, final=final.to_dict(), profile=profile(), decision=StoredDecision(
+        preferences=Preferences(prefer=prefer), budgets=Budgets()))
     return storage
 
 
@@ -83,7 +81,7 @@ def test_report_with_only_min_gain_keeps_the_stored_preset(tmp_path: Path) -> No
 def test_a_comparison_stored_by_an_older_selector_is_refused_by_name(tmp_path: Path) -> None:
     storage = stored_study(tmp_path, "balanced")
     study = optuna.load_study(study_name="r", storage=storage)
-    old = {k: v for k, v in study.user_attrs[FINAL_ATTR].items() if k != "version"}
-    study.set_user_attr(FINAL_ATTR, old)
+    old = {k: v for k, v in (study_state(study).final or {}).items() if k != "version"}
+    record_study(study, final=old)
     with pytest.raises(SelectorError, match=r"version 1.*reads version 2.*selector recommend"):
         report_study("r", storage=storage, output_dir=str(tmp_path / "o"))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
-Task = Literal["classification", "regression", "forecasting"]
-TASKS: tuple[Task, ...] = ("classification", "regression", "forecasting")
+from selector.choices import Task, check_choice, choices
+from selector.errors import ParameterError, at_least
+
+TASKS: tuple[Task, ...] = choices(Task)
 
 # Column names found without flags, in order of preference.
 DEFAULT_ID_COLUMNS = ("sequence_id",)
@@ -41,14 +43,17 @@ class DataOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.task is not None and self.task not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        if self.task is not None:
+            check_choice("task", self.task, Task)
         for name in ("lookback", "horizon", "max_length", "vocab_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+            at_least(name, getattr(self, name), 1)
         for name in ("val_fraction", "test_fraction"):
             if not 0.0 < getattr(self, name) < 0.5:
-                raise ValueError(f"{name} must be between 0 and 0.5; got {getattr(self, name)}")
+                raise ParameterError(name, "must be between 0 and 0.5 (exclusive)",
+                                     getattr(self, name))
+        if isinstance(self.features, str):
+            raise ParameterError("features", "must be a sequence of column names, not one "
+                                 "string", self.features)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

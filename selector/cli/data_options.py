@@ -66,16 +66,6 @@ DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def _task_value(value: str | None) -> str | None:
-    if value is None:
-        return None
-    choices = ("classification", "regression", "forecasting")
-    if value not in choices:
-        raise typer.BadParameter(f"expected one of {', '.join(choices)}; got {value!r}",
-                                 param_hint="--task")
-    return value
-
-
 def with_data_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``func`` the shared data flags; it receives them as ``data_options: DataOptions``.
 
@@ -105,7 +95,6 @@ def with_data_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build(values: dict[str, Any], seed: int) -> DataOptions:
-    task = _task_value(values.pop("task"))
     features = values.pop("features")
     chosen = tuple(f.strip() for f in features.split(",") if f.strip()) if features else None
-    return DataOptions(**values, task=task, features=chosen, seed=seed)  # type: ignore[arg-type]
+    return DataOptions(**values, features=chosen, seed=seed)

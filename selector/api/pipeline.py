@@ -1,0 +1,144 @@
+"""The recommendation: search, compare the cells' bests, decide, and hand over the model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from selector.api.handover import hand_over, handed_model
+from selector.api.requests import RecommendRequest
+from selector.api.scope import scoped
+from selector.api.searching import search_study
+from selector.api.trials import ProgressHook, check_places
+from selector.budget import handover_reserve
+from selector.choices import GateStatus
+from selector.crossval import cross_validates
+from selector.data import load_dataset, profile_dataset
+from selector.decision import decide
+from selector.errors import SelectorError
+from selector.files import keeping
+from selector.final import (
+    FinalModels,
+    Step,
+    compare,
+)
+from selector.gates import evaluate
+from selector.interrupts import INTERRUPTS
+from selector.records import (
+    Recommendation,
+    SearchSummary,
+)
+from selector.report import (
+    BASELINE_SCHEMAS,
+    decision_document,
+)
+from selector.state import StoredDecision, record_study
+from selector.storage import (
+    StudyLock,
+    storage_for,
+)
+from selector.tracking import (
+    Notify,
+    champion_document,
+)
+from selector.urls import mask_url
+
+Comparer = Callable[..., FinalModels]  # `selector.final.compare`
+
+
+@dataclass(frozen=True)
+class RecommendResult:
+    """A recommendation, the search behind it, and the JSON report (schema REPORT_SCHEMA)."""
+
+    summary: SearchSummary
+    recommendation: Recommendation
+    document: dict[str, Any]  # the JSON report (schema REPORT_SCHEMA)
+
+    @property
+    def gates(self) -> GateStatus | None:
+        """The gates' status ("passed", "changed" or "failed"), or None without gates."""
+        gates = self.document.get("gates")
+        return None if gates is None else gates["status"]
+
+
+@scoped
+def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | None = None,
+                       notify: Notify | None = None, step: Step | None = None,
+                       comparison: Comparer = compare) -> RecommendResult:
+    """Search, retrain each cell's best with k seeds, decide, report, and hand over the model.
+
+    Within ``request.budget`` seconds if given. With gates (a baseline, a minimum score), the
+    document's ``gates`` say what changed (`RecommendResult.gates`); the model is then
+    registered only if ``request.promote`` and the quality gates pass. ``step`` is called
+    before each final training run with what it is (for a progress bar). ``comparison`` is the
+    final comparison step (`selector.final.compare`; a test passes its own). One
+    recommendation runs per study at a time: a second one is refused (`StudyBusy`).
+    """
+    notify = notify or logging.getLogger(__name__).warning
+    started = request.started or time.time()
+    baseline, baseline_source = _baseline(request)  # before any training: a bad one fails fast
+    search_request = request.search
+    data = load_dataset(search_request.data, search_request.data_options)
+    work_end = measure_until = None
+    if request.budget is not None:
+        work_end = started + request.budget - handover_reserve(request.budget)
+        measure_until = work_end + handover_reserve(request.budget) / 3
+        search_request = replace(search_request, deadline=work_end,
+                                 final_seeds=request.seeds - int(not cross_validates(data)))
+    space = search_request.load_space(data)
+    check_places(search_request, request.folder())
+    with StudyLock(storage_for(search_request.storage), search_request.resolved_study_name(),
+                   role="recommend", wait=False):
+        summary, study, kept = search_study(search_request, data, space, progress, notify)
+        seeds = tuple(search_request.seed + i for i in range(request.seeds))
+        refit_wanted = request.refit
+        final = comparison(study, data, space.training, seeds=seeds,
+                        accelerator=search_request.accelerator, step=step, refit=refit_wanted,
+                        deadline=work_end, measure_until=measure_until, kept=kept)
+        profile = profile_dataset(data)
+        record_study(study, profile=profile, decision=StoredDecision(
+            preferences=request.preferences, budgets=search_request.budgets))
+        INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
+        rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
+        handed = None
+        if rec.verdict is not None:
+            INTERRUPTS.checkpoint()
+            handed = handed_model(request, study, final, rec.verdict, data, space, work_end,
+                                   step, len(seeds))
+        gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
+                         min_score=request.min_score) if request.gated else None
+        kept = (f"The search and the final comparison are kept in "
+                f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
+                "and run the same command again (it resumes; the final runs are redone).")
+        with keeping(kept):
+            document = hand_over(request, study, data, final, rec, profile, summary, gates,
+                                  notify, handed)
+    return RecommendResult(summary, rec, document)
+
+
+def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | None]:
+    """The previous decision to compare with: the champion's, or a recommendation.json."""
+    if request.baseline is None:
+        return None, None
+    if request.baseline == "champion":
+        uri = request.search.tracking_uri
+        if uri is None:
+            raise SelectorError("--baseline champion reads the registered model from MLflow: "
+                                "drop --no-tracking, or pass --baseline recommendation.json.")
+        found = champion_document(uri, request.registered_name())
+        return found if found is not None else (None, None)  # the first run has none
+    path = Path(request.baseline)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SelectorError(f"--baseline {path}: cannot read a recommendation JSON ({exc}).") \
+            from None
+    if not isinstance(document, dict) or document.get("schema") not in BASELINE_SCHEMAS:
+        raise SelectorError(f"--baseline {path}: expected a recommendation.json written by "
+                            f"selector recommend (schema {' or '.join(BASELINE_SCHEMAS)}).")
+    return document, str(path)

@@ -1,0 +1,104 @@
+"""selector from Python: pass a path, ``example:NAME``, a DataFrame or arrays, get records back.
+
+These functions take plain keyword arguments, validate them (a `ParameterError` names the
+parameter, the rule and the valid choices) and build the same requests the CLI builds, so a
+notebook and ``selector recommend`` run the same search and reach the same decision.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from selector.api.pipeline import RecommendResult, run_recommendation
+from selector.api.requests import RecommendRequest, SearchRequest
+from selector.api.scope import scoped
+from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choice
+from selector.data import DataOptions, load_dataset, profile_dataset
+from selector.data.memory import DataSource, as_source, is_in_memory
+from selector.errors import ParameterError
+from selector.predict import predict as predict_table
+from selector.records import Budgets, DataProfile, Preferences
+from selector.storage import DEFAULT_STORAGE
+from selector.tracking import default_tracking_uri
+
+DATA_OPTIONS = tuple(f.name for f in fields(DataOptions) if f.name != "seed")
+INPUTS_FOLDER = "inputs"  # under the output folder: data given in memory, saved for workers
+
+
+def _data_options(given: dict[str, Any], seed: int) -> DataOptions:
+    unknown = sorted(set(given) - set(DATA_OPTIONS))
+    if unknown:
+        raise ParameterError(unknown[0], "is not a parameter of this function or a data "
+                             "option", given[unknown[0]], choices=DATA_OPTIONS)
+    if isinstance(given.get("features"), list):
+        given = {**given, "features": tuple(given["features"])}
+    return DataOptions(**given, seed=seed)
+
+
+@scoped
+def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int = 0,
+              budget: float | None = None, space: str | None = None,
+              prefer: Prefer = "balanced", min_gain: float | None = None,
+              budgets: Budgets | None = None, objective: Objective = "score",
+              accelerator: Accelerator = "auto", jobs: int = 1, timeout: float | None = None,
+              refit: bool = True, study_name: str | None = None,
+              storage: str = DEFAULT_STORAGE, tracking: bool = True,
+              tracking_uri: str | None = None, register: bool = True,
+              model_name: str | None = None, output_dir: str | None = None,
+              progress: Callable[..., None] | None = None,
+              **data_options: Any) -> RecommendResult:
+    """Search both cells on ``data``, compare their bests over ``seeds`` seeds, and decide.
+
+    ``data`` is a file path, ``example:NAME``, a pandas DataFrame in any layout the CLI reads
+    (long, text, one series), or arrays ``(X, y)`` / ``(X, y, lengths)`` with X shaped
+    (sequences, steps, features). ``data_options`` are `DataOptions` fields (``target``,
+    ``task``, ``id_col``, ``lookback``...). The study, the reports and the model are kept as the
+    CLI keeps them (``storage``, ``output_dir``, MLflow at ``tracking_uri`` unless
+    ``tracking=False``); in-memory data is saved under the output folder for the study's
+    workers and resumes. Returns the `RecommendResult` (its ``recommendation`` is typed).
+    """
+    check_choice("objective", objective, Objective)
+    options = _data_options(data_options, seed)
+    source = as_source(data, Path(output_dir or "selector-output") / INPUTS_FOLDER)
+    search = SearchRequest(
+        data=source, data_options=options, space=space, study_name=study_name,
+        storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
+        budgets=budgets or Budgets(), multi_objective=objective == "score-latency",
+        accelerator=accelerator,
+        tracking_uri=(tracking_uri or default_tracking_uri()) if tracking else None)
+    request = RecommendRequest(
+        search=search, seeds=seeds, refit=refit,
+        preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
+        model_name=model_name, register=register, budget=budget)
+    return run_recommendation(request, progress=progress)
+
+
+@scoped
+def profile(data: DataSource, *, seed: int = 0, **data_options: Any) -> DataProfile:
+    """What ``data`` looks like to selector (sizes, lengths, task, classes, split) and so
+    which search space it would get; ``data`` and ``data_options`` as in `recommend`."""
+    options = _data_options(data_options, seed)
+    with tempfile.TemporaryDirectory(prefix="selector-") as folder:
+        return profile_dataset(load_dataset(as_source(data, Path(folder)), options))
+
+
+@scoped
+def predict(model: str | Path, data: DataSource, *, runtime: Runtime = "torchscript",
+            batch_size: int = 256) -> pd.DataFrame:
+    """Predictions of a handed-over model (its folder) for every sequence of ``data``, which
+    is in the layout the model was trained on; one row per sequence, as `selector predict`."""
+    check_choice("runtime", runtime, Runtime)
+    if batch_size < 1:
+        raise ParameterError("batch_size", "must be at least 1", batch_size)
+    if is_in_memory(data):
+        with tempfile.TemporaryDirectory(prefix="selector-") as folder:
+            return predict_table(str(model), as_source(data, Path(folder)), runtime=runtime,
+                                 batch_size=batch_size)
+    return predict_table(str(model), as_source(data, Path(".")), runtime=runtime,
+                         batch_size=batch_size)

@@ -1,0 +1,173 @@
+"""What a search and a recommendation are asked to do: validated request records."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from selector.choices import Accelerator, check_choice
+from selector.data import DataOptions, SequenceData, profile_dataset
+from selector.data.examples import example_name, is_example
+from selector.errors import ParameterError, SelectorError, at_least, positive
+from selector.records import (
+    Budgets,
+    Preferences,
+)
+from selector.space import SearchSpace, load_space, parse_space, preset_for
+from selector.state import StoredSettings, study_state
+from selector.storage import (
+    DEFAULT_STALE_AFTER,
+    DEFAULT_STORAGE,
+    storage_for,
+)
+from selector.study import (
+    load_existing,
+)
+from selector.tracking import (
+    default_tracking_uri,
+)
+from selector.urls import mask_url
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything one search needs; the defaults serve one machine with zero set-up."""
+
+    data: str
+    data_options: DataOptions = field(default_factory=DataOptions)
+    space: str | None = None  # a preset or a YAML path; None: chosen from the data's profile
+    study_name: str | None = None
+    storage: str = DEFAULT_STORAGE
+    n_trials: int = 20
+    timeout: float | None = None
+    jobs: int = 1
+    seed: int = 0
+    budgets: Budgets = field(default_factory=Budgets)
+    multi_objective: bool = False
+    accelerator: Accelerator = "auto"
+    tracking_uri: str | None = field(default_factory=default_tracking_uri)  # None: no MLflow
+    experiment_name: str | None = None  # default: the study name
+    stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
+    join: bool = False  # a worker: the study must exist, and its stored settings rule
+    space_yaml: str | None = None  # the space itself, as stored with a study being joined
+    deadline: float | None = None  # time.time() by which all training (search + final) ends
+    final_seeds: int = 0  # fresh seed runs per cell the final comparison plans to train
+    data_fidelity: bool = True  # big data: search epochs are chunks (`selector.fidelity`)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, str) or not self.data:
+            raise ParameterError("data", "must be a path or example:NAME", self.data)
+        at_least("n_trials", self.n_trials, 1)
+        at_least("jobs", self.jobs, 1)
+        at_least("seed", self.seed, 0)
+        at_least("stale_after", self.stale_after, 1)
+        at_least("final_seeds", self.final_seeds, 0)
+        positive("timeout", self.timeout)
+        check_choice("accelerator", self.accelerator, Accelerator)
+        if not self.storage:
+            raise ParameterError("storage", "must be a database URL or a file path",
+                                 self.storage)
+
+    def resolved_study_name(self) -> str:
+        if self.study_name:
+            return self.study_name
+        stem = example_name(self.data) if is_example(self.data) else \
+            Path(self.data).name.split(".")[0]
+        return f"selector-{stem}"
+
+    def resolved_experiment_name(self) -> str:
+        return self.experiment_name or self.resolved_study_name()
+
+    def settings(self) -> dict[str, Any]:
+        """This invocation's settings, as recorded on the study's MLflow run."""
+        return {"data": self.data, "n_trials": self.n_trials, "timeout": self.timeout,
+                "jobs": self.jobs, "seed": self.seed, "objective":
+                "score-latency" if self.multi_objective else "score",
+                "max_params": self.budgets.max_params,
+                "max_latency_ms": self.budgets.max_latency_ms,
+                "accelerator": self.accelerator, "storage": mask_url(self.storage)}
+
+    def load_space(self, data: SequenceData) -> SearchSpace:
+        """The given space, the joined study's, or the preset that fits ``data``."""
+        if self.space_yaml is not None:
+            return parse_space(self.space_yaml, source=f"study '{self.resolved_study_name()}'",
+                               name=self.space or "stored")
+        if self.space is None:
+            name, reason = preset_for(profile_dataset(data))
+            return replace(load_space(name), reason=reason)
+        return load_space(self.space)
+
+    def stored_settings(self, space: SearchSpace) -> StoredSettings:
+        """What a worker needs to join the study, stored on it (see `joined_request`)."""
+        return StoredSettings(
+            data=self.data, data_options=self.data_options, space=space.name,
+            space_yaml=space.text, n_trials=self.n_trials, seed=self.seed, budgets=self.budgets,
+            multi_objective=self.multi_objective, data_fidelity=self.data_fidelity,
+            experiment_name=self.resolved_experiment_name())
+
+
+def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str | None = None,
+                   **invocation: Any) -> SearchRequest:
+    """The request of an existing study, read back from it, to run more of its trials.
+
+    ``data`` is where the study's data is on this machine (default: the path it was created
+    with); it must hold the same content. ``invocation`` sets this run's own options (jobs,
+    timeout, accelerator, tracking_uri, stale_after).
+    """
+    study = load_existing(storage_for(storage), study_name)
+    stored = study_state(study).settings
+    if stored is None:
+        raise SelectorError(f"study '{study_name}' in {mask_url(storage)} was not created by "
+                            "selector create-study or selector recommend; it has no settings "
+                            "to join.")
+    return SearchRequest(
+        data=data or stored.data, data_options=stored.data_options, space=stored.space,
+        space_yaml=stored.space_yaml, study_name=study_name, storage=storage,
+        n_trials=stored.n_trials, seed=stored.seed, budgets=stored.budgets,
+        multi_objective=stored.multi_objective, data_fidelity=stored.data_fidelity,
+        experiment_name=stored.experiment_name, join=True, **invocation)
+
+
+# -- the recommendation ----------------------------------------------------------------------
+
+PROFILE_ATTR = "selector.profile"
+DECISION_ATTR = "selector.decision"  # the preferences and budgets of the last recommendation
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    """A search, then the final comparison, the decision, the reports and the model."""
+
+    search: SearchRequest
+    seeds: int = 3
+    refit: bool = True  # hand over the chosen configuration refit on train + validation
+    preferences: Preferences = field(default_factory=Preferences)
+    output_dir: str | None = None  # default: selector-output/<study name>
+    model_name: str | None = None  # registered model name; default: the study name
+    register: bool = True
+    budget: float | None = None  # seconds for the whole command, within budget.tolerance
+    started: float | None = None  # time.time() the budget counts from (default: the call)
+    baseline: str | None = None  # "champion" (the registered model's run) or a JSON report
+    min_score: float | None = None  # quality gate on the recommended cell's test score
+    promote: bool = False  # a gated run registers the model only with this, and gates passed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seeds, int) or self.seeds < 2:
+            raise ParameterError("seeds", "must be at least 2 (one seed has no spread to judge "
+                                 "a difference by)", self.seeds)
+        positive("budget", self.budget)
+        if self.min_score is not None and not math.isfinite(self.min_score):
+            raise ParameterError("min_score", "must be a finite number", self.min_score)
+
+
+    def folder(self) -> Path:
+        return Path(self.output_dir or Path("selector-output") / self.search.resolved_study_name())
+
+    def registered_name(self) -> str:
+        return self.model_name or self.search.resolved_study_name()
+
+    @property
+    def gated(self) -> bool:
+        return self.baseline is not None or self.min_score is not None

@@ -1,0 +1,72 @@
+"""Library calls leave the caller's process as they found it.
+
+Training and tracking libraries change process-wide state as they work: Lightning's seeding
+sets ``PL_GLOBAL_SEED``, the MLflow client is tuned through environment variables, and the
+per-trial chatter of Optuna and Lightning would flood a notebook. Each public call of
+`selector.api` runs inside `library_scope`, which quiets those loggers and warnings for its
+own duration and puts back the environment, the logger levels and the warning filters as they
+were. The CLI sets up its terminal once, in `selector.cli`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+import optuna
+
+# logger -> the level it has inside a library call (trial states and reasons live in storage)
+QUIET_LOGGERS = {"optuna": logging.ERROR, "lightning.pytorch": logging.ERROR,
+                 "lightning.fabric": logging.ERROR, "lightning": logging.ERROR,
+                 "pytorch_lightning": logging.ERROR,
+                 "mlflow": logging.WARNING}  # "Creating initial tables..."
+QUIET_WARNINGS = (".*does not have many workers.*",
+                  ".*LeafSpec.*")  # Lightning's own use of a torch API
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def library_scope() -> Iterator[None]:
+    """Quiet the libraries selector drives, then restore the environment, the levels of
+    those loggers and the warning filters on the way out, whatever happens inside."""
+    environ = dict(os.environ)
+    loggers = {name: logging.getLogger(name) for name in QUIET_LOGGERS}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    with warnings.catch_warnings():
+        for pattern in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", pattern)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        for name, level in QUIET_LOGGERS.items():
+            loggers[name].setLevel(max(level, loggers[name].getEffectiveLevel()))
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                loggers[name].setLevel(level)
+            _restore(environ)
+
+
+def _restore(environ: dict[str, str]) -> None:
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    for key, value in environ.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def scoped(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` inside `library_scope`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with library_scope():
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,122 @@
+"""The search: create or resume the study, run its trials here or in workers, log to MLflow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import optuna
+
+from selector.api.requests import SearchRequest
+from selector.api.scope import scoped
+from selector.api.trials import ProgressHook, check_places, open_for, run_trials
+from selector.api.workers import run_workers
+from selector.data import SequenceData, load_dataset
+from selector.records import (
+    SearchSummary,
+    TrackingSummary,
+)
+from selector.space import SearchSpace
+from selector.state import study_state
+from selector.study import (
+    counted_trials,
+    summarize,
+)
+from selector.system import score_name
+from selector.tracking import (
+    Notify,
+    StudyTracker,
+)
+from selector.training import Fitted
+from selector.urls import mask_url
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """A study ready for workers: where it is, its budget, and its MLflow run."""
+
+    study_name: str
+    storage: str  # masked
+    n_trials: int
+    counted_trials: int  # complete + pruned already (a prepared study may be resumed)
+    data_digest: str
+    experiment_name: str | None
+    parent_run_id: str | None
+
+
+@scoped
+def prepare_study(request: SearchRequest) -> PreparedStudy:
+    """Create the study, its settings and its MLflow run, once, before any worker starts.
+
+    Workers (`search(joined_request(...))`, the CLI's ``selector worker``) then join it from
+    any machine. Running it again is safe: a study made for the same data and space is kept,
+    with its budget set to ``request.n_trials``.
+    """
+    data = load_dataset(request.data, request.data_options)
+    space = request.load_space(data)
+    check_places(request)
+    study, _ = open_for(request, data, space)
+    parent = None
+    if request.tracking_uri:
+        tracker = StudyTracker(request.tracking_uri, invocation="create-study",
+                               experiment_name=request.resolved_experiment_name())
+        parent = tracker.start(study, data, space, score_name=score_name(data.task),
+                               settings=request.settings(), status="SCHEDULED").parent_run_id
+    return PreparedStudy(
+        study_name=study.study_name, storage=mask_url(request.storage),
+        n_trials=request.n_trials, counted_trials=counted_trials(study),
+        data_digest=str(study_state(study).data_digest),
+        experiment_name=request.resolved_experiment_name() if request.tracking_uri else None,
+        parent_run_id=parent)
+
+
+@scoped
+def search(request: SearchRequest, *, progress: ProgressHook | None = None,
+           notify: Notify | None = None) -> SearchSummary:
+    """Run (or resume) the study, log it to MLflow, then summarise it per cell.
+
+    Completed trials live in the study storage: an interrupted search loses nothing that
+    finished, and re-running the same request resumes where it stopped. ``notify`` receives
+    warnings that must not stop the search (the tracking server went away).
+    """
+    data = load_dataset(request.data, request.data_options)
+    space = request.load_space(data)
+    check_places(request)
+    return search_study(request, data, space, progress, notify)[0]
+
+
+def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
+            progress: ProgressHook | None, notify: Notify | None
+            ) -> tuple[SearchSummary, optuna.Study, dict[str, tuple[int, Fitted]]]:
+    study, lock = open_for(request, data, space)
+    invocation = uuid.uuid4().hex[:12]
+    tracker, target = None, None
+    if request.tracking_uri:
+        tracker = StudyTracker(request.tracking_uri, invocation=invocation, notify=notify,
+                               experiment_name=request.resolved_experiment_name())
+        target = tracker.start(study, data, space, score_name=score_name(data.task),
+                               settings=request.settings())
+    callbacks: list[Callable[..., None]] = [lambda s, _t: progress(s)] if progress else []
+    callbacks += [tracker] if tracker else []
+    if progress:
+        progress(study)
+    interrupted = True
+    kept: dict[str, tuple[int, Fitted]] = {}
+    try:
+        if request.jobs <= 1:
+            kept = run_trials(request, data, space, study, lock, callbacks, invocation,
+                               progress)
+        else:
+            polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
+            joined = replace(request, join=True, space=space.name, space_yaml=space.text)
+            run_workers(joined, study, invocation, target, polls)
+        interrupted = False
+    finally:
+        if progress:
+            progress(study)
+        summary = summarize(study, storage_url=request.storage, score_name=score_name(data.task))
+        tracking: TrackingSummary | None = None
+        if tracker:
+            tracking = tracker.finish(study, summary, interrupted=interrupted)
+    return replace(summary, tracking=tracking), study, kept

@@ -1,0 +1,116 @@
+"""Open a request's study and run this process's share of its trials."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+
+from selector.api.requests import SearchRequest
+from selector.crossval import cross_validates
+from selector.data import SequenceData, fingerprint
+from selector.fidelity import Fidelity, search_fidelity
+from selector.files import check_writable
+from selector.interrupts import INTERRUPTS
+from selector.objective import Objective, TrialFailed
+from selector.pruning import make_pruner
+from selector.schedule import SearchClock
+from selector.space import SearchSpace
+from selector.storage import (
+    StudyLock,
+    sqlite_file,
+    storage_for,
+)
+from selector.study import (
+    make_sampler,
+    open_study,
+    optimize,
+)
+from selector.system import score_direction
+from selector.tracking import (
+    check_store_file,
+    local_folders,
+)
+from selector.training import Fitted
+
+ProgressHook = Callable[[optuna.Study], None]
+
+
+def check_places(request: SearchRequest, output: Path | None = None) -> None:
+    """Fail before any work where this run cannot or must not write: the SQLite study's
+    folder, a local MLflow store (damaged or another program's) and its artifacts, and the
+    output folder."""
+    places: list[tuple[Path, str]] = []
+    database = sqlite_file(request.storage)  # (its file is checked as it is opened)
+    if database is not None:
+        places.append((database.parent, "the study storage's folder"))
+    if request.tracking_uri:  # connected to after the study is created: checked here
+        check_store_file(request.tracking_uri)
+        places += [(folder, "the MLflow store's folder")
+                   for folder in local_folders(request.tracking_uri)]
+    if output is not None:
+        places.append((output, "--output-dir"))
+    for folder, what in places:
+        check_writable(folder.expanduser(), what)
+
+
+def _identity(request: SearchRequest, data: SequenceData, space: SearchSpace) -> dict[str, str]:
+    return {"task": data.task, "space": space.name,
+            "data_digest": fingerprint(request.data, request.data_options, data.splits)}
+
+
+def _fidelity(request: SearchRequest, data: SequenceData) -> Fidelity:
+    return search_fidelity(data, seed=request.seed, enabled=request.data_fidelity)
+
+
+def _directions(data: SequenceData, multi_objective: bool) -> list[str]:
+    score = score_direction(data.task)
+    return [score, "minimize"] if multi_objective else [score]
+
+
+def open_for(request: SearchRequest, data: SequenceData, space: SearchSpace,
+          seed: int | None = None) -> tuple[optuna.Study, StudyLock]:
+    """The study (created unless the request joins one) and its lock for the trial budget."""
+    storage = storage_for(request.storage, stale_after=request.stale_after)
+    name = request.resolved_study_name()
+    study = open_study(
+        storage=storage, study_name=name, directions=_directions(data, request.multi_objective),
+        identity=_identity(request, data, space),
+        sampler=make_sampler(request.seed if seed is None else seed),
+        pruner=make_pruner(_fidelity(request, data).settings(space.training).max_epochs,
+                           space.training.min_epochs_before_pruning),
+        create=not request.join,
+        settings=None if request.join else {"settings": request.stored_settings(space),
+                                            "space_reason": space.reason})
+    return study, StudyLock(storage, name)
+
+
+def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
+                study: optuna.Study, lock: StudyLock, callbacks: list[Callable[..., None]],
+                invocation: str, progress: ProgressHook | None = None
+                ) -> dict[str, tuple[int, Fitted]]:
+    """Run this process's trials; returns the models it kept for reuse (`Objective.kept`)."""
+    clock = None
+    if request.deadline is not None:
+        clock = SearchClock(start=time.time(), work_end=request.deadline,
+                            seeds=request.final_seeds, data=data)  # shares of what is left
+    objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
+                          multi_objective=request.multi_objective,
+                          accelerator=request.accelerator, invocation=invocation,
+                          deadline=None if clock is None else
+                          functools.partial(clock.training_deadline, study),
+                          reusable=clock is not None and not cross_validates(data),
+                          fidelity=_fidelity(request, data))
+
+    def idle(waiting: optuna.Study) -> None:  # other workers' trials hold the rest of the budget
+        if progress:
+            progress(waiting)
+        INTERRUPTS.checkpoint()
+
+    optimize(study, objective, n_trials=request.n_trials, timeout=request.timeout, lock=lock,
+             callbacks=[*callbacks, INTERRUPTS.checkpoint], catch=(TrialFailed,), idle=idle,
+             keep_going=None if clock is None else clock.keep_going)
+    return objective.kept

@@ -1,0 +1,137 @@
+"""The hand-over in MLflow: the model logged and registered, the verdict, the champion's report."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mlflow.entities import Metric, RunTag
+from mlflow.types import Schema, TensorSpec
+
+from selector.errors import SelectorError
+from selector.export import MODEL_FILE, quiet_torchscript
+from selector.tracking.client import connect
+
+
+@dataclass(frozen=True)
+class ModelHandover:
+    """The exported model folder and how to register it."""
+
+    folder: Path
+    torchscript: Path
+    description: str  # the rationale: shown on the registered model version
+    register_as: str | None  # registered model name; None: log the model, do not register
+    alias: str = "champion"
+
+
+def log_verdict(uri: str, run_id: str, *, tags: dict[str, str], metrics: dict[str, float],
+                files: list[Path]) -> None:
+    """The verdict on the study's run: tags, metrics, the reports and the final plots."""
+    client = connect(uri)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+    for path in files:
+        client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "report")
+
+
+def model_record(run_id: str) -> dict[str, str | None]:
+    """Where a handed-over model went; all None until it is logged and registered."""
+    return {"run_id": run_id, "model_uri": None, "registered_model": None, "version": None,
+            "alias": None}
+
+
+def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | None]:
+    """Log the model on the study's run and register it under an alias; returns where it went.
+
+    The model is logged as TorchScript with MLflow's ``pickle`` format (``ScriptModule.save``,
+    no Python pickling): the default ``pt2`` format would fix the sequence length of its input
+    example. The selector model folder travels with it (``extra_files``), so ``selector
+    predict models:/NAME@champion`` works. Requirements are given, not inferred (~6 s saved).
+    """
+    import mlflow
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import ModelSignature
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri  # restores the URI
+
+    client = connect(uri)
+    meta = json.loads((model.folder / MODEL_FILE).read_text())
+    width = () if meta["input"]["dtype"] == "int64" else (meta["input"]["shape"][2],)
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(meta["input"]["dtype"]), (-1, -1, *width), "x")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *_output_width(meta)), "y")]))
+    result = model_record(run_id)
+    # MLflow configures its loggers on import (INFO): "Successfully registered model", and a
+    # pickle warning that does not apply to a TorchScript module.
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:  # MLflow's fluent API reads a process-wide URI: set for this call, then put back
+        with _use_tracking_uri(uri):
+            with quiet_torchscript():
+                scripted = torch.jit.load(str(model.torchscript))
+                with mlflow.start_run(run_id=run_id):
+                    info = mlflow.pytorch.log_model(
+                        scripted, name="model", serialization_format="pickle",
+                        signature=signature,
+                        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+                        extra_files=[str(p) for p in sorted(model.folder.iterdir())
+                                     if p.is_file()])
+            result["model_uri"] = info.model_uri
+            if model.register_as:
+                with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered ..."
+                    version = mlflow.register_model(info.model_uri, model.register_as,
+                                                    tags={"selector.run_id": run_id})
+                client.update_model_version(model.register_as, version.version,
+                                            description=model.description)
+                client.set_registered_model_alias(model.register_as, model.alias,
+                                                  version.version)
+                result |= {"registered_model": model.register_as,
+                           "version": str(version.version), "alias": model.alias}
+    finally:
+        mlflow_logger.setLevel(level)
+    return result
+
+
+def _output_width(meta: dict[str, Any]) -> tuple[int, ...]:
+    if meta["task"] == "classification":
+        return (len(meta["classes"]),)
+    return tuple(meta["output_shape"])
+
+
+def champion_document(uri: str, model_name: str,
+                      alias: str = "champion") -> tuple[dict[str, Any], str] | None:
+    """The recommendation behind the model registered as ``model_name@alias`` (its run's
+    report/recommendation.json) and where it came from; None while there is no such model."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    client = connect(uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    run_id = version.tags.get("selector.run_id") or version.run_id
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="report/recommendation.json", dst_path=folder,
+                tracking_uri=uri)
+        except MlflowException:
+            raise SelectorError(f"models:/{model_name}@{alias} (version {version.version}) has no "
+                                "recommendation.json on its run: was it registered by selector "
+                                "recommend? Pass --baseline PATH instead.") from None
+        document = json.loads(Path(path).read_text())
+    return document, f"models:/{model_name}@{alias} (version {version.version})"
+
