@@ -25,11 +25,13 @@ class ParameterError(SelectorError, ValueError):
     """
 
     def __init__(self, parameter: str, rule: str, value: object,
-                 choices: Iterable[str] = ()) -> None:
+                 choices: Iterable[str] = (), misspelled: str | None = None) -> None:
         self.parameter = parameter
         self.rule = rule
         self.value = value
         self.choices = tuple(choices)
+        self.misspelled = misspelled if misspelled is not None else \
+            value if isinstance(value, str) else None  # what a close choice is sought for
         super().__init__(self.render(parameter))
 
     def render(self, name: str) -> str:
@@ -37,8 +39,8 @@ class ParameterError(SelectorError, ValueError):
         text = f"{name} {self.rule}; got {self.value!r}."
         if self.choices:
             text += f" Valid choices: {', '.join(self.choices)}."
-            if isinstance(self.value, str):
-                text += did_you_mean(self.value, self.choices)
+            if self.misspelled is not None:
+                text += did_you_mean(self.misspelled, self.choices)
         return text
 
 

@@ -32,6 +32,7 @@ def slow_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.mark.slow
 def test_training_ends_by_its_deadline_with_the_best_epoch_kept(slow_steps: None) -> None:
     data = load_dataset("example:adding?length=30&n=1000")
     net = build_net(ModelConfig(cell="lstm", hidden_size=8, batch_size=16), data)
@@ -48,6 +49,7 @@ def test_training_ends_by_its_deadline_with_the_best_epoch_kept(slow_steps: None
                                                                          rel=1e-4)
 
 
+@pytest.mark.slow
 def test_without_a_deadline_nothing_is_cut() -> None:
     data = load_dataset("example:adding?length=12&n=300")
     net = build_net(ModelConfig(cell="gru", hidden_size=4, batch_size=64), data)

@@ -12,7 +12,7 @@ import pytest
 import typer
 
 from selector.cli import app
-from tests import compose
+from tests.helpers import compose
 
 SERVICE_KEYS = {"build", "image", "command", "environment", "volumes", "ports", "depends_on",
                 "healthcheck", "restart", "profiles"}

@@ -1,7 +1,7 @@
 """Many workers on one study, as a team runs it: PostgreSQL storage, the team's tracking server
 (mlflow/start.py, backed by the same PostgreSQL), real worker processes, and real faults.
 
-The cluster is a throwaway one on 127.0.0.1 (tests/postgres.py). Credentials reach every
+The cluster is a throwaway one on 127.0.0.1 (tests/helpers/postgres.py). Credentials reach every
 process the way the README tells users to pass them: PGPASSWORD and MLFLOW_TRACKING_USERNAME/
 PASSWORD in the environment, never in a URL on the command line.
 """
@@ -25,10 +25,10 @@ from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from selector.dashboard import ServerProcess
-from tests import compose
 from tests.conftest import TINY, free_port, selector
-from tests.postgres import PASSWORD, PostgresCluster, postgres_bin
-from tests.test_tracking import trial_runs
+from tests.helpers import compose
+from tests.helpers.postgres import PASSWORD, PostgresCluster, postgres_bin
+from tests.helpers.tracking import trial_runs
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 START = Path(__file__).parents[1] / "mlflow" / "start.py"

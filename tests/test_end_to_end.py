@@ -19,7 +19,7 @@ from sklearn.datasets import load_digits
 
 from selector.report import SCHEMA_FILE
 from tests.conftest import TINY, selector
-from tests.test_tracking import trial_runs
+from tests.helpers.tracking import trial_runs
 
 pytestmark = pytest.mark.slow
 

@@ -51,6 +51,7 @@ def long_table(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("cell", "bidirectional"), [("gru", False), ("lstm", True)])
+@pytest.mark.slow
 def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: str,
                                                         bidirectional: bool) -> None:
     path = long_table(tmp_path)
@@ -72,6 +73,7 @@ def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: st
         assert (out["prediction"] == [data.classes[k] for k in expected.argmax(1)]).all()
 
 
+@pytest.mark.slow
 def test_forecasting_and_text_exports_predict_in_user_units(tmp_path: Path) -> None:
     options = DataOptions(lookback=24, horizon=3)
     data = load_dataset("example:sine?length=400", options)
@@ -97,6 +99,7 @@ def test_forecasting_and_text_exports_predict_in_user_units(tmp_path: Path) -> N
     assert (tmp_path / "out" / "p.tsv").read_text().startswith("row\tprediction")
 
 
+@pytest.mark.slow
 def test_predict_names_what_is_wrong(tmp_path: Path) -> None:
     path = long_table(tmp_path)
     data = load_dataset(path)

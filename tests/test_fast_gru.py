@@ -19,7 +19,7 @@ from torch import nn
 from selector import fast_gru
 from selector.model import RecurrentNet
 from selector.records import ModelConfig
-from tests.helpers import assert_same_outputs_and_gradients
+from tests.helpers.rnn import assert_same_outputs_and_gradients
 
 needs_kernel = pytest.mark.skipif(fast_gru.kernel() is None, reason="the kernel did not build")
 real_gru = fast_gru.gru

@@ -47,6 +47,7 @@ class Batches(Callback):
         self.seen += 1
 
 
+@pytest.mark.slow
 def test_a_chunked_epoch_reads_only_its_batches() -> None:
     data = load_dataset("example:adding?length=6&n=1200")
     seen = {}

@@ -18,9 +18,10 @@ from selector.errors import SelectorError
 from selector.final import compare, planned_runs, refit, stored_comparison
 from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
 from selector.training import evaluate
-from tests.test_study import request
+from tests.helpers.studies import request
 
 
+@pytest.mark.slow
 def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_space: str) -> None:
     req = request(tmp_path, tiny_space, n_trials=6)
     search(req)

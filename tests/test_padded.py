@@ -10,7 +10,7 @@ from selector import model as model_module
 from selector.model import RecurrentNet
 from selector.padded import padded
 from selector.records import ModelConfig
-from tests.helpers import assert_same_outputs_and_gradients
+from tests.helpers.rnn import assert_same_outputs_and_gradients
 
 
 @pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])

@@ -15,7 +15,7 @@ from selector.errors import SelectorError
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
 from selector.report import SCHEMA_FILE, build_document, write_reports
 from selector.state import StoredDecision, record_study, study_state
-from tests.test_decision import comparison, profile
+from tests.helpers.records import comparison, profile
 
 
 def summary() -> SearchSummary:

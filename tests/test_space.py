@@ -115,6 +115,7 @@ def test_the_profile_picks_the_preset_and_says_why(source: str, preset: str, why
     assert name in preset_names()
 
 
+@pytest.mark.slow
 def test_a_chosen_preset_is_recorded_and_printed_and_space_overrides(
         tmp_path: Path, tiny_space: str) -> None:
     runner = CliRunner()

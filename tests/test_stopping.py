@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import optuna
+import pytest
 import torch
 
 from selector.stopping import PlateauStopping, WarmPruning, warmup_epochs
@@ -66,6 +67,7 @@ def test_a_warming_trial_reports_but_is_never_pruned() -> None:
         raise AssertionError("a trial past its warm-up was never pruned")
 
 
+@pytest.mark.slow
 def test_real_training_on_a_plateau_runs_its_warmup_and_says_it_did_not_learn() -> None:
     from selector.data import load_dataset
     from selector.records import ModelConfig, TrainingSettings

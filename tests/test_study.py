@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from selector.__main__ import openmp_defaults
-from selector.api import SearchRequest, search
+from selector.api import search
 from selector.data import DataOptions, load_dataset
 from selector.objective import Objective, TrialFailed
 from selector.records import Budgets
@@ -28,6 +27,7 @@ from selector.study import (
     summarize,
 )
 from tests.conftest import TINY
+from tests.helpers.studies import request
 
 
 def stored_study(tmp_path: Path, **kwargs: object) -> tuple[optuna.Study, StudyLock]:
@@ -35,13 +35,6 @@ def stored_study(tmp_path: Path, **kwargs: object) -> tuple[optuna.Study, StudyL
     storage = storage_for(f"sqlite:///{tmp_path / 'unit.db'}")
     study = optuna.create_study(storage=storage, study_name="unit", **kwargs)  # type: ignore[arg-type]
     return study, StudyLock(storage, "unit")
-
-
-def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
-    base = SearchRequest(data="example:digits", space=space, n_trials=6,
-                         storage=f"sqlite:///{tmp_path / 'study.db'}", accelerator="cpu",
-                         tracking_uri=None)  # tests/test_tracking.py covers MLflow
-    return replace(base, **changes)
 
 
 def test_fairness_balances_cells_even_when_the_sampler_prefers_one(tmp_path: Path) -> None:
@@ -89,6 +82,7 @@ def test_budget_rejects_before_training(tmp_path: Path, tiny_space: str) -> None
     assert sum(c.rejected for c in summary.cells) == len(study.trials) == 4
 
 
+@pytest.mark.slow
 def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tmp_path: Path,
                                                                       tiny_space: str) -> None:
     data = load_dataset("example:digits")
@@ -105,6 +99,7 @@ def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tmp_path: 
                                                            "loss became nan at epoch 1")
 
 
+@pytest.mark.slow
 def test_same_seed_same_study(tmp_path: Path, tiny_space: str) -> None:
     runs = []
     for name in ("a", "b"):
@@ -115,6 +110,7 @@ def test_same_seed_same_study(tmp_path: Path, tiny_space: str) -> None:
     assert runs[0] == runs[1]
 
 
+@pytest.mark.slow
 def test_summary_costs_are_present_and_sane(tmp_path: Path, tiny_space: str) -> None:
     summary = search(request(tmp_path, tiny_space, n_trials=4))
     assert summary.n_trials == 4 and summary.score_name == "accuracy"
@@ -132,12 +128,14 @@ def test_summary_costs_are_present_and_sane(tmp_path: Path, tiny_space: str) -> 
         assert 0 < cell.best_score <= 1
 
 
+@pytest.mark.slow
 def test_resume_counts_earlier_trials(tmp_path: Path, tiny_space: str) -> None:
     first = search(request(tmp_path, tiny_space, n_trials=3))
     second = search(request(tmp_path, tiny_space, n_trials=5))
     assert first.n_trials == 3 and second.n_trials == 5
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None:
     from selector.errors import SelectorError
 
@@ -152,6 +150,7 @@ def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None
                        data_options=DataOptions(seed=1)))
 
 
+@pytest.mark.slow
 def test_multi_objective_gives_a_pareto_front(tmp_path: Path, tiny_space: str) -> None:
     summary = search(request(tmp_path, tiny_space, n_trials=4, multi_objective=True))
     assert summary.pareto_trials and summary.n_trials == 4
@@ -160,6 +159,7 @@ def test_multi_objective_gives_a_pareto_front(tmp_path: Path, tiny_space: str) -
     assert all(len(t.values) == 2 for t in study.trials if t.state == TrialState.COMPLETE)
 
 
+@pytest.mark.slow
 def test_summarize_reads_back_from_storage(tmp_path: Path, tiny_space: str) -> None:
     summary = search(request(tmp_path, tiny_space, n_trials=2))
     storage = f"sqlite:///{tmp_path / 'study.db'}"

@@ -21,6 +21,7 @@ from selector.training import build_net, evaluate, fit
     ("example:adding?length=12&n=300", DataOptions()),
     ("example:sine?length=400", DataOptions(lookback=12, horizon=3)),
 ])
+@pytest.mark.slow
 def test_rmse_is_over_sequences_whatever_the_batch_size(source: str, options: DataOptions) -> None:
     data = load_dataset(source, options)
     torch.manual_seed(0)
@@ -50,6 +51,7 @@ class Scramble(Callback):
                     p.normal_(0, 2.0)
 
 
+@pytest.mark.slow
 def test_the_trained_model_holds_the_best_validation_epoch_weights() -> None:
     data = load_dataset("example:digits")
     torch.manual_seed(0)
@@ -64,6 +66,7 @@ def test_the_trained_model_holds_the_best_validation_epoch_weights() -> None:
     assert evaluate(fitted.system, data, data.splits.val) == pytest.approx(best["val_score"])
 
 
+@pytest.mark.slow
 def test_one_time_work_is_outside_every_epoch_timer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A slow kernel load and slow shape timings (faked: 1 s and 0.3 s each) land in the
     run's set-up seconds, never in its epochs' times or its time to converge."""

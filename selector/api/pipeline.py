@@ -20,7 +20,7 @@ from selector.choices import GateStatus
 from selector.crossval import cross_validates
 from selector.data import load_dataset, profile_dataset
 from selector.decision import decide
-from selector.errors import SelectorError
+from selector.errors import ParameterError
 from selector.files import keeping
 from selector.final import (
     FinalModels,
@@ -128,17 +128,18 @@ def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | N
     if request.baseline == "champion":
         uri = request.search.tracking_uri
         if uri is None:
-            raise SelectorError("--baseline champion reads the registered model from MLflow: "
-                                "drop --no-tracking, or pass --baseline recommendation.json.")
+            raise ParameterError("baseline", "'champion' reads the registered model from MLflow, "
+                                 "so it needs tracking; track, or give a recommendation.json",
+                                 request.baseline)
         found = champion_document(uri, request.registered_name())
         return found if found is not None else (None, None)  # the first run has none
     path = Path(request.baseline)
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise SelectorError(f"--baseline {path}: cannot read a recommendation JSON ({exc}).") \
-            from None
+        raise ParameterError("baseline", f"must be a readable recommendation JSON ({exc})",
+                             str(path)) from None
     if not isinstance(document, dict) or document.get("schema") not in BASELINE_SCHEMAS:
-        raise SelectorError(f"--baseline {path}: expected a recommendation.json written by "
-                            f"selector recommend (schema {' or '.join(BASELINE_SCHEMAS)}).")
+        raise ParameterError("baseline", "must be a recommendation.json written by selector "
+                             f"recommend (schema {' or '.join(BASELINE_SCHEMAS)})", str(path))
     return document, str(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ def _data_options(given: dict[str, Any], seed: int) -> DataOptions:
     unknown = sorted(set(given) - set(DATA_OPTIONS))
     if unknown:
         raise ParameterError(unknown[0], "is not a parameter of this function or a data "
-                             "option", given[unknown[0]], choices=DATA_OPTIONS)
+                             "option", given[unknown[0]], choices=DATA_OPTIONS,
+                             misspelled=unknown[0])
     if isinstance(given.get("features"), list):
         given = {**given, "features": tuple(given["features"])}
     return DataOptions(**given, seed=seed)
@@ -65,9 +66,9 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
     """
     check_choice("objective", objective, Objective)
     options = _data_options(data_options, seed)
-    source = as_source(data, Path(output_dir or "selector-output") / INPUTS_FOLDER)
-    search = SearchRequest(
-        data=source, data_options=options, space=space, study_name=study_name,
+    search = SearchRequest(  # every argument is checked before anything is written
+        data="<in memory>" if is_in_memory(data) else str(data), data_options=options,
+        space=space, study_name=study_name,
         storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
         budgets=budgets or Budgets(), multi_objective=objective == "score-latency",
         accelerator=accelerator,
@@ -76,6 +77,8 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
         search=search, seeds=seeds, refit=refit,
         preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
         model_name=model_name, register=register, budget=budget)
+    source = as_source(data, Path(output_dir or "selector-output") / INPUTS_FOLDER)
+    request = replace(request, search=replace(search, data=source))
     return run_recommendation(request, progress=progress)
 
 

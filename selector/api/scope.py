@@ -2,10 +2,11 @@
 
 Training and tracking libraries change process-wide state as they work: Lightning's seeding
 sets ``PL_GLOBAL_SEED``, the MLflow client is tuned through environment variables, and the
-per-trial chatter of Optuna and Lightning would flood a notebook. Each public call of
-`selector.api` runs inside `library_scope`, which quiets those loggers and warnings for its
-own duration and puts back the environment, the logger levels and the warning filters as they
-were. The CLI sets up its terminal once, in `selector.cli`.
+per-trial chatter of Optuna and Lightning would flood a notebook; torch's exporter sets its
+own loggers' levels on first use. Each public call of `selector.api` runs inside
+`library_scope`, which quiets those loggers and warnings for its own duration and puts back
+the environment, the logger levels and the warning filters as they were. The CLI sets up
+its terminal once, in `selector.cli`.
 """
 
 from __future__ import annotations
@@ -34,22 +35,24 @@ R = TypeVar("R")
 
 @contextlib.contextmanager
 def library_scope() -> Iterator[None]:
-    """Quiet the libraries selector drives, then restore the environment, the levels of
-    those loggers and the warning filters on the way out, whatever happens inside."""
+    """Quiet the libraries selector drives, then put back on the way out, whatever happens
+    inside: the environment, the level of every logger that existed, the warning filters."""
     environ = dict(os.environ)
-    loggers = {name: logging.getLogger(name) for name in QUIET_LOGGERS}
-    levels = {name: logger.level for name, logger in loggers.items()}
+    levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger)}
+    levels[""] = logging.root.level
     with warnings.catch_warnings():
         for pattern in QUIET_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         for name, level in QUIET_LOGGERS.items():
-            loggers[name].setLevel(max(level, loggers[name].getEffectiveLevel()))
+            logger = logging.getLogger(name)
+            logger.setLevel(max(level, logger.getEffectiveLevel()))
         try:
             yield
         finally:
             for name, level in levels.items():
-                loggers[name].setLevel(level)
+                logging.getLogger(name).setLevel(level)
             _restore(environ)
 
 

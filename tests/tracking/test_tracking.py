@@ -9,7 +9,6 @@ from pathlib import Path
 import optuna
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Run
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -17,6 +16,7 @@ from selector.api import SearchRequest, search
 from selector.errors import SelectorError
 from selector.tracking import local_artifact_root, trial_run_content
 from tests.conftest import TINY, free_port
+from tests.helpers.tracking import trial_runs
 
 CELL = {"cell": CategoricalDistribution(["gru", "lstm"])}
 CURVES = [{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_score": 0.5, "train_seconds": 0.1},
@@ -57,16 +57,6 @@ def test_unfinished_trials_say_why(state: TrialState, attrs: dict[str, object], 
     assert tag["selector.state_reason"] == attrs["state_reason"]
     assert {m.key for m in metrics} >= {"parameters"}
     assert "best_val_rmse" not in {m.key for m in metrics}
-
-
-def trial_runs(client: MlflowClient, parent_run_id: str) -> dict[int, Run]:
-    """The study run's nested trial runs by trial number; no trial may be logged twice."""
-    parent = client.get_run(parent_run_id)
-    runs = client.search_runs([parent.info.experiment_id],
-                              f"tags.mlflow.parentRunId = '{parent_run_id}'")
-    numbers = [int(r.data.tags["selector.trial"]) for r in runs]
-    assert len(numbers) == len(set(numbers)), "a trial was logged twice"
-    return dict(zip(numbers, runs, strict=True))
 
 
 @pytest.mark.slow
@@ -133,6 +123,7 @@ def test_an_unreachable_store_fails_before_training_with_the_password_masked(
     assert study.trials == []  # nothing trained
 
 
+@pytest.mark.slow
 def test_no_tracking_leaves_no_store(tmp_path: Path, local_tracking_store: str) -> None:
     space = tmp_path / "tiny.yaml"
     space.write_text(TINY.replace("max_epochs: 3", "max_epochs: 1"))

@@ -21,10 +21,10 @@ from selector.cli import app
 from selector.dashboard import ServerProcess
 from selector.study import counted_trials
 from tests.conftest import TINY, free_port, selector
-from tests.test_tracking import trial_runs
+from tests.helpers.tracking import trial_runs
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-START = Path(__file__).parents[1] / "mlflow" / "start.py"
+START = Path(__file__).parents[2] / "mlflow" / "start.py"
 
 
 def stock_server(folder: Path, port: int) -> ServerProcess:

@@ -1,0 +1,113 @@
+"""The recommend pipeline with a fake comparison step: search bookkeeping, decision, gates,
+reports, export and stored state, without training anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import create_trial
+
+from selector.api import RecommendRequest, SearchRequest, report_study, run_recommendation
+from selector.data import DataOptions
+from selector.data.dataset import SequenceData
+from selector.errors import ParameterError
+from selector.final import FinalModels
+from selector.records import FinalComparison, ModelConfig, Preferences
+from selector.state import TrialAttrs, record_study, study_state
+from selector.system import SequenceSystem
+from selector.training import EpochHistory, Fitted, build_net
+from tests.conftest import long_frame, write
+from tests.helpers.records import CONFIG, comparison
+
+GRU_WINS = comparison([0.90, 0.91, 0.905], [0.80, 0.81, 0.79])
+
+
+class FakeComparison:
+    """The final comparison step: stores and returns ``result``, with untrained models."""
+
+    def __init__(self, result: FinalComparison) -> None:
+        self.result = result
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, study: optuna.Study, data: SequenceData, settings: Any,
+                 **options: Any) -> FinalModels:
+        self.calls.append({"study": study.study_name, **options})
+        record_study(study, final=self.result.to_dict())  # as `selector.final.compare` does
+        models: dict[str, list[Fitted | None]] = {}
+        for cell in ("gru", "lstm"):
+            net = build_net(ModelConfig(**{**CONFIG, "cell": cell, "hidden_size": 4}), data)
+            system = SequenceSystem(net, data.task, learning_rate=1e-3, weight_decay=0.0)
+            models[cell] = [Fitted(system, EpochHistory())] * len(self.result.seeds)
+        return FinalModels(self.result, models)
+
+
+def searched(tmp_path: Path, tiny_space: str) -> SearchRequest:
+    """A request whose study already holds its trials: the search step runs none."""
+    data = str(write(long_frame(40), tmp_path / "seqs.csv"))
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="p", direction="maximize")
+    for number, (cell, value) in enumerate([("gru", 0.9), ("lstm", 0.8)]):
+        study.add_trial(create_trial(
+            value=value, params={"cell": cell},
+            distributions={"cell": CategoricalDistribution(["gru", "lstm"])},
+            user_attrs=TrialAttrs(cell=cell, config={**CONFIG, "cell": cell},
+                                  curves=({"epoch": 1, "train_seconds": 0.1, "val_score": value,
+                                           "train_loss": 1.0, "val_loss": 1.0},),
+                                  state_reason=f"trial {number}").to_attrs()))
+    return SearchRequest(data=data, space=tiny_space, study_name="p", storage=storage,
+                         n_trials=2, data_options=DataOptions(target="label"),
+                         tracking_uri=None)
+
+
+def test_the_pipeline_decides_reports_exports_and_stores_what_its_comparison_found(
+        tmp_path: Path, tiny_space: str) -> None:
+    fake = FakeComparison(GRU_WINS)
+    request = RecommendRequest(search=searched(tmp_path, tiny_space), seeds=3, refit=False,
+                               output_dir=str(tmp_path / "out"))
+    result = run_recommendation(request, comparison=fake)
+    assert len(fake.calls) == 1 and fake.calls[0]["seeds"] == (0, 1, 2)
+    assert result.recommendation.verdict == "gru" and result.gates is None
+    assert result.summary.n_trials == 2  # the stored trials; none were run
+    out = tmp_path / "out"
+    written = json.loads((out / "recommendation.json").read_text())
+    assert written["verdict"] == "gru" and "Verdict: GRU" in (out / "report.md").read_text()
+    assert (out / "model" / "model.onnx").exists()
+    state = study_state(optuna.load_study(study_name="p", storage=request.search.storage))
+    assert state.profile is not None and state.profile.n_sequences == 40
+    assert state.decision is not None and state.decision.preferences == Preferences()
+    again = report_study("p", storage=request.search.storage, output_dir=str(tmp_path / "r"))
+    assert again.recommendation.verdict == "gru"  # re-decided from the stored state alone
+
+
+def test_gates_say_what_changed_and_what_failed(tmp_path: Path, tiny_space: str) -> None:
+    baseline = tmp_path / "before.json"
+    search = searched(tmp_path, tiny_space)
+    first = run_recommendation(RecommendRequest(
+        search=search, refit=False, output_dir=str(tmp_path / "a")),
+        comparison=FakeComparison(comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])))
+    baseline.write_text(json.dumps(first.document))  # LSTM was chosen last time
+    changed = run_recommendation(RecommendRequest(
+        search=search, refit=False, output_dir=str(tmp_path / "b"), baseline=str(baseline)),
+        comparison=FakeComparison(GRU_WINS))
+    assert changed.gates == "changed" and changed.document["gates"]["status"] == "changed"
+    failed = run_recommendation(RecommendRequest(
+        search=search, refit=False, output_dir=str(tmp_path / "c"), min_score=0.99),
+        comparison=FakeComparison(GRU_WINS))
+    assert failed.gates == "failed"
+    checks = {c["name"]: c["passed"] for c in failed.document["gates"]["checks"]}
+    assert checks["min-score"] is False
+
+
+def test_a_bad_baseline_fails_before_any_comparison(tmp_path: Path, tiny_space: str) -> None:
+    fake = FakeComparison(GRU_WINS)
+    (tmp_path / "other.json").write_text('{"schema": "someone-else/1"}')
+    request = RecommendRequest(search=searched(tmp_path, tiny_space), refit=False,
+                               baseline=str(tmp_path / "other.json"))
+    with pytest.raises(ParameterError, match=r"baseline must be a recommendation\.json") as bad:
+        run_recommendation(request, comparison=fake)
+    assert bad.value.parameter == "baseline" and fake.calls == []

@@ -1,0 +1,62 @@
+"""selector from a notebook: a DataFrame or arrays in, a typed recommendation out, and the
+caller's process left as it was."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import mlflow
+import numpy as np
+import pytest
+
+import selector
+from selector.records import Recommendation
+from tests.conftest import long_frame
+
+
+def process_state() -> dict[str, Any]:
+    """What a library call must not change in its caller's process."""
+    loggers = ["", "optuna", "lightning", "lightning.pytorch", "mlflow", "selector", "torch"]
+    return {"levels": {n: logging.getLogger(n).level for n in loggers},
+            "handlers": {n: list(logging.getLogger(n).handlers) for n in loggers},
+            "warnings": list(warnings.filters), "environ": dict(os.environ),
+            "tracking_uri": mlflow.get_tracking_uri(), "backend": matplotlib.get_backend()}
+
+
+def arrays(n: int = 60, steps: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, steps, 2)).astype("float32")
+    lengths = rng.integers(3, steps + 1, size=n)
+    return X, (X[:, :3, 0].mean(axis=1) > 0).astype("int64"), lengths
+
+
+@pytest.mark.slow
+def test_recommend_on_a_dataframe_then_on_arrays_leaves_the_process_as_it_was(
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert callable(selector.recommend)  # its imports (torch, Lightning) set their loggers up
+    logging.getLogger("optuna").setLevel(logging.INFO)  # a notebook user's own choices
+    warnings.simplefilter("default")
+    before = process_state()
+
+    table = selector.recommend(long_frame(60), target="label", n_trials=2, seeds=2,
+                               space=tiny_space, accelerator="cpu")
+    assert isinstance(table.recommendation, Recommendation)
+    assert table.summary.study_name.startswith("selector-dataframe-")
+    saved = list((tmp_path / "selector-output" / "inputs").glob("dataframe-*.parquet"))
+    assert len(saved) == 1 and table.document["profile"]["n_sequences"] == 60
+
+    from_arrays = selector.recommend(arrays(), n_trials=2, seeds=2, space=tiny_space,
+                                     accelerator="cpu", tracking=False, register=False)
+    assert from_arrays.summary.study_name.startswith("selector-arrays-")
+    assert from_arrays.document["profile"]["task"] == "classification"
+    assert from_arrays.recommendation.verdict in ("gru", "lstm", None)
+
+    after = process_state()
+    for key in before:
+        assert after[key] == before[key], f"the library changed the process's {key}"
