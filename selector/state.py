@@ -7,8 +7,8 @@ the schema version it was written with (`SCHEMA_ATTR`): an older one is migrated
 read, a newer or unknown one is refused with both versions named.
 
 Version history:
-    0: before the version was stored (selector <= 0.4): the same keys, no ``selector.schema``,
-       and a cut trial is known only from its state reason.
+    0: before the version was stored: the same keys, without ``selector.schema`` and the
+       settings' ``data_fidelity`` (default True); a budget-cut trial said so only in words.
     1: ``selector.schema``; trials store ``cut``.
 """
 
@@ -72,7 +72,7 @@ class TrialAttrs:
         return attrs
 
     @classmethod
-    def from_attrs(cls, attrs: Mapping[str, Any], schema: int = SCHEMA_VERSION) -> TrialAttrs:
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> TrialAttrs:
         """The record of stored attributes; keys selector does not own are left out."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in attrs.items() if k in known}
@@ -80,8 +80,6 @@ class TrialAttrs:
             values["curves"] = tuple(values["curves"])
         if values.get("test_outcomes") is not None:
             values["test_outcomes"] = tuple(values["test_outcomes"])
-        if schema < 1 and "cut by --budget" in str(values.get("state_reason", "")):
-            values["cut"] = True
         return cls(**values)
 
     def model_config(self) -> ModelConfig:
