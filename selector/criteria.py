@@ -7,6 +7,7 @@ import math
 import statistics
 
 from selector.choices import sign
+from selector.errors import param
 from selector.records import (
     Budgets,
     CellEvidence,
@@ -232,8 +233,8 @@ def _l1(final: FinalComparison, profile: DataProfile, c: Comparison) -> Criterio
     if not any(matters):
         return _criterion("L1", False, "no", evidence + " No evidence that distant context "
                           "matters here: neither cell's models use it. If the task needs it, "
-                          "they did not learn it within this budget (e.g. --space "
-                          "long_sequences).")
+                          f"they did not learn it within this budget (e.g. "
+                          f"{param('space', 'long_sequences')}.")
     seeds = sorted(set(drops["gru"]) & set(drops["lstm"]))
     diff = seed_t_interval([drops["gru"][s] - drops["lstm"][s] for s in seeds], c.level)
     evidence += " Distant context matters."

@@ -25,6 +25,7 @@ import numpy as np
 
 from selector.criteria import cost_line, interval_text, size_line, worthwhile_win
 from selector.criteria import criteria as criteria_rows
+from selector.errors import param
 from selector.records import (
     Budgets,
     CellEvidence,
@@ -65,14 +66,14 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
     cost["val_score"] = statistics.fmean(r.val_score for r in final.runs)
     violations = []
     if budgets.max_params is not None and cost["parameters"] > budgets.max_params:
-        violations.append(f"{cost['parameters']:,.0f} parameters > --max-params "
-                          f"{budgets.max_params:,}")
+        violations.append(f"{cost['parameters']:,.0f} parameters > "
+                          f"{param('max_params', budgets.max_params)}")
     if budgets.max_latency_ms is not None and cost["latency_ms_p50"] > budgets.max_latency_ms:
-        violations.append(f"latency {cost['latency_ms_p50']:.2f} ms > --max-latency-ms "
-                          f"{budgets.max_latency_ms:g}")
+        violations.append(f"latency {cost['latency_ms_p50']:.2f} ms > "
+                          f"{param('max_latency_ms', budgets.max_latency_ms)}")
     if budgets.max_train_seconds is not None and cost["train_seconds"] > budgets.max_train_seconds:
-        violations.append(f"training {cost['train_seconds']:.1f} s > --max-train-time "
-                          f"{budgets.max_train_seconds:g}")
+        violations.append(f"training {cost['train_seconds']:.1f} s > "
+                          f"{param('max_train_seconds', budgets.max_train_seconds)}")
     return CellEvidence(cell=final.cell, trial=final.trial, config=final.config,
                         test_scores=scores, test_mean=statistics.fmean(scores),
                         test_std=statistics.stdev(scores) if len(scores) > 1 else 0.0,
@@ -117,7 +118,7 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
     cells = {c.cell: cell_evidence(c, budgets) for c in final.cells}
     maximize = final.direction == "maximize"
     if preferences.min_gain is not None:
-        min_gain, source = preferences.min_gain, "--min-gain"
+        min_gain, source = preferences.min_gain, param("min_gain")
     elif maximize or "gru" not in cells:
         min_gain, source = MIN_GAIN[prefer], f"preset {prefer}"
     else:  # relative to a score the decision may look at: validation, never test
@@ -180,23 +181,23 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
     why += [f"{name.upper()} has no complete search trial to retrain." for name in sorted(missing)]
     if not feasible:
         return None, "none", [*why, "No cell meets the hard budgets: loosen them or search a "
-                                    "smaller space (e.g. --space edge)."]
+                                    f"smaller space (e.g. {param('space', 'edge')})."]
     if len(feasible) == 1:
         if missing:  # never tried (all pruned or failed, or the budget ended the search)
             return feasible[0], "toss-up", [*why, (
                 f"{feasible[0].upper()} is the only cell with a trained candidate: nothing was "
-                "compared. Run more trials (or a larger --budget) before relying on it.")]
+                f"compared. Run more trials (or a larger {param('budget')}) before relying on it.")]
         return feasible[0], "clear", [*why, f"{feasible[0].upper()} is the only cell that fits."]
     learners = [name for name in feasible if c.learned.get(name)]
     why += [f"{name.upper()} did not learn: none of its {c.runs[name]} final run(s) beat the "
-            "trivial baseline" + (f" ({c.cut[name]} of them cut short by --budget)."
+            "trivial baseline" + (f" ({c.cut[name]} of them cut short by {param('budget')})."
                                   if c.cut.get(name) else ".")
             for name in feasible if name not in learners]
     if not learners:
         return None, "none", [*why, "Neither cell learned the task: no recommendation. Give "
                                     "training more epochs (a search space with a larger "
-                                    "max_epochs, e.g. --space long_sequences) or a larger "
-                                    "--budget, or check that the inputs can predict the target."]
+                                    f"max_epochs, e.g. {param('space', 'long_sequences')}) or a larger "
+                                    f"{param('budget')}, or check that the inputs can predict the target."]
     if len(learners) == 1:
         learner, other = learners[0], next(n for n in feasible if n != learners[0])
         cut = bool(c.cut.get(other))  # given more time, it might have learned
@@ -204,7 +205,7 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
             f"{learner.upper()} is named because it learned the task at all, in "
             f"{c.learned[learner]} of {c.runs[learner]} runs, " + (
                 "within the time the budget gave both cells; no gain was measured. A larger "
-                "--budget may change this." if cut else
+                f"{param('budget')} may change this." if cut else
                 f"while {other.upper()} did not within its warm-up; no gain was measured."))]
     assert c.cost_index is not None and c.size_ratio is not None
     if c.gain_mean is None or c.ci_low is None:
@@ -217,7 +218,7 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
             f"{c.gain_mean:+.4g} {score})"
         return pick, "toss-up", [*why, (
             f"Toss-up: {few}{shown}, too little for an interval; {pick.upper()} is named for "
-            f"its cost ({cost_line(c)}; {size_line(c)}). Run again with a larger --budget "
+            f"its cost ({cost_line(c)}; {size_line(c)}). Run again with a larger {param('budget')} "
             "before relying on it.")]
     gain, worth = c.gain_mean, c.min_gain
     interval = interval_text(c)
@@ -251,12 +252,12 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
         return cheaper, "toss-up", [*why, on_par, (
             f"Inconclusive: {leader.upper()} scored better on average by {abs(gain):.4g}, but "
             f"not credibly, and {cheaper.upper()} is cheaper ({cost_line(c)}). Re-run with "
-            "more --seeds before relying on this (E1).")]
+            f"more {param('seeds')} before relying on this (E1).")]
     sure = "clear" if equivalent and gap >= CLEAR_COST else "lean"
     tail = f"{cheaper.upper()} is cheaper as measured here ({cost_line(c)})."
     if not equivalent:
         tail += (" The interval is too wide to rule out a worthwhile difference: more "
-                 "--seeds would sharpen it.")
+                 f"{param('seeds')} would sharpen it.")
     return cheaper, sure, [*why, on_par, tail]
 
 

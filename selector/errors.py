@@ -6,8 +6,38 @@ any other exception is a bug in selector and exits with 1.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+ParameterStyle = Callable[[str, Any], str]
+
+
+def python_style(name: str, value: Any = None) -> str:
+    """A parameter as a Python caller writes it: ``max_params``, ``refit=False``."""
+    return name if value is None else f"{name}={value!r}"
+
+
+_STYLE: contextvars.ContextVar[ParameterStyle] = contextvars.ContextVar(
+    "selector_parameter_style", default=python_style)
+
+
+def param(name: str, value: Any = None) -> str:
+    """How messages name parameter ``name`` (with ``value``, when a value is advised): as
+    Python does, or as the front end in charge says (the CLI: its flags, `parameter_style`)."""
+    return _STYLE.get()(name, value)
+
+
+@contextlib.contextmanager
+def parameter_style(style: ParameterStyle) -> Iterator[None]:
+    """Name parameters with ``style`` in the messages made inside this block."""
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
 
 
 class SelectorError(Exception):
@@ -19,8 +49,8 @@ class SelectorError(Exception):
 class ParameterError(SelectorError, ValueError):
     """A parameter of a library call breaks its rule: out of range, or not one of its choices.
 
-    ``parameter`` is the Python name (``n_trials``); the CLI shows its flag instead
-    (`render`). The message names the rule, the value given and, where there are choices, the
+    ``parameter`` is the Python name (``n_trials``); the message names it as `param` does
+    (the CLI: its flag). The message names the rule, the value given and, where there are choices, the
     valid ones.
     """
 
@@ -32,7 +62,7 @@ class ParameterError(SelectorError, ValueError):
         self.choices = tuple(choices)
         self.misspelled = misspelled if misspelled is not None else \
             value if isinstance(value, str) else None  # what a close choice is sought for
-        super().__init__(self.render(parameter))
+        super().__init__(self.render(param(parameter)))
 
     def render(self, name: str) -> str:
         """The message, with the parameter called ``name`` (a flag, in the CLI)."""

@@ -27,7 +27,7 @@ from selector.choices import sign
 from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
-from selector.errors import SelectorError
+from selector.errors import SelectorError, param
 from selector.records import (
     CELLS,
     COMPARISON_VERSION,
@@ -230,7 +230,7 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
             break
     cut = sum(r.cut for rs in runs.values() for r in rs)
     if cut:
-        notes.append(f"{cut} run(s) were cut short by --budget (best epoch so far kept).")
+        notes.append(f"{cut} run(s) were cut short by {param('budget')} (best epoch so far kept).")
     return notes
 
 
@@ -278,7 +278,7 @@ def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, pl
                      val_set=SplitDataset(data, planned.val), deadline=deadline)
     except NonFiniteLossError as exc:
         raise SelectorError(f"the final {config.cell.upper()} run with seed {seed} diverged "
-                            f"({exc}); its search trials did not. Try other --seeds or a search "
+                            f"({exc}); its search trials did not. Try other {param('seeds')} or a search "
                             "space with lower learning rates.") from None
     net = fitted.system.net
     cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(planned.train),
@@ -359,12 +359,13 @@ def refit(study: optuna.Study, final: FinalModels, cell: str, data: SequenceData
                      deadline=deadline)
     except NonFiniteLossError as exc:
         raise SelectorError(f"the refit of {cell.upper()} on train + validation diverged ({exc}); "
-                            "hand over the best seed's model instead with --no-refit.") from None
+                            "hand over the best seed's model instead with "
+                            f"{param('refit', False)}.") from None
     trained = int(fitted.history.epochs[0]["epoch"])
     record = Refit(cell=cell, seed=seed, epochs=trained,
                    train_seconds=fitted.history.epochs[0]["train_seconds"],
                    test_score=evaluate(fitted.system, data, data.splits.test))
-    notes = comparison.budget_notes + ((f"the refit was cut by --budget after {trained} of "
+    notes = comparison.budget_notes + ((f"the refit was cut by {param('budget')} after {trained} of "
                                         f"{epochs} epochs.",) if fitted.cut else ())
     final.comparison = replace(comparison, refit=record, budget_notes=notes,
                                setup_seconds=comparison.setup_seconds + fitted.setup_seconds)

@@ -19,6 +19,7 @@ from selector.choices import sign
 from selector.cost import Latency, latency
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
+from selector.errors import param
 from selector.fidelity import Fidelity
 from selector.model import RecurrentNet, count_parameters
 from selector.records import Budgets
@@ -112,10 +113,11 @@ class Objective:
         record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)
         reasons = []
         if self.budgets.max_params is not None and params > self.budgets.max_params:
-            reasons.append(f"{params:,} parameters > --max-params {self.budgets.max_params:,}")
+            reasons.append(f"{params:,} parameters > "
+                           f"{param('max_params', self.budgets.max_params)}")
         if self.budgets.max_latency_ms is not None and first.p50_ms > self.budgets.max_latency_ms:
-            reasons.append(f"latency {first.p50_ms:.2f} ms > --max-latency-ms "
-                           f"{self.budgets.max_latency_ms:g}")
+            reasons.append(f"latency {first.p50_ms:.2f} ms > "
+                           f"{param('max_latency_ms', self.budgets.max_latency_ms)}")
         if reasons:
             reason = "rejected before training: " + "; ".join(reasons)
             record_trial(trial, state_reason=reason, rejected=True)

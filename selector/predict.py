@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from selector.choices import Runtime, check_choice, choices
 from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, load_inputs
 from selector.data.options import DataOptions
-from selector.errors import SelectorError
+from selector.errors import SelectorError, param
 from selector.export import (
     MODEL_FILE,
     MODEL_SCHEMA,
@@ -30,7 +31,7 @@ from selector.export import (
     quiet_torchscript,
 )
 
-RUNTIMES = ("torchscript", "onnx")
+RUNTIMES = choices(Runtime)
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
@@ -91,8 +92,7 @@ class _Runner:
     """One runtime over the exported model: equal-length float/int batches in, arrays out."""
 
     def __init__(self, bundle: ModelBundle, runtime: str) -> None:
-        if runtime not in RUNTIMES:
-            raise SelectorError(f"--runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+        check_choice("runtime", runtime, Runtime)
         self.runtime = runtime
         if runtime == "onnx":
             import onnxruntime
@@ -163,7 +163,7 @@ def write_predictions(frame: pd.DataFrame, output: str) -> None:
     path = Path(output).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".tsv", ".parquet"):
-        raise SelectorError(f"--output {output}: expected a .csv, .tsv or .parquet file name, "
+        raise SelectorError(f"{param('output')} {output}: expected a .csv, .tsv or .parquet file name, "
                             "or - for CSV on stdout.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":

@@ -32,7 +32,7 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
-from selector.errors import SelectorError, causes
+from selector.errors import SelectorError, causes, param
 from selector.files import WriteError
 from selector.urls import mask_url
 
@@ -120,7 +120,7 @@ def check_study_file(url: str) -> None:
     database = sqlite_file(url)
     if database is not None:
         check_sqlite_file(database, expected=OPTUNA_TABLES, what="the study storage",
-                          hint="Pass --storage sqlite:///another.db (or fix the path).")
+                          hint=f"Pass {param('storage', 'sqlite:///another.db')} (or fix the path).")
 
 
 class _Reconnect:
@@ -142,7 +142,7 @@ class _Reconnect:
                         f"cannot write to the study storage {mask_url(self.url)}: "
                         f"{_first_line(exc)}. Finished trials are safe in it: free space (or "
                         "fix its permissions) and run the same command again to resume; a "
-                        f"trial that was running is retried after --stale-after seconds.") \
+                        f"trial that was running is retried after {param('stale_after')} seconds.") \
                         from None
                 if not is_connection_error(exc):
                     raise

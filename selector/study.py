@@ -25,7 +25,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from selector.errors import SelectorError, causes, did_you_mean
+from selector.errors import SelectorError, causes, did_you_mean, param
 from selector.records import CELLS, CellResult, SearchSummary
 from selector.state import TrialAttrs, record_study, study_state, trial_attrs
 from selector.storage import StudyLock, StudyStorage
@@ -45,7 +45,7 @@ def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSa
 
 IDENTITY = {  # what a study was made for (`StudyState.identity`): resumes must match it
     "task": "task",
-    "data_digest": "data (the file's content, the data options and --seed)",
+    "data_digest": "data (the file's content, the data options and the seed)",
     "space": "search space",
 }
 
@@ -68,7 +68,7 @@ def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[s
         study = load_existing(storage, study_name, sampler=sampler, pruner=pruner)
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise SelectorError(f"study '{study_name}' exists with other objectives; choose another "
-                            "--study-name or run it with the same --objective.")
+                            f"{param('study_name')} or run it with the same {param('objective')}.")
     stored = study_state(study)
     for key, value in identity.items():
         before = getattr(stored, key)
@@ -76,7 +76,7 @@ def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[s
             raise SelectorError(
                 f"study '{study_name}' was created for another {IDENTITY[key]}: "
                 f"{before!r}, here {value!r}. Resume it with the same data, options and "
-                "space, or choose another --study-name.")
+                f"space, or choose another {param('study_name')}.")
     record_study(study, **identity, **(settings or {}))
     if stored.uid is None:
         with StudyLock(storage, study_name):  # one id, even if several processes open it now

@@ -17,6 +17,7 @@ from selector.data import DataOptions, load_dataset
 from selector.objective import Objective, TrialFailed
 from selector.records import Budgets
 from selector.space import parse_space
+from selector.state import trial_attrs
 from selector.storage import StudyLock, storage_for
 from selector.study import (
     CellFairness,
@@ -76,8 +77,8 @@ def test_budget_rejects_before_training(tmp_path: Path, tiny_space: str) -> None
                               storage=f"sqlite:///{tmp_path / 'study.db'}")
     for trial in study.trials:
         assert trial.state == TrialState.PRUNED
-        assert trial.user_attrs["state_reason"].startswith("rejected before training: ")
-        assert "> --max-params 100" in trial.user_attrs["state_reason"]
+        assert trial_attrs(trial).state_reason.startswith("rejected before training: ")
+        assert "> max_params=100" in trial_attrs(trial).state_reason
         assert "curves" not in trial.user_attrs  # not one epoch was spent
     assert sum(c.rejected for c in summary.cells) == len(study.trials) == 4
 
@@ -95,7 +96,7 @@ def test_nan_loss_fails_the_trial_with_a_reason_and_the_study_goes_on(tmp_path: 
     assert len(study.trials) == 2
     for trial in study.trials:
         assert trial.state == TrialState.FAIL
-        assert trial.user_attrs["state_reason"].startswith("failed: non-finite loss: training "
+        assert trial_attrs(trial).state_reason.startswith("failed: non-finite loss: training "
                                                            "loss became nan at epoch 1")
 
 

@@ -12,6 +12,7 @@ import optuna
 from selector.api.requests import SearchRequest
 from selector.crossval import cross_validates
 from selector.data import SequenceData, fingerprint
+from selector.errors import param
 from selector.fidelity import Fidelity, search_fidelity
 from selector.files import check_writable
 from selector.interrupts import INTERRUPTS
@@ -52,7 +53,7 @@ def check_places(request: SearchRequest, output: Path | None = None) -> None:
         places += [(folder, "the MLflow store's folder")
                    for folder in local_folders(request.tracking_uri)]
     if output is not None:
-        places.append((output, "--output-dir"))
+        places.append((output, f"{param('output_dir')}"))
     for folder, what in places:
         check_writable(folder.expanduser(), what)
 

@@ -25,7 +25,7 @@ from selector.api import (
 )
 from selector.choices import Objective, check_choice
 from selector.cli.data_options import finite
-from selector.errors import ParameterError, SelectorError
+from selector.errors import SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
 from selector.urls import mask_url
 
@@ -114,15 +114,17 @@ QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress disp
 
 
 GATE_EXIT_CODES = {"passed": 0, "changed": 3, "failed": 4}
-FLAGS = {  # library parameters whose flag is not --<name with dashes>
-    "data": "DATA", "max_train_seconds": "--max-train-time", "refit": "--no-refit",
-    "register": "--no-register", "tracking_uri": "--tracking-uri",
-}
+FLAGS = {"data": "DATA", "max_train_seconds": "--max-train-time"}  # not --<name with dashes>
+NEGATED = {"refit": "--no-refit", "register": "--no-register", "tracking": "--no-tracking"}
 
 
-def flag_for(parameter: str) -> str:
-    """The CLI flag of a library parameter, for error messages."""
-    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+def flag_for(parameter: str, value: Any = None) -> str:
+    """The flag of a library parameter as messages show it (`selector.errors.param`): the one
+    place that maps the library's parameter names to this CLI's flags."""
+    if value is False and parameter in NEGATED:
+        return NEGATED[parameter]
+    flag = FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+    return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,11 +134,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with parameter_style(flag_for):  # the library's messages name flags, not names
+                return func(*args, **kwargs)
         except SelectorError as exc:
-            shown = exc.render(flag_for(exc.parameter)) if isinstance(exc, ParameterError) \
-                else str(exc)
-            stderr.print(f"Error: {shown}", style="red", markup=False, highlight=False, soft_wrap=True)
+            stderr.print(f"Error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
             raise

@@ -29,12 +29,12 @@ from selector.data.validate import (
     row_label,
     show,
 )
-from selector.errors import DataError, did_you_mean
+from selector.errors import DataError, did_you_mean, param
 
 
 def _reject_task(task: Task | None, allowed: tuple[Task, ...], layout: str, source: str) -> None:
     if task is not None and task not in allowed:
-        raise DataError(source, f"--task {task} does not fit {layout}; it supports "
+        raise DataError(source, f"{param('task')} {task} does not fit {layout}; it supports "
                         f"{' or '.join(allowed)}.")
 
 
@@ -96,10 +96,10 @@ def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
     """One row per time step: a sequence id, an optional order column, features, a target."""
     _reject_task(options.task, ("classification", "regression"), "long-format data", source)
     find = column_finder(frame, source)
-    id_col = find(options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "--id-col")
-    step_col = find(options.step_col, DEFAULT_STEP_COLUMNS, "order", "--step-col", required=False)
-    target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "target", "--target")
-    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "--split-col",
+    id_col = find(options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "id_col")
+    step_col = find(options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col", required=False)
+    target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "target", "target")
+    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col",
                      required=False)
     reserved = {id_col, step_col, target_col, split_col}
     features = _feature_columns(frame, options.features, reserved, source)
@@ -122,9 +122,9 @@ def from_text_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
     """One row per sequence: a text column and a label column."""
     _reject_task(options.task, ("classification", "regression"), "text data", source)
     find = column_finder(frame, source)
-    text_col = find(options.text_col, DEFAULT_TEXT_COLUMNS, "text", "--text-col")
-    target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "label", "--target")
-    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "--split-col",
+    text_col = find(options.text_col, DEFAULT_TEXT_COLUMNS, "text", "text_col")
+    target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "label", "target")
+    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col",
                      required=False)
     texts = frame[text_col]
     missing = texts.isna().to_numpy()
@@ -164,14 +164,14 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     """
     _reject_task(options.task, ("forecasting",), "a single time series", source)
     if options.split_col is not None:
-        raise DataError(source, "--split-col does not apply to forecasting: a single series is "
+        raise DataError(source, f"{param('split_col')} does not apply to forecasting: a single series is "
                         "always split in time order (train, then validation, then test).")
     find = column_finder(frame, source)
-    time_col = find(options.time_col, DEFAULT_TIME_COLUMNS, "time", "--time-col")
+    time_col = find(options.time_col, DEFAULT_TIME_COLUMNS, "time", "time_col")
     frame = sort_series(frame, time_col, source)
     features = _feature_columns(frame, options.features, {time_col}, source)
     if options.target is not None:
-        target_cols = [find(options.target, (), "target", "--target")]
+        target_cols = [find(options.target, (), "target", "target")]
         if target_cols[0] not in features:
             features.append(target_cols[0])
     else:
@@ -192,7 +192,7 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
                 source,
                 f"too few time steps for forecasting: the {name} part has {hi - lo} steps but one "
                 f"window needs lookback + horizon = {window}. The series has {n_steps} steps; "
-                "use a smaller --lookback/--horizon or a longer series.")
+                f"use a smaller {param('lookback')}/{param('horizon')} or a longer series.")
         parts[name] = np.arange(len(starts), len(starts) + len(segment_starts))
         starts.extend(segment_starts.tolist())
     sequences = [values[s:s + options.lookback] for s in starts]
@@ -316,9 +316,9 @@ def npz_lengths(arrays: dict[str, np.ndarray], X: np.ndarray, source: str) -> np
 
 
 def column_finder(frame: pd.DataFrame, source: str):
-    def find(given: str | None, defaults: tuple[str, ...], role: str, flag: str,
+    def find(given: str | None, defaults: tuple[str, ...], role: str, option: str,
              required: bool = True) -> str | None:
-        return resolve_column(frame, given, defaults, role=role, flag=flag, source=source,
+        return resolve_column(frame, given, defaults, role=role, option=option, source=source,
                               required=required)
     return find
 
@@ -329,7 +329,7 @@ def _feature_columns(frame: pd.DataFrame, chosen: tuple[str, ...] | None,
     if chosen is not None:
         for name in chosen:
             if name not in columns:
-                raise DataError(source, f"--features names column '{name}', which is not in the "
+                raise DataError(source, f"{param('features')} names column '{name}', which is not in the "
                                 f"file.{did_you_mean(name, columns)} Columns: {', '.join(columns)}.")
         return list(chosen)
     features = [c for c in columns if c not in reserved]

@@ -27,7 +27,7 @@ from selector.data.options import (
 )
 from selector.data.readers import read_npz, read_table
 from selector.data.validate import numeric_matrix, row_label
-from selector.errors import DataError
+from selector.errors import DataError, param
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ def _features(frame: pd.DataFrame, spec: InputSpec, source: str) -> list[str]:
 
 def _long(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
     find = column_finder(frame, source)
-    id_col = find(spec.options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "--id-col")
-    step_col = find(spec.options.step_col, DEFAULT_STEP_COLUMNS, "order", "--step-col",
+    id_col = find(spec.options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "id_col")
+    step_col = find(spec.options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col",
                     required=False)
     assert id_col is not None
     features = _features(frame, spec, source)
@@ -87,7 +87,7 @@ def _long(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
 
 def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
     find = column_finder(frame, source)
-    text_col = find(spec.options.text_col, DEFAULT_TEXT_COLUMNS, "text", "--text-col")
+    text_col = find(spec.options.text_col, DEFAULT_TEXT_COLUMNS, "text", "text_col")
     assert text_col is not None and spec.preprocessing.tokenizer_json is not None
     texts = frame[text_col]
     if texts.isna().any():
@@ -106,14 +106,14 @@ def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
 def _series(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
     """Every window of ``lookback`` steps; each forecasts the steps after its last time."""
     find = column_finder(frame, source)
-    time_col = find(spec.options.time_col, DEFAULT_TIME_COLUMNS, "time", "--time-col")
+    time_col = find(spec.options.time_col, DEFAULT_TIME_COLUMNS, "time", "time_col")
     assert time_col is not None
     frame = sort_series(frame, time_col, source)
     values = numeric_matrix(frame, _features(frame, spec, source), source)
     lookback = spec.options.lookback
     if len(values) < lookback:
         raise DataError(source, f"the series has {len(values)} steps; the model reads windows of "
-                        f"{lookback} (its --lookback).")
+                        f"{lookback} (its {param('lookback')}).")
     ends = range(lookback, len(values) + 1)
     times = frame[time_col].tolist()
     return Inputs(f"{time_col} (last input step)", [times[e - 1] for e in ends],

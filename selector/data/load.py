@@ -20,7 +20,7 @@ from selector.data.options import (
     DataOptions,
 )
 from selector.data.readers import file_kind, read_npz, read_table
-from selector.errors import DataError
+from selector.errors import DataError, param
 
 
 def load_dataset(source: str | Path, options: DataOptions | None = None) -> SequenceData:
@@ -59,8 +59,9 @@ def table_layout(frame: pd.DataFrame, options: DataOptions, source: str) -> str:
     raise DataError(
         source,
         "cannot tell how the table is laid out. Expected one of: a 'sequence_id' column (one row "
-        "per time step; or --id-col NAME), a 'text' column (one row per text; or --text-col "
-        "NAME), or a 'time' column (one series to forecast; or --time-col NAME). "
+        f"per time step; or {param('id_col', 'NAME')}), a 'text' column (one row per text; or "
+        f"{param('text_col', 'NAME')}), or a 'time' column (one series to forecast; or "
+        f"{param('time_col', 'NAME')}). "
         f"Columns: {', '.join(frame.columns)}.",
     )
 

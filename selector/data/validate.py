@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from selector.data.options import Task
-from selector.errors import DataError, did_you_mean
+from selector.errors import DataError, did_you_mean, param
 
 MAX_AUTO_CLASSES = 20
 
@@ -40,18 +40,19 @@ def resolve_column(
     defaults: Sequence[str],
     *,
     role: str,
-    flag: str,
+    option: str,
     source: str,
     required: bool = True,
 ) -> str | None:
-    """The column for ``role``: the one named by ``flag``, else the first conventional name found."""
+    """The column for ``role``: the one named by data option ``option`` (e.g. ``id_col``),
+    else the first conventional name found."""
     columns = list(frame.columns)
     if given is not None:
         if given in columns:
             return given
         raise DataError(
             source,
-            f"{flag} names column '{given}', which is not in the file.{did_you_mean(given, columns)}"
+            f"{param(option)} names column '{given}', which is not in the file.{did_you_mean(given, columns)}"
             f" Columns: {', '.join(columns)}.",
         )
     for name in defaults:
@@ -67,7 +68,8 @@ def resolve_column(
     expected = " or ".join(f"'{d}'" for d in defaults)
     raise DataError(
         source,
-        f"no {role} column: expected a column named {expected}, or pass {flag} NAME.{hint}"
+        f"no {role} column: expected a column named {expected}, or pass "
+        f"{param(option, 'NAME')}.{hint}"
         f" Columns: {', '.join(columns)}.",
     )
 
@@ -85,7 +87,7 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str) -> 
                 source,
                 f"column '{name}', {row_label(source, int(frame.index[pos]))}: "
                 f"{show(raw.iloc[pos])} is not a number; feature columns must be numeric "
-                "(drop the column, or choose features with --features).",
+                f"(drop the column, or choose features with {param('features')}).",
             )
         array = values.to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(over="ignore"):

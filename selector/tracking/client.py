@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from selector.errors import SelectorError
+from selector.errors import SelectorError, param
 from selector.storage import check_sqlite_file, sqlite_file
 from selector.urls import mask_url
 
@@ -35,7 +35,7 @@ def check_store_file(uri: str) -> None:
     database = sqlite_file(uri)
     if database is not None:
         check_sqlite_file(database, expected=MLFLOW_TABLES, what="the MLflow tracking store",
-                          hint="Point --tracking-uri (or MLFLOW_TRACKING_URI) at another store.")
+                          hint=f"Point {param('tracking_uri')} (or MLFLOW_TRACKING_URI) at another store.")
 
 
 def local_folders(uri: str) -> list[Path]:
@@ -74,8 +74,8 @@ def connect(uri: str) -> MlflowClient:
         raise SelectorError(
             f"cannot use the MLflow tracking store {mask_url(uri)}: {error_reason(exc)}. Check that "
             "it is running (and MLFLOW_TRACKING_USERNAME/PASSWORD for a server with auth), "
-            "point --tracking-uri (or MLFLOW_TRACKING_URI) at another store, or pass "
-            "--no-tracking to search without MLflow.") from None
+            f"point {param('tracking_uri')} (or MLFLOW_TRACKING_URI) at another store, or pass "
+            f"{param('tracking', False)} to search without MLflow.") from None
     return client
 
 

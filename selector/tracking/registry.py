@@ -16,7 +16,7 @@ import numpy as np
 from mlflow.entities import Metric, RunTag
 from mlflow.types import Schema, TensorSpec
 
-from selector.errors import SelectorError
+from selector.errors import SelectorError, param
 from selector.export import MODEL_FILE, quiet_torchscript
 from selector.tracking.client import connect
 
@@ -131,7 +131,7 @@ def champion_document(uri: str, model_name: str,
         except MlflowException:
             raise SelectorError(f"models:/{model_name}@{alias} (version {version.version}) has no "
                                 "recommendation.json on its run: was it registered by selector "
-                                "recommend? Pass --baseline PATH instead.") from None
+                                f"recommend? Pass {param('baseline', 'PATH')} instead.") from None
         document = json.loads(Path(path).read_text())
     return document, f"models:/{model_name}@{alias} (version {version.version})"
 

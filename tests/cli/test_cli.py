@@ -37,12 +37,14 @@ def test_bad_input_exits_2_with_one_clear_message(tmp_path: Path) -> None:
 def test_data_flags_reach_the_loader(long_csv: Path) -> None:
     result = runner.invoke(app, ["profile", str(long_csv), "--id-col", "sequnce_id"])
     assert result.exit_code == 2
+    assert "--id-col names column 'sequnce_id'" in result.stderr  # the flag, not id_col
     assert "Did you mean 'sequence_id'?" in result.stderr
 
 
 def test_bad_task_value_is_a_usage_error(long_csv: Path) -> None:
     result = runner.invoke(app, ["profile", str(long_csv), "--task", "clustering"])
     assert result.exit_code == 2 and "classification, regression, forecasting" in result.output
+    assert "--task must be one of the choices; got 'clustering'" in result.output
 
 
 def test_help_lists_data_options_once() -> None:

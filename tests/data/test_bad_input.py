@@ -47,21 +47,21 @@ def test_header_without_rows(tmp_path: Path) -> None:
 
 def test_misspelled_flag_column_suggests_closest(long_csv: Path) -> None:
     message = error_of(long_csv, DataOptions(id_col="sequnce_id"))
-    assert "--id-col names column 'sequnce_id'" in message
+    assert "id_col names column 'sequnce_id'" in message
     assert "Did you mean 'sequence_id'?" in message
 
 
 def test_missing_target_column_suggests_closest(tmp_path: Path) -> None:
     frame = long_frame().rename(columns={"label": "lable"})
     message = error_of(write(frame, tmp_path / "d.csv"))
-    assert "no target column" in message and "--target" in message
+    assert "no target column" in message and "target='NAME'" in message
     assert "Did you mean 'lable'?" in message
 
 
 def test_layout_cannot_be_told(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})
     message = error_of(write(frame, tmp_path / "d.csv"))
-    assert "cannot tell how the table is laid out" in message and "--id-col" in message
+    assert "cannot tell how the table is laid out" in message and "id_col='NAME'" in message
 
 
 def test_non_numeric_feature_names_column_and_row(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def test_an_unreachable_store_fails_before_training_with_the_password_masked(
         search(request)
     message = str(caught.value)
     assert "bob:***@127.0.0.1" in message and "hunter2" not in message
-    assert "--no-tracking" in message
+    assert "tracking=False" in message
     study = optuna.load_study(study_name="selector-digits", storage=request.storage)
     assert study.trials == []  # nothing trained
 
