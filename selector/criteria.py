@@ -1,5 +1,5 @@
-"""Each decision criterion (G1-G5, L1-L3, E1-E3; docs/criteria.md) checked against the
-measured evidence: does it apply to this data, and is its claim borne out here."""
+"""Each decision criterion (G1-G5, L1-L3, E1-E3; selector/docs/criteria.md) checked against
+the measured evidence: does it apply to this data, and is its claim borne out here."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The decision: measured evidence in, a verdict with every criterion out.
 
 Pure functions of plain records, so every branch can be tested on constructed evidence. The
-order of the rules (the criteria themselves: docs/criteria.md):
+order of the rules (the criteria themselves: selector/docs/criteria.md):
 
 1. hard budgets first: a cell that breaks one is out;
 2. LSTM only when its gain over GRU exceeds the minimum worthwhile gain *and* the paired

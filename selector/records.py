@@ -8,7 +8,7 @@ from typing import Any
 from selector.choices import Cell, Confidence, Direction, Prefer, Task, check_choice, choices
 from selector.errors import ParameterError, at_least, positive
 
-# Thresholds the decision criteria (docs/criteria.md) read off the profile.
+# Thresholds the decision criteria (selector/docs/criteria.md) read off the profile.
 SHORT_SEQUENCE_STEPS = 100  # G2: "sequences shorter than about 100 steps"
 SMALL_TRAINING_SET = 2_000  # G3: below this many training sequences, data is "small"
 LARGE_TRAINING_SET = 50_000  # L2: at or above this many, data is "large"
@@ -357,7 +357,8 @@ class Preferences:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One rule of docs/criteria.md applied to this data: does it apply, is it borne out."""
+    """One rule of selector/docs/criteria.md applied to this data: does it apply, is it borne
+    out."""
 
     id: str
     title: str

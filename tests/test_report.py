@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -10,10 +11,11 @@ import optuna
 import pytest
 
 from selector.api import report_study
+from selector.criteria import CLAIMS
 from selector.decision import decide
 from selector.errors import SelectorError
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
-from selector.report import SCHEMA_FILE, build_document, write_reports
+from selector.report import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports
 from selector.state import StoredDecision, record_study, study_state
 from tests.helpers.records import comparison, profile
 
@@ -85,3 +87,14 @@ def test_a_comparison_stored_by_an_older_selector_is_refused_by_name(tmp_path: P
     record_study(study, final=old)
     with pytest.raises(SelectorError, match=r"version 1.*reads version 2.*selector recommend"):
         report_study("r", storage=storage, output_dir=str(tmp_path / "o"))
+
+
+def test_the_criteria_the_report_cites_are_documented_in_the_installed_package() -> None:
+    document = resources.files("selector").joinpath("docs/criteria.md").read_text()
+    for cid in CLAIMS:
+        assert f"### {cid}:" in document, f"{cid} is not documented"
+    final = comparison([0.8, 0.81], [0.9, 0.91])
+    document = build_document(decide(final, profile(), Budgets(), Preferences()), final,
+                              profile(), summary(), {"plots": []})
+    page = to_markdown(report_blocks(document))
+    assert "selector/docs/criteria.md" in page and "../shared" not in page
