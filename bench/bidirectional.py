@@ -1,7 +1,7 @@
 """Bidirectional RNNs on long ragged sequences: padded per direction against packed.
 
 A training step (forward, backward, AdamW) of a bidirectional `RecurrentNet` on a batch of
-ragged sequences, the way selector trains it on CPU now (`selector.padded`: each direction on
+ragged sequences, the way selector trains it on CPU now (`selector.training.padded`: each direction on
 its own, the backward one reversed within each sequence's length) and the way it did before
 (packed sequences), against the unidirectional net of the same width on the same batch. Timed
 in interleaved rounds, medians. Goal: bidirectional / unidirectional at most 2.
@@ -20,10 +20,10 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bench._common import machine, table
-from selector.cost import interleaved_ms
-from selector.model import RecurrentNet
 from selector.records import ModelConfig
-from selector.training import reuse_freed_memory
+from selector.training.cost import interleaved_ms
+from selector.training.fit import reuse_freed_memory
+from selector.training.model import RecurrentNet
 
 
 def step(net: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> Callable[[], object]:

@@ -2,7 +2,7 @@
 
 For each shape (sequence length, hidden size, layers, batch; 8 input features) it measures
   - a training step (forward, backward, AdamW update) of `nn.LSTM`, `nn.GRU` and selector's
-    fast CPU GRU (`selector.fast_gru`, the same `nn.GRU` parameters), and
+    fast CPU GRU (`selector.training.fast_gru`, the same `nn.GRU` parameters), and
   - the inference latency of `nn.LSTM` and `nn.GRU` in PyTorch (eager) and exported to ONNX
     under ONNX Runtime: what a deployed model costs (exported models are plain `nn.GRU`).
 Each model has a linear head on the last step. Variants are timed in interleaved rounds and
@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from bench._common import machine, table
-from selector import fast_gru
-from selector.training import reuse_freed_memory
+from selector.training import fast_gru
+from selector.training.fit import reuse_freed_memory
 
 FEATURES = 8
 

@@ -33,8 +33,8 @@ def child(cell: str, epochs: int, source: str, hidden: int) -> None:
 
     from selector.data import load_dataset
     from selector.records import ModelConfig, TrainingSettings
-    from selector.study import threads_per_worker
-    from selector.training import build_net, fit
+    from selector.search.study import threads_per_worker
+    from selector.training.fit import build_net, fit
 
     torch.set_num_threads(threads_per_worker(1))
     data = load_dataset(source)

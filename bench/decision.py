@@ -10,7 +10,7 @@ model's outcome on every test sequence is kept. Then many comparisons are drawn 
   - **gap**: k seeds of the configuration against k seeds of its crippled copy: a real
     difference, so the rate at which the interval excludes zero is the power.
 
-Both the interval selector uses now (paired by seed and by test example, `selector.stats`)
+Both the interval selector uses now (paired by seed and by test example, `selector.decision.stats`)
 and the one it used before (a t interval over the k per-seed differences, seed noise only)
 are computed on the same draws, side by side.
 
@@ -38,10 +38,10 @@ from selector.crossval import FOLDS, Run, plan
 from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
+from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.records import ModelConfig, TrainingSettings
-from selector.stats import corrected_resampled, paired_gain, seed_t_interval
-from selector.system import score_direction
-from selector.training import build_net, fit, outcomes, score_of
+from selector.training.fit import build_net, fit, outcomes, score_of
+from selector.training.system import score_direction
 
 LEVEL = 0.95
 DATASETS = (  # source, data options, configuration

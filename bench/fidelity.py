@@ -2,7 +2,7 @@
 
 One generated dataset of at least 50,000 sequences; the same study settings (space, trials,
 seed, seeds of the final comparison) run twice, once with search epochs of 10,000-sequence
-chunks and a fixed validation sample (`selector.fidelity`, the default from 20,000 training
+chunks and a fixed validation sample (`selector.training.fidelity`, the default from 20,000 training
 sequences) and once reading the whole training split every epoch. Recorded for each: the time
 to the verdict, the search's share of it, the sequences its trials read, how many trials were
 pruned, and the verdict with each cell's chosen configuration, so that agreement is seen.
@@ -23,8 +23,8 @@ import optuna
 from bench._common import machine, table
 from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data import load_dataset
-from selector.fidelity import search_fidelity
-from selector.state import trial_attrs
+from selector.search.state import trial_attrs
+from selector.training.fidelity import search_fidelity
 
 SPACE = """
 params:

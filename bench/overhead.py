@@ -25,8 +25,8 @@ from selector.api import SearchRequest, prepare_study, search
 from selector.data.batching import SplitDataset
 from selector.data.load import load_dataset
 from selector.records import ModelConfig, TrainingSettings
-from selector.system import SequenceSystem, squared_error_sum
-from selector.training import build_net, fit, make_loader, reuse_freed_memory
+from selector.training.fit import build_net, fit, make_loader, reuse_freed_memory
+from selector.training.system import SequenceSystem, squared_error_sum
 
 SPACE = """\
 description: One fixed configuration (bench/overhead.py).

@@ -5,7 +5,7 @@ Each cell of the grid runs the real command in a fresh process, on a generated d
 classification, each at n sequences of a given length), with MLflow tracking and model
 registration in a temporary folder, exactly as a user would. Recorded per run: the wall time
 from process start to exit, the overrun beyond the budget (it must stay within
-`selector.budget.tolerance`), the peak resident memory, the trials the search ran, the verdict
+`selector.training.budget.tolerance`), the peak resident memory, the trials the search ran, the verdict
 and its confidence, and how many things the budget cut.
 
     python -m bench.scale                                  # the full grid, --budget 120 each
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench._common import machine, table
-from selector.budget import tolerance
+from selector.training.budget import tolerance
 
 TASKS = ("adding", "copy", "drift")
 SIZES = (1_000, 10_000, 50_000)

@@ -26,9 +26,9 @@ from bench._common import machine, table
 from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data.load import load_dataset
 from selector.records import TrainingSettings
-from selector.space import load_space
-from selector.system import score_direction
-from selector.training import build_net, fit
+from selector.search.space import load_space
+from selector.training.fit import build_net, fit
+from selector.training.system import score_direction
 
 
 def run_selector(data: str, trials: int, seeds: int, folder: Path) -> tuple[float, str, float]:

@@ -6,7 +6,7 @@ several points and any interval is wide. Below `CV_BELOW` sequences in train + v
 (not for forecasting, whose windows must stay in time order), each seed instead runs `FOLDS`
 folds over train + validation, the same folds and seeds for both cells; each fold is scored on
 the sequences it held out, and the comparison is judged with Nadeau and Bengio's corrected
-resampled t-test (`selector.stats.corrected_resampled`). The test split stays untouched until
+resampled t-test (`selector.decision.stats.corrected_resampled`). The test split stays untouched until
 the handed-over model's one final score.
 """
 

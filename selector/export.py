@@ -26,17 +26,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from selector.cost import Probe
 from selector.data.dataset import SequenceData
 from selector.data.options import DataOptions
 from selector.files import write_file
-from selector.system import SequenceSystem
+from selector.training.cost import Probe
+from selector.training.system import SequenceSystem
 
 MODEL_FILE = "selector-model.json"
 TORCHSCRIPT_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-MODEL_SCHEMA = "selector.model/1"
+MODEL_SCHEMA = "selector.training.model/1"
 PARITY_TOLERANCE = 1e-4  # max |export - PyTorch|, absolute, on probabilities or scaled values
 
 

@@ -2,8 +2,8 @@
 
 Both cells get the same seeds and the same splits, so their test scores pair up seed by seed
 and test example by test example; the runs go pair by pair, so a budget that ends early
-leaves whole pairs (`selector.schedule`). Besides the test outcomes and the costs of these
-runs, the speed measurements of `selector.timings` (G1, G5) and, for long sequences, both
+leaves whole pairs (`selector.search.schedule`). Besides the test outcomes and the costs of these
+runs, the speed measurements of `selector.training.timings` (G1, G5) and, for long sequences, both
 cells retrained with the same seeds on only the last part of each sequence (L1) feed the
 criteria. The result is stored on the study, so `selector report` re-renders it without
 retraining. `refit` then trains the chosen configuration on train + validation: the model
@@ -22,7 +22,6 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from selector.baselines import baselines
 from selector.choices import sign
 from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
@@ -40,7 +39,7 @@ from selector.records import (
     SeedRun,
     TrainingSettings,
 )
-from selector.schedule import (
+from selector.search.schedule import (
     CONTEXT_SHARES,
     MARGIN,
     expected_overheads,
@@ -49,11 +48,10 @@ from selector.schedule import (
     pair_slices,
     run_seconds,
 )
-from selector.state import record_study, study_state, trial_attrs
-from selector.study import best_by_cell, cell_of
-from selector.system import NonFiniteLossError, score_direction, score_name
-from selector.timings import equal_config, handed_over_latency
-from selector.training import (
+from selector.search.state import record_study, study_state, trial_attrs
+from selector.search.study import best_by_cell, cell_of
+from selector.training.baselines import baselines
+from selector.training.fit import (
     Fitted,
     build_net,
     evaluate,
@@ -63,6 +61,8 @@ from selector.training import (
     probe_for,
     score_of,
 )
+from selector.training.system import NonFiniteLossError, score_direction, score_name
+from selector.training.timings import equal_config, handed_over_latency
 
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
@@ -113,7 +113,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     ``refit``: a refit follows (`refit`), counted in the progress ``step`` reports.
 
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
-    (`selector.schedule.pair_slices`), then L1's runs if they fit; the timings end by
+    (`selector.search.schedule.pair_slices`), then L1's runs if they fit; the timings end by
     ``measure_until``. What was cut is said in the result's ``budget_notes``. With a
     deadline, each cell's best search trial scored on test (`TrialAttrs.test_outcomes`) is
     its first seed run, its model taken from ``kept`` when this process trained it.

@@ -25,8 +25,8 @@ from optuna.visualization import matplotlib as optuna_plots
 
 from selector.files import write_file
 from selector.records import CELLS, FinalComparison
-from selector.state import trial_attrs
-from selector.study import cell_of
+from selector.search.state import trial_attrs
+from selector.search.study import cell_of
 
 COLOURS = {"gru": "tab:blue", "lstm": "tab:orange"}
 BEST_CURVES_PER_CELL = 3

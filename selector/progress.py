@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from selector.study import COUNTED, best_by_cell
+from selector.search.study import COUNTED, best_by_cell
 
 
 class SearchProgress:

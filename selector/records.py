@@ -208,7 +208,7 @@ class SeedRun:
     cost: Cost
     outcomes: tuple[float, ...] = ()  # per scored sequence: 1/0 right or wrong, or squared error
     fold: int | None = None  # cross-validation: the fold whose held-out part was scored
-    learned: bool = True  # its validation score beat the trivial baseline's (selector.baselines)
+    learned: bool = True  # its validation score beat the trivial baseline's (selector.training.baselines)
     cut: bool = False  # --budget ended its training before early stopping did
     trial: int | None = None  # the search trial it is (--budget reuses a cell's best trial)
 

@@ -14,9 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from selector.baselines import LEARNED_SKILL
 from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
+from selector.training.baselines import LEARNED_SKILL
 
 REPORT_SCHEMA = "selector.recommendation/2"
 # What the gates can compare with: the decision part they read is the same in both versions.
@@ -52,7 +52,7 @@ def build_document(rec: Recommendation, final: FinalComparison, profile: DataPro
 
 
 def decision_document(rec: Recommendation) -> dict[str, Any]:
-    """The decision part of the document: what `selector.gates` compares between runs."""
+    """The decision part of the document: what `selector.decision.gates` compares between runs."""
     chosen = None
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)

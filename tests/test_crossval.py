@@ -9,7 +9,7 @@ import pytest
 
 from selector.crossval import CV_BELOW, FOLDS, cross_validates, plan
 from selector.data import DataOptions, load_dataset
-from selector.stats import corrected_resampled
+from selector.decision.stats import corrected_resampled
 
 
 def test_small_data_runs_the_same_k_folds_per_seed_and_never_touches_the_test_split() -> None:

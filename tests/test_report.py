@@ -11,12 +11,12 @@ import optuna
 import pytest
 
 from selector.api import report_study
-from selector.criteria import CLAIMS
-from selector.decision import decide
+from selector.decision.criteria import CLAIMS
+from selector.decision.decide import decide
 from selector.errors import SelectorError
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
 from selector.report import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports
-from selector.state import StoredDecision, record_study, study_state
+from selector.search.state import StoredDecision, record_study, study_state
 from tests.helpers.records import comparison, profile
 
 

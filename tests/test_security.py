@@ -66,4 +66,4 @@ def test_nothing_untrusted_is_unpickled(pattern: str) -> None:
              if re.search(pattern, line)]
     assert not found, f"{UNSAFE[pattern]}: {found}"
     assert "allow_pickle=False" in (PACKAGE / "data" / "readers.py").read_text()
-    assert "yaml.safe_load" in (PACKAGE / "space.py").read_text()
+    assert "yaml.safe_load" in (PACKAGE / "search" / "space.py").read_text()

@@ -33,8 +33,8 @@ from selector.report import (
     report_paths,
     write_reports,
 )
-from selector.space import SearchSpace
-from selector.state import record_study
+from selector.search.space import SearchSpace
+from selector.search.state import record_study
 from selector.tracking import (
     ModelHandover,
     Notify,
@@ -42,7 +42,7 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
-from selector.training import Fitted
+from selector.training.fit import Fitted
 from selector.urls import mask_url
 
 
@@ -144,7 +144,7 @@ def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files
     tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
             "selector.headline": rec.headline}
     if gates is not None:
-        tags["selector.gates"] = gates["status"]
+        tags["selector.decision.gates"] = gates["status"]
     metrics = {f"final/{c.cell}/test_{rec.score_name}": c.test_mean for c in rec.cells}
     if rec.comparison.gain_mean is not None:
         metrics["final/lstm_gain"] = rec.comparison.gain_mean  # positive: LSTM better

@@ -15,11 +15,11 @@ from selector.api.requests import RecommendRequest
 from selector.api.scope import scoped
 from selector.api.searching import search_study
 from selector.api.trials import ProgressHook, check_places
-from selector.budget import handover_reserve
 from selector.choices import GateStatus
 from selector.crossval import cross_validates
 from selector.data import load_dataset, profile_dataset
-from selector.decision import decide
+from selector.decision.decide import decide
+from selector.decision.gates import evaluate
 from selector.errors import ParameterError
 from selector.files import keeping
 from selector.final import (
@@ -27,7 +27,6 @@ from selector.final import (
     Step,
     compare,
 )
-from selector.gates import evaluate
 from selector.interrupts import INTERRUPTS
 from selector.records import (
     Recommendation,
@@ -37,8 +36,8 @@ from selector.report import (
     BASELINE_SCHEMAS,
     decision_document,
 )
-from selector.state import StoredDecision, record_study
-from selector.storage import (
+from selector.search.state import StoredDecision, record_study
+from selector.search.storage import (
     StudyLock,
     storage_for,
 )
@@ -46,6 +45,7 @@ from selector.tracking import (
     Notify,
     champion_document,
 )
+from selector.training.budget import handover_reserve
 from selector.urls import mask_url
 
 Comparer = Callable[..., FinalModels]  # `selector.final.compare`

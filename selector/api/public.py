@@ -24,7 +24,7 @@ from selector.data.memory import DataSource, as_source, is_in_memory
 from selector.errors import ParameterError
 from selector.predict import predict as predict_table
 from selector.records import Budgets, DataProfile, Preferences
-from selector.storage import DEFAULT_STORAGE
+from selector.search.storage import DEFAULT_STORAGE
 from selector.tracking import default_tracking_uri
 
 DATA_OPTIONS = tuple(f.name for f in fields(DataOptions) if f.name != "seed")

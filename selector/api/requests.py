@@ -15,14 +15,14 @@ from selector.records import (
     Budgets,
     Preferences,
 )
-from selector.space import SearchSpace, load_space, parse_space, preset_for
-from selector.state import StoredSettings, study_state
-from selector.storage import (
+from selector.search.space import SearchSpace, load_space, parse_space, preset_for
+from selector.search.state import StoredSettings, study_state
+from selector.search.storage import (
     DEFAULT_STALE_AFTER,
     DEFAULT_STORAGE,
     storage_for,
 )
-from selector.study import (
+from selector.search.study import (
     load_existing,
 )
 from selector.tracking import (
@@ -54,7 +54,7 @@ class SearchRequest:
     space_yaml: str | None = None  # the space itself, as stored with a study being joined
     deadline: float | None = None  # time.time() by which all training (search + final) ends
     final_seeds: int = 0  # fresh seed runs per cell the final comparison plans to train
-    data_fidelity: bool = True  # big data: search epochs are chunks (`selector.fidelity`)
+    data_fidelity: bool = True  # big data: search epochs are chunks (`selector.training.fidelity`)
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, str) or not self.data:
@@ -133,7 +133,7 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
 # -- the recommendation ----------------------------------------------------------------------
 
 PROFILE_ATTR = "selector.profile"
-DECISION_ATTR = "selector.decision"  # the preferences and budgets of the last recommendation
+DECISION_ATTR = "selector.decision.decide"  # the preferences and budgets of the last recommendation
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,18 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
-from selector.space import SearchSpace
-from selector.state import study_state
-from selector.study import (
+from selector.search.space import SearchSpace
+from selector.search.state import study_state
+from selector.search.study import (
     counted_trials,
     summarize,
 )
-from selector.system import score_name
 from selector.tracking import (
     Notify,
     StudyTracker,
 )
-from selector.training import Fitted
+from selector.training.fit import Fitted
+from selector.training.system import score_name
 from selector.urls import mask_url
 
 

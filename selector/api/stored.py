@@ -12,7 +12,7 @@ from selector.api.handover import write_plots
 from selector.api.pipeline import RecommendResult
 from selector.api.scope import scoped
 from selector.choices import Prefer
-from selector.decision import decide
+from selector.decision.decide import decide
 from selector.errors import SelectorError
 from selector.final import (
     stored_comparison,
@@ -29,12 +29,12 @@ from selector.report import (
     report_paths,
     write_reports,
 )
-from selector.state import StoredDecision, study_state
-from selector.storage import (
+from selector.search.state import StoredDecision, study_state
+from selector.search.storage import (
     DEFAULT_STORAGE,
     storage_for,
 )
-from selector.study import (
+from selector.search.study import (
     load_existing,
     summarize,
 )

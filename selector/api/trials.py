@@ -13,29 +13,29 @@ from selector.api.requests import SearchRequest
 from selector.crossval import cross_validates
 from selector.data import SequenceData, fingerprint
 from selector.errors import param
-from selector.fidelity import Fidelity, search_fidelity
 from selector.files import check_writable
 from selector.interrupts import INTERRUPTS
-from selector.objective import Objective, TrialFailed
-from selector.pruning import make_pruner
-from selector.schedule import SearchClock
-from selector.space import SearchSpace
-from selector.storage import (
+from selector.search.objective import Objective, TrialFailed
+from selector.search.pruning import make_pruner
+from selector.search.schedule import SearchClock
+from selector.search.space import SearchSpace
+from selector.search.storage import (
     StudyLock,
     sqlite_file,
     storage_for,
 )
-from selector.study import (
+from selector.search.study import (
     make_sampler,
     open_study,
     optimize,
 )
-from selector.system import score_direction
 from selector.tracking import (
     check_store_file,
     local_folders,
 )
-from selector.training import Fitted
+from selector.training.fidelity import Fidelity, search_fidelity
+from selector.training.fit import Fitted
+from selector.training.system import score_direction
 
 ProgressHook = Callable[[optuna.Study], None]
 

@@ -16,7 +16,7 @@ from selector.api.trials import ProgressHook, open_for, run_trials
 from selector.data import load_dataset
 from selector.errors import SelectorError
 from selector.interrupts import INTERRUPTS
-from selector.study import (
+from selector.search.study import (
     spawn_workers,
     threads_per_worker,
 )
@@ -24,7 +24,7 @@ from selector.tracking import (
     TrackingTarget,
     TrialLogger,
 )
-from selector.training import reuse_freed_memory
+from selector.training.fit import reuse_freed_memory
 
 
 def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | None,

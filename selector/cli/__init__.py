@@ -17,8 +17,8 @@ import torch
 
 from selector.cli.common import app, warn
 from selector.interrupts import raise_on_signals
-from selector.study import threads_per_worker
-from selector.training import reuse_freed_memory
+from selector.search.study import threads_per_worker
+from selector.training.fit import reuse_freed_memory
 
 __all__ = ["app", "main"]
 

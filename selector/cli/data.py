@@ -17,7 +17,7 @@ from selector.cli.data_options import with_data_options
 from selector.cli.show import profile_table
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.examples import EXAMPLES
-from selector.space import preset_for
+from selector.search.space import preset_for
 
 
 @app.command()

@@ -27,7 +27,7 @@ from selector.dashboard import experiment_path, is_loopback, is_server, selector
 from selector.errors import SelectorError
 from selector.predict import MLFLOW_SCHEMES, write_predictions
 from selector.predict import predict as run_predict
-from selector.storage import DEFAULT_STORAGE
+from selector.search.storage import DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
 

@@ -18,7 +18,6 @@ from selector.api import (
     run_recommendation,
     search,
 )
-from selector.budget import process_started, tolerance
 from selector.cli.common import (
     GATE_EXIT_CODES,
     AcceleratorOpt,
@@ -61,8 +60,9 @@ from selector.records import (
     Budgets,
     Preferences,
 )
-from selector.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
+from selector.search.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.tracking import DEFAULT_TRACKING_URI
+from selector.training.budget import process_started, tolerance
 
 
 @app.command()

@@ -23,7 +23,7 @@ from selector.records import (
     TrackingSummary,
 )
 from selector.report import summary_markdown
-from selector.space import preset_for
+from selector.search.space import preset_for
 
 
 def profile_table(p: DataProfile) -> Table:

@@ -9,7 +9,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from selector.errors import SelectorError, param
-from selector.storage import check_sqlite_file, sqlite_file
+from selector.search.storage import check_sqlite_file, sqlite_file
 from selector.urls import mask_url
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

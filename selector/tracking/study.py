@@ -38,9 +38,9 @@ from selector.data.profile import profile_dataset
 from selector.errors import SelectorError
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
-from selector.space import SearchSpace
-from selector.state import study_state, trial_attrs
-from selector.study import FINISHED
+from selector.search.space import SearchSpace
+from selector.search.state import study_state, trial_attrs
+from selector.search.study import FINISHED
 from selector.tracking.client import connect, error_reason, local_artifact_root
 from selector.tracking.trials import (
     ORPHAN_AFTER,
@@ -57,7 +57,7 @@ EXPERIMENT_TAGS = {
     "selector.kind": "study",
     "mlflow.experimentKind": "custom_model_development",  # open the UI's runs table, not GenAI
     "mlflow.note.content": "GRU vs LSTM search by selector. Each study is a parent run; its "
-    "trials are nested child runs, tagged selector.cell (group by it) and selector.state. The "
+    "trials are nested child runs, tagged selector.cell (group by it) and selector.search.state. The "
     "study's plots are in the parent run's artifacts, under plots/.",
 }
 
@@ -153,7 +153,7 @@ class StudyTracker:
                        study: optuna.Study, data: SequenceData, space: SearchSpace) -> str:
         profile = profile_dataset(data)
         run = client.create_run(experiment_id, run_name=study.study_name, tags={
-            "selector.role": "study", "selector.study": study.study_name,
+            "selector.role": "study", "selector.search.study": study.study_name,
             "selector.study_uid": uid, "selector.task": data.task,
             "mlflow.note.content": f"Study '{study.study_name}': {data.task} on "
             f"{data.source}, search space '{space.name}'. Child runs are its trials."})

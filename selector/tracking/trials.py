@@ -15,8 +15,8 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from optuna.trial import FrozenTrial, TrialState
 
-from selector.state import trial_attrs
-from selector.study import cell_of
+from selector.search.state import trial_attrs
+from selector.search.study import cell_of
 
 RETRY_AFTER_S = 30.0  # after a failure, wait this long before calling the store again
 ORPHAN_AFTER = timedelta(minutes=2)  # a finished trial nobody logged for this long: log it
@@ -83,7 +83,7 @@ def trial_run_content(trial: FrozenTrial,
     if trial.state == TrialState.COMPLETE and trial.values:
         metrics.append(Metric(f"best_val_{score_name}", float(trial.values[0]), end, 0))
     tags = {TRIAL: str(trial.number), "selector.cell": cell_of(trial) or "",
-            "selector.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
+            "selector.search.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
     if device:
         tags["selector.device"] = device
     if attrs.twin_of is not None:

@@ -58,7 +58,7 @@ from typer.testing import CliRunner
 from selector.cli import app
 from selector.data import DataOptions, load_dataset
 from selector.errors import SelectorError
-from selector.space import parse_space
+from selector.search.space import parse_space
 
 pytestmark = [
     pytest.mark.timeout(600),  # a hang fails the test instead of stalling CI

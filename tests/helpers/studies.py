@@ -11,5 +11,5 @@ from selector.api import SearchRequest
 def request(tmp_path: Path, space: str, **changes: object) -> SearchRequest:
     base = SearchRequest(data="example:digits", space=space, n_trials=6,
                          storage=f"sqlite:///{tmp_path / 'study.db'}", accelerator="cpu",
-                         tracking_uri=None)  # tests/test_tracking.py covers MLflow
+                         tracking_uri=None)  # tests/tracking/test_tracking.py covers MLflow
     return replace(base, **changes)

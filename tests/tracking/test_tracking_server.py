@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from selector.api import SearchRequest, search
 from selector.cli import app
 from selector.dashboard import ServerProcess
-from selector.study import counted_trials
+from selector.search.study import counted_trials
 from tests.conftest import TINY, free_port, selector
 from tests.helpers.tracking import trial_runs
 

@@ -1,0 +1,273 @@
+"""The decision: measured evidence in, a verdict with every criterion out.
+
+Pure functions of plain records, so every branch can be tested on constructed evidence. The
+order of the rules (the criteria themselves: selector/docs/criteria.md):
+
+1. hard budgets first: a cell that breaks one is out;
+2. LSTM only when its gain over GRU exceeds the minimum worthwhile gain *and* the paired
+   interval (seed and test-sample noise, `selector.decision.stats`) excludes zero (L3); GRU likewise
+   when it is credibly better;
+3. otherwise the cells are on par (G5) and the cheaper one wins, where "cheaper" counts only
+   cost differences larger than their own noise; when those are too small to tell, the
+   smaller network (multiply-adds per step, then parameters) wins.
+
+The cost index is a weighted geometric mean of the LSTM/GRU cost ratios, weighted by the
+``prefer`` preset; a measured ratio whose interval includes 1 enters it as 1.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import fields
+
+import numpy as np
+
+from selector.decision.criteria import cost_line, interval_text, size_line, worthwhile_win
+from selector.decision.criteria import criteria as criteria_rows
+from selector.decision.stats import corrected_resampled, log_ratio_interval, paired_gain
+from selector.errors import param
+from selector.records import (
+    Budgets,
+    CellEvidence,
+    Comparison,
+    DataProfile,
+    FinalCell,
+    FinalComparison,
+    Preferences,
+    Recommendation,
+)
+
+# Preset defaults. Minimum gain: absolute for accuracy, a share of GRU's validation RMSE.
+MIN_GAIN = {"edge": 0.01, "balanced": 0.005, "accuracy": 0.0}
+CONFIDENCE = {"edge": 0.95, "balanced": 0.95, "accuracy": 0.80}
+COST_WEIGHTS = {  # dimension -> weight in the cost index
+    "edge": {"latency_ms_p50": 2.0, "parameters": 1.0, "peak_memory_bytes": 1.0,
+             "time_to_best_s": 0.0},
+    "balanced": {"latency_ms_p50": 1.0, "parameters": 1.0, "peak_memory_bytes": 1.0,
+                 "time_to_best_s": 1.0},
+    "accuracy": {"latency_ms_p50": 1.0, "parameters": 1.0, "peak_memory_bytes": 1.0,
+                 "time_to_best_s": 1.0},
+}
+MEASURED = ("latency_ms_p50", "time_to_best_s")  # noisy: they count only when credible
+TOSS_UP_COST = 1.10  # cost indices closer than this are no reason to prefer either cell
+CLEAR_COST = 1.25  # an on-par verdict is clear when the winner is this much cheaper
+
+
+def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
+    """Average a cell's seed runs and check them against the hard budgets."""
+    scores = tuple(r.test_score for r in final.runs)
+    cost: dict[str, float] = {}
+    for f in fields(final.runs[0].cost):
+        values = [getattr(r.cost, f.name) for r in final.runs]
+        if f.name != "device" and None not in values:
+            cost[f.name] = statistics.fmean(values)
+    cost["train_seconds"] = statistics.fmean(r.train_seconds for r in final.runs)
+    cost["val_score"] = statistics.fmean(r.val_score for r in final.runs)
+    violations = []
+    if budgets.max_params is not None and cost["parameters"] > budgets.max_params:
+        violations.append(f"{cost['parameters']:,.0f} parameters > "
+                          f"{param('max_params', budgets.max_params)}")
+    if budgets.max_latency_ms is not None and cost["latency_ms_p50"] > budgets.max_latency_ms:
+        violations.append(f"latency {cost['latency_ms_p50']:.2f} ms > "
+                          f"{param('max_latency_ms', budgets.max_latency_ms)}")
+    if budgets.max_train_seconds is not None and cost["train_seconds"] > budgets.max_train_seconds:
+        violations.append(f"training {cost['train_seconds']:.1f} s > "
+                          f"{param('max_train_seconds', budgets.max_train_seconds)}")
+    return CellEvidence(cell=final.cell, trial=final.trial, config=final.config,
+                        test_scores=scores, test_mean=statistics.fmean(scores),
+                        test_std=statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                        cost=cost, violations=tuple(violations))
+
+
+def _paired(final: FinalComparison, level: float, block: int) -> dict[str, float | int | None]:
+    """The paired gain's fields of `Comparison` over the pairs of runs in which both cells
+    learned (a run that never beat the trivial baseline is not evidence either way); the
+    mean alone from one pair, nothing without both cells or any such pair."""
+    runs = {c.cell: {r.pair: r for r in c.runs if r.learned} for c in final.cells}
+    nothing = {"gain_mean": None, "ci_low": None, "ci_high": None, "p_value": None, "pairs": 0}
+    if set(runs) != {"gru", "lstm"}:
+        return nothing
+    keys = sorted(set(runs["gru"]) & set(runs["lstm"]))
+    maximize = final.direction == "maximize"
+    if len(keys) < 2:
+        if not keys:
+            return nothing
+        lstm, gru = runs["lstm"][keys[0]].test_score, runs["gru"][keys[0]].test_score
+        return {**nothing, "gain_mean": lstm - gru if maximize else gru - lstm, "pairs": 1}
+    if final.method == "cv":  # k-fold over train + val: each fold's held-out score, paired
+        sign = 1.0 if maximize else -1.0
+        gain = corrected_resampled(
+            [sign * (runs["lstm"][k].test_score - runs["gru"][k].test_score) for k in keys],
+            final.test_train_ratio, level,
+            examples=sum(len(runs["gru"][k].outcomes) for k in keys if k[0] == keys[0][0]))
+    else:
+        gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
+                           np.array([runs["gru"][k].outcomes for k in keys]),
+                           maximize=maximize, level=level, block=block)
+    return {"gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
+            "p_value": gain.p_value, "pairs": gain.pairs, "examples": gain.examples,
+            "seed_sd": gain.seed_sd, "example_sd": gain.example_sd}
+
+
+def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
+           preferences: Preferences) -> Recommendation:
+    """Apply the criteria to the measured evidence."""
+    prefer = preferences.prefer
+    level = preferences.confidence_level or CONFIDENCE[prefer]
+    cells = {c.cell: cell_evidence(c, budgets) for c in final.cells}
+    maximize = final.direction == "maximize"
+    if preferences.min_gain is not None:
+        min_gain, source = preferences.min_gain, param("min_gain")
+    elif maximize or "gru" not in cells:
+        min_gain, source = MIN_GAIN[prefer], f"preset {prefer}"
+    else:  # relative to a score the decision may look at: validation, never test
+        min_gain = MIN_GAIN[prefer] * cells["gru"].cost["val_score"]
+        source = f"preset {prefer}: {MIN_GAIN[prefer]:.1%} of GRU's validation {final.score_name}"
+    ratios, index, sure_costs = _cost_ratios(final, cells, COST_WEIGHTS[prefer], level)
+    size = (cells["lstm"].cost["macs_per_step"] / cells["gru"].cost["macs_per_step"]
+            if {"gru", "lstm"} <= set(cells) else None)
+    window = (profile.lookback or 0) + (profile.horizon or 0)  # overlapping test windows
+    comparison = Comparison(**_paired(final, level, max(1, window)), level=level,
+                            min_gain=min_gain,
+                            min_gain_source=source, cost_ratios=ratios, cost_index=index,
+                            credible_costs=sure_costs, size_ratio=size, method=final.method,
+                            learned={c.cell: sum(r.learned for r in c.runs) for c in final.cells},
+                            runs={c.cell: len(c.runs) for c in final.cells},
+                            cut={c.cell: sum(r.cut for r in c.runs) for c in final.cells})
+    verdict, confidence, rationale = _verdict(cells, comparison, final.score_name)
+    rationale += [f"Budget: {note}" for note in final.budget_notes]
+    criteria = criteria_rows(final, profile, budgets, prefer, cells, comparison)
+    return Recommendation(
+        verdict=verdict, confidence=confidence, headline=_headline(verdict, confidence, cells),
+        rationale=tuple(rationale), score_name=final.score_name, direction=final.direction,
+        prefer=prefer, budgets=budgets, cells=tuple(cells.values()), comparison=comparison,
+        criteria=criteria)
+
+
+def _cost_ratios(final: FinalComparison, cells: dict[str, CellEvidence],
+                 weights: dict[str, float], level: float
+                 ) -> tuple[dict[str, float], float | None, tuple[str, ...]]:
+    """LSTM/GRU ratios, the cost index over the credible ones, and which measured ones are."""
+    if set(cells) != {"gru", "lstm"}:
+        return {}, None, ()
+    keys = ("train_seconds_per_epoch", "time_to_best_s", "train_seconds", "latency_ms_p50",
+            "latency_ms_p95", "batch_latency_ms_p50", "parameters", "macs_per_step",
+            "peak_memory_bytes", "best_epoch")
+    gru, lstm = cells["gru"].cost, cells["lstm"].cost
+    ratios = {k: lstm[k] / gru[k] for k in keys if k in gru and k in lstm and gru[k] > 0}
+    sure = []
+    deployed = next((t for t in reversed(final.latency)), None)  # ONNX where measured
+    if deployed is not None:
+        ratios["latency_ms_p50"] = deployed.ratio.value
+        if deployed.ratio.credible:
+            sure.append("latency_ms_p50")
+    times = log_ratio_interval(*[[r.cost.time_to_best_s for r in c.runs] for c in sorted(
+        final.cells, key=lambda c: c.cell != "lstm")], level)
+    if times is not None and (times[1] > 1 or times[2] < 1):
+        sure.append("time_to_best_s")
+    used = {k: w for k, w in weights.items() if w and k in ratios}
+    logs = [w * (math.log(ratios[k]) if k not in MEASURED or k in sure else 0.0)
+            for k, w in used.items()]
+    return ratios, math.exp(sum(logs) / sum(used.values())), tuple(sure)
+
+
+def _verdict(cells: dict[str, CellEvidence], c: Comparison,
+             score: str) -> tuple[str | None, str, list[str]]:
+    feasible = [name for name, e in cells.items() if not e.violations]
+    why = [f"{name.upper()} breaks the hard budget: {'; '.join(e.violations)}."
+           for name, e in cells.items() if e.violations]
+    missing = {"gru", "lstm"} - set(cells)
+    why += [f"{name.upper()} has no complete search trial to retrain." for name in sorted(missing)]
+    if not feasible:
+        return None, "none", [*why, "No cell meets the hard budgets: loosen them or search a "
+                                    f"smaller space (e.g. {param('space', 'edge')})."]
+    if len(feasible) == 1:
+        if missing:  # never tried (all pruned or failed, or the budget ended the search)
+            return feasible[0], "toss-up", [*why, (
+                f"{feasible[0].upper()} is the only cell with a trained candidate: nothing was "
+                f"compared. Run more trials (or a larger {param('budget')}) before relying on it.")]
+        return feasible[0], "clear", [*why, f"{feasible[0].upper()} is the only cell that fits."]
+    learners = [name for name in feasible if c.learned.get(name)]
+    why += [f"{name.upper()} did not learn: none of its {c.runs[name]} final run(s) beat the "
+            "trivial baseline" + (f" ({c.cut[name]} of them cut short by {param('budget')})."
+                                  if c.cut.get(name) else ".")
+            for name in feasible if name not in learners]
+    if not learners:
+        return None, "none", [*why, "Neither cell learned the task: no recommendation. Give "
+                                    "training more epochs (a search space with a larger "
+                                    f"max_epochs, e.g. {param('space', 'long_sequences')}) or a larger "
+                                    f"{param('budget')}, or check that the inputs can predict the target."]
+    if len(learners) == 1:
+        learner, other = learners[0], next(n for n in feasible if n != learners[0])
+        cut = bool(c.cut.get(other))  # given more time, it might have learned
+        return learner, "toss-up" if cut else "lean", [*why, (
+            f"{learner.upper()} is named because it learned the task at all, in "
+            f"{c.learned[learner]} of {c.runs[learner]} runs, " + (
+                "within the time the budget gave both cells; no gain was measured. A larger "
+                f"{param('budget')} may change this." if cut else
+                f"while {other.upper()} did not within its warm-up; no gain was measured."))]
+    assert c.cost_index is not None and c.size_ratio is not None
+    if c.gain_mean is None or c.ci_low is None:
+        few = ("budget exhausted after 1 seed pair" if c.pairs == 1 else
+               "no pair of runs in which both cells learned")
+        smaller = "lstm" if c.size_ratio < 1 else "gru"
+        gap = max(c.cost_index, 1 / c.cost_index)
+        pick = smaller if gap < TOSS_UP_COST else ("gru" if c.cost_index >= 1 else "lstm")
+        shown = "" if c.gain_mean is None else f" (one pair: gain of LSTM over GRU " \
+            f"{c.gain_mean:+.4g} {score})"
+        return pick, "toss-up", [*why, (
+            f"Toss-up: {few}{shown}, too little for an interval; {pick.upper()} is named for "
+            f"its cost ({cost_line(c)}; {size_line(c)}). Run again with a larger {param('budget')} "
+            "before relying on it.")]
+    gain, worth = c.gain_mean, c.min_gain
+    interval = interval_text(c)
+    winner = worthwhile_win(c)
+    if winner is not None:
+        assert c.ci_low is not None and c.ci_high is not None
+        lstm = winner == "lstm"
+        margin = c.ci_low if lstm else -c.ci_high  # the interval's end nearest to zero
+        cheaper_too = c.cost_index <= 1 if lstm else c.cost_index >= 1
+        sure = "clear" if margin >= worth or cheaper_too else "lean"
+        return winner, sure, [
+            *why,
+            f"{'L3: ' if lstm else ''}{winner.upper()} is better by {abs(gain):.4g} {score} "
+            f"(gain of LSTM over GRU {gain:+.4g}, {interval}), more than the minimum "
+            f"worthwhile gain {worth:.4g}, and the gain is credible.",
+            cost_line(c)]
+    on_par = (f"G5: the cells are on par: gain of LSTM over GRU {gain:+.4g} {score} "
+              f"({interval}); minimum worthwhile gain {worth:.4g}.")
+    equivalent = (c.ci_low is not None and c.ci_high is not None and c.ci_low > -worth
+                  and c.ci_high < worth)
+    gap = max(c.cost_index, 1 / c.cost_index)
+    if gap < TOSS_UP_COST:  # no credible cost difference: the smaller network
+        smaller = "lstm" if c.size_ratio < 1 else "gru"
+        return smaller, "toss-up", [*why, on_par, (
+            f"No cost difference is larger than its own noise ({cost_line(c)}): a toss-up. "
+            f"Either cell is fine; {smaller.upper()} is named for being the smaller network "
+            f"({size_line(c)}) (G5, E1, E3).")]
+    cheaper = "gru" if c.cost_index >= 1 else "lstm"
+    leader = "lstm" if gain > 0 else "gru"
+    if abs(gain) > worth and not equivalent and leader != cheaper:
+        return cheaper, "toss-up", [*why, on_par, (
+            f"Inconclusive: {leader.upper()} scored better on average by {abs(gain):.4g}, but "
+            f"not credibly, and {cheaper.upper()} is cheaper ({cost_line(c)}). Re-run with "
+            f"more {param('seeds')} before relying on this (E1).")]
+    sure = "clear" if equivalent and gap >= CLEAR_COST else "lean"
+    tail = f"{cheaper.upper()} is cheaper as measured here ({cost_line(c)})."
+    if not equivalent:
+        tail += (" The interval is too wide to rule out a worthwhile difference: more "
+                 f"{param('seeds')} would sharpen it.")
+    return cheaper, sure, [*why, on_par, tail]
+
+
+def _headline(verdict: str | None, confidence: str, cells: dict[str, CellEvidence]) -> str:
+    if verdict is None:
+        if any(not e.violations for e in cells.values()):
+            return "No recommendation: neither cell learned the task."
+        return "No recommendation: no cell meets the hard budgets."
+    config = cells[verdict].config
+    shape = f"{config['hidden_size']} x {config['num_layers']}" + (
+        " bidirectional" if config.get("bidirectional") else "")
+    return f"{verdict.upper()} ({confidence}): {shape}, learning rate {config['learning_rate']:.2g}"
+

@@ -1,0 +1,162 @@
+"""One trial: sample a configuration, reject it early if it breaks a budget, train, measure.
+
+Everything a trial learns is stored on the Optuna trial (user attributes), so the study storage
+stays the single source of truth: the configuration, per-epoch curves, cost, and the state
+reason (rejected before training, pruned at epoch k, failed with a reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+import lightning.pytorch as pl
+import optuna
+import torch
+
+from selector.choices import sign
+from selector.data.batching import SplitDataset
+from selector.data.dataset import SequenceData
+from selector.errors import param
+from selector.records import Budgets
+from selector.search.space import SearchSpace
+from selector.search.state import record_trial, trial_attrs
+from selector.training import fast_gru
+from selector.training.cost import Latency, latency
+from selector.training.fidelity import Fidelity
+from selector.training.fit import (
+    EpochHistory,
+    Fitted,
+    build_net,
+    fit,
+    measure_cost,
+    outcomes,
+    plateau_stopping,
+    probe_for,
+)
+from selector.training.model import RecurrentNet, count_parameters
+from selector.training.stopping import WarmPruning
+from selector.training.system import NonFiniteLossError, score_direction
+
+
+class TrialFailed(Exception):
+    """A trial that cannot finish (NaN loss, out of memory): the study records it and goes on."""
+
+
+class Objective:
+    """Callable for `optuna.Study.optimize`: trains one candidate and returns its score.
+
+    With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
+    ``deadline`` (a `time.time()` value, or a function of the cell giving one) ends each
+    trial's training in time. With ``reusable``, a trial that becomes its cell's best is
+    scored on the test split too (`TrialAttrs.test_outcomes`) and kept in ``kept``: the final comparison
+    counts it as one seed run instead of training it again. ``fidelity`` says how trials
+    read big data (chunks, a validation sample: `selector.training.fidelity`).
+    """
+
+    def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
+                 seed: int = 0, multi_objective: bool = False,
+                 accelerator: str = "cpu", invocation: str = "",
+                 deadline: Callable[[str], float | None] | None = None,
+                 reusable: bool = False, fidelity: Fidelity | None = None) -> None:
+        self.data = data
+        self.space = space
+        self.budgets = budgets
+        self.seed = seed
+        self.multi_objective = multi_objective
+        self.accelerator = accelerator
+        self.invocation = invocation  # which search ran the trial (tracking logs its own)
+        self.direction = score_direction(data.task)
+        self.fidelity = fidelity or Fidelity(chunk=None, val=data.splits.val)
+        self.settings = self.fidelity.settings(space.training)
+        self.train_set = SplitDataset(data, data.splits.train)
+        self.val_set = SplitDataset(data, self.fidelity.val)
+        self.probe = probe_for(data)
+        self.deadline = deadline
+        self.reusable = reusable
+        self.kept: dict[str, tuple[int, Fitted]] = {}  # cell -> its best trial and model
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        record_trial(trial, invocation=self.invocation)
+        config = self.space.suggest(trial, text=self.data.is_text)
+        record_trial(trial, cell=config.cell, config=asdict(config))
+        pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
+        net = build_net(config, self.data)
+        first = self._precheck(trial, net)
+        try:
+            fitted = self._train(trial, net)
+        except NonFiniteLossError as exc:
+            self._fail(trial, f"non-finite loss: {exc}")
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            self._fail(trial, f"out of memory: {str(exc).splitlines()[0][:200]}")
+        cost = measure_cost(fitted.system.net, fitted.history, self.probe,
+                            train_size=len(self.train_set), direction=self.direction,
+                            first_latency=first, setup_seconds=fitted.setup_seconds)
+        epochs = len(fitted.history.epochs)
+        record_trial(trial, cost=cost.to_dict(), learned=fitted.learned, baseline=fitted.baseline,
+                     cut=fitted.cut, state_reason=f"complete after {epochs} epochs" + (
+                         " (cut by the time budget)" if fitted.cut else "") + (
+                         "" if fitted.learned else ", never beat the trivial baseline"))
+        best = fitted.history.best(self.direction)
+        if self.reusable and self._cell_best(trial, config.cell, best["val_score"]):
+            record_trial(trial, test_outcomes=tuple(outcomes(
+                fitted.system, self.data, self.data.splits.test).tolist()))
+            self.kept[config.cell] = (trial.number, fitted)
+        if self.multi_objective:
+            return best["val_score"], cost.latency_ms_p50
+        return best["val_score"]
+
+    def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> Latency:
+        """Costs known before training; a candidate over budget is rejected here, untrained."""
+        params = count_parameters(net)
+        first = latency(net, self.probe, 1)
+        record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)
+        reasons = []
+        if self.budgets.max_params is not None and params > self.budgets.max_params:
+            reasons.append(f"{params:,} parameters > "
+                           f"{param('max_params', self.budgets.max_params)}")
+        if self.budgets.max_latency_ms is not None and first.p50_ms > self.budgets.max_latency_ms:
+            reasons.append(f"latency {first.p50_ms:.2f} ms > "
+                           f"{param('max_latency_ms', self.budgets.max_latency_ms)}")
+        if reasons:
+            reason = "rejected before training: " + "; ".join(reasons)
+            record_trial(trial, state_reason=reason, rejected=True)
+            raise optuna.TrialPruned(reason)
+        return first
+
+    def _cell_best(self, trial: optuna.Trial, cell: str, score: float) -> bool:
+        """Whether ``score`` beats every complete trial of ``cell`` so far."""
+        better = sign(self.direction)
+        done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        return all(better * score > better * t.values[0] for t in done
+                   if trial_attrs(t).cell == cell)
+
+    def _train(self, trial: optuna.Trial, net: RecurrentNet) -> Fitted:
+        history = EpochHistory(self.direction)
+        setup = fast_gru.SETUP.seconds
+        settings = self.settings
+        stopping = plateau_stopping(self.data, settings, self.train_set, self.val_set)
+        callbacks = [] if self.multi_objective else [  # Optuna cannot prune multi-objective trials
+            WarmPruning(trial, stopping)]
+        seed = self.seed + trial.number
+        record_trial(trial, seed=seed)
+        deadline = None if self.deadline is None else self.deadline(net.config.cell)
+        try:
+            return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
+                       train_set=self.train_set, val_set=self.val_set, callbacks=callbacks,
+                       history=history, stopping=stopping, deadline=deadline,
+                       limit_batches=self.fidelity.limit_batches(net.config.batch_size),
+                       scored_after=len(self.data.splits.test) if self.reusable else 0)
+        except optuna.TrialPruned:
+            epoch = len(history.epochs)
+            record_trial(trial, state_reason=f"pruned at epoch {epoch}", pruned_epoch=epoch)
+            raise
+        finally:
+            # one-time work (the GRU kernel's load, shape timings): in no epoch's time
+            record_trial(trial, curves=tuple(history.epochs),
+                         setup_seconds=fast_gru.SETUP.seconds - setup)
+
+    @staticmethod
+    def _fail(trial: optuna.Trial, reason: str) -> None:
+        record_trial(trial, state_reason=f"failed: {reason}")
+        raise TrialFailed(reason)

@@ -1,0 +1,173 @@
+"""Sharing a `--budget` out: how long the search may run, and what each final run may take.
+
+The command's training time (the budget less `budget.handover_reserve`) is split between the
+search and the final comparison from the start: the comparison's share is its estimate from
+the trials so far (each cell's best trial is what one of its runs costs), kept between
+`budget.SEARCH_SHARE`'s bounds, and re-estimated as trials finish. Inside the comparison,
+seed pairs run while they fit; each run's deadline is its share of the time left in
+proportion to its expected length, and seeds that cannot be paid for are dropped rather
+than every run being starved.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import optuna
+
+from selector.crossval import plan
+from selector.data.dataset import SequenceData
+from selector.records import CELLS, SHORT_SEQUENCE_STEPS
+from selector.search.state import trial_attrs
+from selector.search.study import best_by_cell, cell_of
+from selector.training.budget import SEARCH_SHARE
+
+CONTEXT_SHARES = (0.25, 0.5)  # L1: the context models see the last 1/4 and 1/2 of each sequence
+CUT_PAIR_SHARE = 0.25  # a cut pair runs only with at least this share of its expected time
+MARGIN = 1.25  # on top of training time: testing and measuring each run
+
+
+def run_seconds(trial: optuna.trial.FrozenTrial) -> float:
+    """The seconds of a trial's epochs, training and validation."""
+    return sum(e["train_seconds"] + e.get("val_seconds", 0.0) for e in trial_attrs(trial).curves)
+
+
+def overhead_seconds(trial: optuna.trial.FrozenTrial) -> float:
+    """A trial's wall time outside its epochs and one-time set-up: measuring its cost,
+    scoring it. A final run spends about as long after its training."""
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return max(0.0, wall - run_seconds(trial) - trial_attrs(trial).setup_seconds)
+
+
+def expected_runs(study: optuna.Study) -> dict[str, float]:
+    """What one final run of each cell is expected to take, measuring and scoring included:
+    its best trial's (the mean over all complete trials for a cell without one); empty
+    before any completes."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not trials:
+        return {}
+    typical = statistics.fmean(run_seconds(t) + overhead_seconds(t) for t in trials)
+    bests = best_by_cell(study, trials)
+    return {c: run_seconds(bests[c]) + overhead_seconds(bests[c]) if c in bests else typical
+            for c in CELLS}
+
+
+def expected_overheads(study: optuna.Study) -> dict[str, float]:
+    """Each cell's seconds after training (`overhead_seconds`), the largest seen; 0 before
+    any trial completes."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return {c: max((overhead_seconds(t) for t in trials if cell_of(t) == c), default=max(
+        (overhead_seconds(t) for t in trials), default=0.0)) for c in CELLS}
+
+
+def is_short(data: SequenceData) -> bool:
+    """Median length under `SHORT_SEQUENCE_STEPS`: L1 (distant context) does not apply."""
+    return statistics.median(data.lengths.tolist()) < SHORT_SEQUENCE_STEPS
+
+
+def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
+                      next_trial: bool = False) -> float | None:
+    """How long `final.compare` and `final.refit` would take now with ``seeds`` fresh seeds:
+    each cell's expected run (cross-validation's folds train on less), the shorter runs of
+    L1 in proportion to the steps they see, one refit, and `MARGIN` on top; with
+    ``next_trial``, one typical trial more before it. None before any trial completed."""
+    expected = expected_runs(study)
+    if not expected:
+        return None
+    per_seed = sum(len(r.train) for r in plan(data, (0,))) / len(data.splits.train)
+    long_range = 0.0 if is_short(data) else sum(CONTEXT_SHARES)
+    runs = seeds * sum(expected.values()) * (per_seed + long_range) + max(expected.values())
+    typical = statistics.fmean(expected.values())
+    return MARGIN * (runs + (typical if next_trial else 0.0))
+
+
+@dataclass(frozen=True)
+class SearchClock:
+    """When the search must end under a budget, and each trial's deadline.
+
+    ``start`` and ``work_end`` bound the training time (`time.time()` values); ``seeds`` is
+    how many fresh seeds the comparison will train per cell.
+    """
+
+    start: float
+    work_end: float
+    seeds: int
+    data: SequenceData
+
+    def search_end(self, study: optuna.Study) -> float:
+        """The comparison's estimated share, within the search's bounds, comes off the end."""
+        span = self.work_end - self.start
+        estimate = estimated_seconds(study, self.data, self.seeds)
+        least, most = (1 - SEARCH_SHARE[1]) * span, (1 - SEARCH_SHARE[0]) * span
+        reserve = (least + most) / 2 if estimate is None else min(max(estimate, least), most)
+        return self.work_end - reserve
+
+    def keep_going(self, study: optuna.Study) -> bool:
+        """Start another trial while a cell has none complete (until the search's largest
+        share is spent), or else if it gets at least a quarter of a typical trial's time."""
+        now = time.time()
+        if self._missing(study):
+            return now < self.latest()
+        typical = statistics.fmean(expected_runs(study).values())
+        return now + CUT_PAIR_SHARE * typical < self.search_end(study)
+
+    def latest(self) -> float:
+        """The end of the search's largest share: a cell without a trial may run until then."""
+        return self.start + SEARCH_SHARE[1] * (self.work_end - self.start)
+
+    def first_end(self, study: optuna.Study) -> float:
+        """By when a cell's first trial must be done while another cell still waits for its
+        own: the search's least share, however the comparison's estimate moves."""
+        least = self.start + SEARCH_SHARE[0] * (self.work_end - self.start)
+        return min(self.search_end(study), least)
+
+    def trial_deadline(self, study: optuna.Study, cell: str) -> float:
+        """The search's end (`latest` for a cell's first trial); but while another cell than
+        this trial's has no complete trial, an equal part of the time to `first_end` for each
+        cell still missing one, so that both cells reach the comparison."""
+        missing = self._missing(study)
+        waiting = missing - {cell}
+        if not waiting:
+            return max(self.search_end(study), self.latest() if cell in missing else 0.0)
+        now = time.time()
+        return now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1)
+
+    def training_deadline(self, study: optuna.Study, cell: str) -> float:
+        """`trial_deadline`, less what a trial of ``cell`` spends after training."""
+        return self.trial_deadline(study, cell) - expected_overheads(study)[cell]
+
+    @staticmethod
+    def _missing(study: optuna.Study) -> set[str]:
+        done = {cell_of(t) for t in study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
+        return set(CELLS) - done
+
+
+def pair_slices(left: float, expected: dict[str, float], pairs_left: int,
+                pairs_done: int) -> tuple[float | None, int]:
+    """The seconds each cell's run of the next seed pair may take (the same for both: equal
+    effort, whatever a cut search trial suggested), and how many pairs (this one included)
+    the budget pays for; None when it cannot pay for even a cut pair.
+
+    A run is expected to take as long as the slower cell's best trial. Every remaining pair
+    that fits runs uncut, the spare time shared out. Otherwise the pairs that fit whole run
+    whole and the rest are dropped; and when not even one fits, a pair runs cut to the time
+    left, if that is at least `CUT_PAIR_SHARE` of its expected time and fewer than two pairs
+    are done (an interval needs two).
+    """
+    run = max(expected.values(), default=0.0)
+    pair = run * len(expected)
+    if pair <= 0:
+        return left / max(1, len(expected) * pairs_left), pairs_left
+    if left >= pairs_left * pair:
+        return left / (pairs_left * len(expected)), pairs_left
+    if left >= pair:
+        affordable = int(left // pair)
+        return left / (affordable * len(expected)), affordable
+    if pairs_done < 2 and left >= CUT_PAIR_SHARE * pair:
+        return left / len(expected), 1
+    return None, 0

@@ -1,0 +1,336 @@
+"""Training one candidate and measuring it: shared by the search trials and the final runs.
+
+`fit` trains a `RecurrentNet` with Lightning (early stopping on the validation score, plus any
+extra callbacks such as Optuna's pruning), `measure_cost` measures what the trained candidate
+costs, and `evaluate` scores it on any split in the user's units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import math
+import platform
+import signal
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch.utils.data import DataLoader
+
+from selector.choices import sign
+from selector.data.batching import LengthBucketSampler, SplitDataset, collate
+from selector.data.dataset import SequenceData
+from selector.interrupts import INTERRUPTS
+from selector.records import Cost, ModelConfig, TrainingSettings
+from selector.training import fast_gru
+from selector.training.baselines import baselines, strongest
+from selector.training.budget import StopAtDeadline
+from selector.training.cost import (
+    THROUGHPUT_BATCH,
+    Latency,
+    Probe,
+    latency,
+    macs_per_step,
+    recurrent_parameters,
+    size_bytes,
+)
+from selector.training.cost import training_memory_bytes as memory_of
+from selector.training.model import RecurrentNet, count_parameters
+from selector.training.stopping import PlateauStopping, warmup_epochs
+from selector.training.system import SequenceSystem, score_direction
+
+
+class _Stopwatch:
+    """Wall time since `start`, less the one-time work (`fast_gru.SETUP`) done meanwhile."""
+
+    def __init__(self) -> None:
+        self._wall = self._setup = 0.0
+
+    def start(self) -> None:
+        self._wall, self._setup = time.perf_counter(), fast_gru.SETUP.seconds
+
+    def seconds(self) -> float:
+        return (time.perf_counter() - self._wall) - (fast_gru.SETUP.seconds - self._setup)
+
+
+class EpochHistory(Callback):
+    """Per-epoch curves and times, read at the end of each validation.
+
+    ``train_seconds`` is the training part of an epoch, ``val_seconds`` its validation; both
+    leave out one-time work (the GRU kernel's load, shape timings). While it runs, the weights
+    of the best epoch so far are kept in memory (`restore_best`), as a checkpoint would keep them.
+    """
+
+    def __init__(self, direction: str = "maximize") -> None:
+        self.direction = direction
+        self.epochs: list[dict[str, float]] = []
+        self._clock = _Stopwatch()
+        self._train_seconds = 0.0
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._clock.start()
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._train_seconds = self._clock.seconds()
+        self._clock.start()
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        assert isinstance(module, SequenceSystem)
+        val_seconds = self._clock.seconds()
+        metrics = trainer.callback_metrics
+        self.epochs.append({
+            "epoch": len(self.epochs) + 1,
+            "train_loss": module.epoch_train_loss,
+            "val_loss": float(metrics["val_loss"]),
+            "val_score": float(metrics["val_score"]),
+            "train_seconds": self._train_seconds,
+            "val_seconds": val_seconds,
+        })
+        if self.best(self.direction)["epoch"] == len(self.epochs):  # a new best: keep it
+            self._best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    def best(self, direction: str | None = None) -> dict[str, float]:
+        """The first epoch with the best validation score."""
+        better = sign(direction or self.direction)
+        return max(self.epochs, key=lambda e: (better * e["val_score"], -e["epoch"]))
+
+    def time_to_best(self) -> float:
+        """Seconds of whole epochs (training and validation) up to the best one."""
+        best = int(self.best()["epoch"])
+        return sum(e["train_seconds"] + e["val_seconds"] for e in self.epochs[:best])
+
+    def restore_best(self, module: pl.LightningModule) -> None:
+        """Load the best epoch's weights into ``module`` (the last epoch's are usually worse)."""
+        if self._best_state is not None:
+            module.load_state_dict(self._best_state)
+
+
+def build_net(config: ModelConfig, data: SequenceData) -> RecurrentNet:
+    return RecurrentNet(config, input_size=data.n_features, output_size=data.output_size,
+                        vocabulary_size=data.vocabulary_size)
+
+
+def make_loader(dataset: SplitDataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+
+
+def probe_for(data: SequenceData) -> Probe:
+    """The input shape costs are measured on: the median sequence length of the data."""
+    return Probe(length=int(np.median(data.lengths)), n_features=data.n_features,
+                 vocabulary_size=data.vocabulary_size)
+
+
+@contextlib.contextmanager
+def keyboard_interrupts_survive_lightning() -> Iterator[None]:
+    """Lightning answers Ctrl-C with sys.exit(1) and ignores SIGINT from then on.
+
+    Turn that back into a KeyboardInterrupt (so Optuna marks the trial failed and stops) and
+    restore the handler, so the study is never left with a trial stuck in RUNNING.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit as exc:
+        raise KeyboardInterrupt("interrupted during training") from exc
+    finally:
+        with contextlib.suppress(ValueError):  # not in the main thread
+            signal.signal(signal.SIGINT, handler)
+
+
+@functools.cache
+def reuse_freed_memory() -> bool:
+    """Keep large freed blocks in this process's heap (glibc), for the next training step.
+
+    By default glibc hands every block over ~128 kB back to the OS when it is freed, so each
+    step's activations are page-faulted in afresh (386 faults for one 2.4 MB tensor). Keeping
+    them measured 5-10% off a training step, and 40% off an LSTM's at length 200 (46 -> 27 ms).
+    The heap keeps up to 1 GiB free memory mapped in return. Returns whether it applied.
+    It changes the whole process, so the command and its worker processes call it, not the
+    library's training.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 256 << 20) and libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+@dataclass
+class Fitted:
+    """A trained candidate: the Lightning system (its ``net`` inside, holding the best
+    epoch's weights), its epoch curves, and the one-time seconds its training did not count.
+    ``learned``: its validation score beat the trivial ``baseline``'s (`selector.training.baselines`);
+    ``cut``: a deadline, not early stopping or the epoch limit, ended it."""
+
+    system: SequenceSystem
+    history: EpochHistory
+    setup_seconds: float = 0.0
+    baseline: float = math.nan
+    learned: bool = True
+    cut: bool = False
+
+
+def _prepare(net: RecurrentNet, accelerator: str, train: DataLoader, val: DataLoader) -> None:
+    """One-time work before any timer: load the GRU kernel, time the shapes of the first
+    epoch's training batches and of the validation batches (see `fast_gru.FastPath`)."""
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if not (on_cpu and isinstance(net.rnn, torch.nn.GRU) and fast_gru.enabled()
+            and fast_gru.kernel() is not None):
+        return
+    width = net.rnn.input_size
+    for loader, grad in ((train, True), (val, False)):
+        sampler = loader.batch_sampler
+        assert isinstance(sampler, LengthBucketSampler)
+        replay = LengthBucketSampler(sampler.lengths, sampler.batch_size,
+                                     shuffle=sampler.shuffle, seed=sampler.seed)
+        shapes = {(len(b), int(sampler.lengths[b].max())) for b in replay}
+        was_training = net.training
+        net.train(grad)
+        with torch.set_grad_enabled(grad), fast_gru.inference():
+            for batch, length in sorted(shapes):
+                x = torch.zeros(batch, length, width, requires_grad=grad and net.embedding
+                                is not None)
+                fast_gru.FAST_PATH.use(net.rnn, x)
+        net.train(was_training)
+
+
+def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, seed: int,
+        accelerator: str, train_set: SplitDataset | None = None,
+        val_set: SplitDataset | None = None, callbacks: Sequence[Callback] = (),
+        history: EpochHistory | None = None, epochs: int | None = None,
+        deadline: float | None = None, stopping: PlateauStopping | None = None,
+        limit_batches: int | None = None, scored_after: int = 0) -> Fitted:
+    """Train ``net`` on the training split, stopping early on the validation score; the
+    returned system holds the weights of the best validation epoch.
+
+    Early stopping waits while the run has not beaten the trivial baseline on validation
+    (`selector.training.stopping`; ``stopping`` may be given to share its state with a pruner).
+    ``deadline`` (a `time.time()` value) ends training in time, keeping the best epoch so far.
+    ``limit_batches``: an epoch is that many batches, drawn afresh each epoch (a chunk of a
+    big training split, `selector.training.fidelity`). ``scored_after``: sequences the caller scores
+    once training ends, for which the deadline keeps time.
+
+    ``history`` may be given so that a caller can read the curves even if training is cut
+    short by an exception (a pruned trial). With ``epochs``, train exactly that many epochs
+    on ``train_set`` with no validation at all (a refit on train + validation): the history
+    then has one entry, the whole run, with nothing held out to score it.
+    """
+    setup_before = fast_gru.SETUP.seconds
+    config = net.config
+    prep = data.preprocessing
+    system = SequenceSystem(net, data.task, learning_rate=config.learning_rate,
+                            weight_decay=config.weight_decay,
+                            gradient_clip=settings.gradient_clip, target_mean=prep.target_mean,
+                            target_std=prep.target_std)
+    direction = score_direction(data.task)
+    history = history or EpochHistory(direction)
+    train_set = train_set or SplitDataset(data, data.splits.train)
+    val_set = val_set or SplitDataset(data, data.splits.val)
+    stopping = stopping or plateau_stopping(data, settings, train_set, val_set)
+    clock_stop = [] if deadline is None else [StopAtDeadline(
+        deadline, val_share=0.0 if epochs is not None else len(val_set) / len(train_set),
+        after=scored_after / max(1, len(val_set)))]
+    trainer = pl.Trainer(
+        max_epochs=epochs or settings.max_epochs, accelerator=accelerator, devices=1,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=0 if epochs is not None else None,
+        limit_train_batches=limit_batches,
+        callbacks=[history, *([] if epochs is not None else [stopping]), *callbacks,
+                   *clock_stop],
+    )
+    train = make_loader(train_set, config.batch_size, shuffle=True, seed=seed)
+    val = make_loader(val_set, max(config.batch_size, 256), shuffle=False, seed=0)
+    _prepare(net, accelerator, train, val)
+    for stop in clock_stop:  # one-time work is no training: it does not eat the run's time
+        stop.at += fast_gru.SETUP.seconds - setup_before
+    clock = _Stopwatch()
+    clock.start()
+    with warnings.catch_warnings(), keyboard_interrupts_survive_lightning(), \
+            INTERRUPTS.interruptible():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*but have no `val_dataloader`.*")  # a refit
+        trainer.fit(system, train, val if epochs is None else None)
+    if epochs is None:
+        history.restore_best(system)
+    else:
+        history.epochs = [{"epoch": trainer.current_epoch, "train_loss": system.epoch_train_loss,
+                           "val_loss": math.nan, "val_score": math.nan,
+                           "train_seconds": clock.seconds(), "val_seconds": 0.0}]
+    return Fitted(system, history, fast_gru.SETUP.seconds - setup_before,
+                  baseline=stopping.baseline, learned=epochs is not None or stopping.learned,
+                  cut=any(c.cut for c in clock_stop))
+
+
+def plateau_stopping(data: SequenceData, settings: TrainingSettings, train_set: SplitDataset,
+                     val_set: SplitDataset) -> PlateauStopping:
+    """Early stopping for one run, against the trivial baseline's validation score."""
+    direction = score_direction(data.task)
+    baseline = strongest(baselines(data, val_set.indices, fit_on=train_set.indices), direction)
+    return PlateauStopping(baseline=baseline.score, direction=direction,
+                           patience=settings.patience,
+                           warmup=warmup_epochs(settings.max_epochs, settings.patience))
+
+
+def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, train_size: int,
+                 direction: str, first_latency: Latency | None = None,
+                 setup_seconds: float = 0.0) -> Cost:
+    """What a trained candidate costs, measured on this machine the same way for both cells."""
+    net.eval()
+    single = first_latency or latency(net, probe, 1)
+    batch = min(THROUGHPUT_BATCH, train_size)
+    throughput = latency(net, probe, batch, repeats=20, seconds=2.0, min_repeats=3)
+    epochs = history.epochs
+    return Cost(
+        parameters=count_parameters(net), recurrent_parameters=recurrent_parameters(net),
+        macs_per_step=macs_per_step(net), size_bytes=size_bytes(net),
+        train_seconds_per_epoch=float(np.mean([e["train_seconds"] for e in epochs])),
+        epochs_trained=len(epochs), best_epoch=int(history.best(direction)["epoch"]),
+        time_to_best_s=history.time_to_best(), setup_seconds=setup_seconds,
+        latency_ms_p50=single.p50_ms, latency_ms_p95=single.p95_ms,
+        batch_latency_ms_p50=throughput.p50_ms,
+        throughput_per_s=batch / (throughput.p50_ms / 1000.0), throughput_batch_size=batch,
+        peak_memory_bytes=memory_of(net.train(), probe, net.config.batch_size),
+        device=str(next(net.parameters()).device),
+    )
+
+
+@torch.no_grad()
+def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> np.ndarray:
+    """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
+    the squared error (its mean over outputs) in the user's units. The paired statistics of
+    `selector.decision.decide` compare the two cells example by example on these."""
+    system.eval()
+    device = next(system.parameters()).device
+    dataset = SplitDataset(data, indices)
+    result = np.empty(len(dataset), dtype=np.float64)
+    for positions in LengthBucketSampler(dataset.lengths, 256, shuffle=False):
+        x, lengths, y = collate([dataset[i] for i in positions])
+        with fast_gru.inference():
+            out = system(x.to(device), lengths).cpu()
+        if data.task == "classification":
+            result[positions] = (out.argmax(dim=1) == y).double().numpy()
+        else:
+            errors = (out.reshape(y.shape) - y) ** 2
+            result[positions] = errors.reshape(len(y), -1).mean(dim=1).double().numpy()
+    return result
+
+
+def score_of(values: np.ndarray, task: str) -> float:
+    """Accuracy or RMSE from `outcomes`."""
+    mean = float(np.mean(values))
+    return mean if task == "classification" else math.sqrt(mean)
+
+
+def evaluate(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> float:
+    """The score on the sequences ``indices``, in the user's units (accuracy or RMSE)."""
+    return score_of(outcomes(system, data, indices), data.task)

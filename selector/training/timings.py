@@ -1,0 +1,85 @@
+"""The final comparison's speed measurements: both cells timed in interleaved rounds.
+
+Two measurements feed G1 and G5: the batch-1 latency of each cell's model to hand over, on
+eager PyTorch and (on CPU) on ONNX Runtime, which runs the exported model; and both cells at
+one identical configuration, training steps and inference (G1's "equivalent" networks).
+Under a budget, rounds stop at ``until`` once a minimum is done (`cost.interleaved_ms`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from selector.data.dataset import SequenceData
+from selector.export import onnx_forward
+from selector.records import CELLS, EqualConfigTiming, FinalCell, ModelConfig, RuntimeLatency
+from selector.training.cost import (
+    LATENCY_TIMINGS,
+    Latency,
+    forward_pass,
+    interleaved_ms,
+    median_ratio,
+    training_step,
+)
+from selector.training.fit import Fitted, build_net, probe_for
+from selector.training.model import count_parameters
+
+STEP_ROUNDS = 15  # interleaved training steps per cell at an equal configuration
+MIN_STEP_ROUNDS = 3  # of them, under a budget
+
+
+def handed_over_latency(candidates: dict[str, Fitted], data: SequenceData, device: str, *,
+                        until: float | None = None) -> tuple[RuntimeLatency, ...]:
+    """Batch-1 latency of each cell's candidate model, both cells timed in turn, on eager
+    PyTorch and (on CPU) on ONNX Runtime; nothing unless both cells have one."""
+    if len(candidates) < len(CELLS):
+        return ()
+    probe = probe_for(data)
+    systems = {cell: candidates[cell].system for cell in CELLS}
+    runtimes = {"eager": {c: forward_pass(s.net, probe, 1) for c, s in systems.items()}}
+    if device.startswith("cpu"):
+        runtimes["onnx"] = {c: onnx_forward(s, data, probe, 1) for c, s in systems.items()}
+    measured = []
+    for runtime, runs in runtimes.items():
+        times = interleaved_ms(runs, LATENCY_TIMINGS, until=until)
+        summary = {cell: Latency.of(t) for cell, t in times.items()}
+        measured.append(RuntimeLatency(
+            runtime=runtime, timings=len(times["gru"]),
+            p50_ms={c: s.p50_ms for c, s in summary.items()},
+            p95_ms={c: s.p95_ms for c, s in summary.items()},
+            ratio=median_ratio(times["lstm"], times["gru"])))
+    for system in systems.values():
+        system.train(False)
+    return tuple(measured)
+
+
+def equal_config(cells: list[FinalCell], data: SequenceData, *,
+                 until: float | None = None) -> tuple[EqualConfigTiming, ...]:
+    """Both cells at each best configuration, so speed is compared between equal networks:
+    training steps and batch-1 inference, the two cells timed in turn each round."""
+    probe = probe_for(data)
+    configs = []
+    for final in cells:
+        config = {**final.config, "cell": "gru"}
+        if config not in configs:
+            configs.append(config)
+    timings = []
+    for config in configs:
+        nets = {}
+        for cell in CELLS:
+            torch.manual_seed(0)
+            nets[cell] = build_net(ModelConfig(**{**config, "cell": cell}), data)
+        params = {cell: count_parameters(net) for cell, net in nets.items()}
+        infer = interleaved_ms({c: forward_pass(n, probe, 1) for c, n in nets.items()},
+                               LATENCY_TIMINGS, until=until)
+        steps = interleaved_ms({c: training_step(n, probe, config["batch_size"])
+                                for c, n in nets.items()}, STEP_ROUNDS, warmup=2, until=until,
+                               min_rounds=MIN_STEP_ROUNDS)
+        timings.append(EqualConfigTiming(
+            config={k: v for k, v in config.items() if k != "cell"},
+            train_step_ms={c: float(np.median(t)) for c, t in steps.items()},
+            latency_ms={c: float(np.median(t)) for c, t in infer.items()}, parameters=params,
+            train_step_ratio=median_ratio(steps["lstm"], steps["gru"]),
+            latency_ratio=median_ratio(infer["lstm"], infer["gru"])))
+    return tuple(timings)

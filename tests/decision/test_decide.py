@@ -1,0 +1,231 @@
+"""The decision logic on constructed evidence: every verdict branch, without training."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from selector.decision.decide import decide
+from selector.records import (
+    Budgets,
+    FinalComparison,
+    LongRange,
+    Preferences,
+)
+from tests.helpers.records import comparison, cost, profile
+
+
+def by_id(rec, cid: str):
+    return next(c for c in rec.criteria if c.id == cid)
+
+
+def test_clear_lstm_win_is_credible_and_worthwhile() -> None:
+    rec = decide(comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905]), profile(), Budgets(),
+                 Preferences())
+    assert (rec.verdict, rec.confidence) == ("lstm", "clear")
+    assert rec.comparison.ci_low > 0.05 and rec.comparison.p_value < 0.01
+    assert by_id(rec, "L3").borne_out == "yes"
+    assert by_id(rec, "G5").applies is False
+    assert by_id(rec, "G2").borne_out == "no"  # short sequences, yet LSTM wins
+    assert rec.headline.startswith("LSTM (clear)")
+    assert {c.id for c in rec.criteria} == {"G1", "G2", "G3", "G4", "G5", "L1", "L2", "L3",
+                                             "E1", "E2", "E3"}
+
+
+def test_gain_below_min_gain_goes_to_the_cheaper_cell() -> None:
+    evidence = comparison([0.900, 0.901, 0.899], [0.903, 0.904, 0.902])  # +0.003, credible
+    rec = decide(evidence, profile(), Budgets(), Preferences(min_gain=0.01))
+    assert rec.verdict == "gru"
+    assert by_id(rec, "L3").borne_out == "no" and by_id(rec, "G5").applies
+    # the same gain is worth it to a user whose minimum gain is smaller
+    assert decide(evidence, profile(), Budgets(), Preferences(min_gain=0.001)).verdict == "lstm"
+
+
+def test_toss_up_when_scores_and_costs_are_within_noise() -> None:
+    same = cost(params=10_000, latency=1.0, epoch_s=0.3)
+    rec = decide(comparison([0.90, 0.92, 0.88], [0.91, 0.89, 0.90], gru_cost=same,
+                            lstm_cost=replace(same, parameters=10_200)),
+                 profile(), Budgets(), Preferences())
+    assert rec.confidence == "toss-up"
+    assert "toss-up" in " ".join(rec.rationale)
+    assert by_id(rec, "E3").applies and by_id(rec, "E3").borne_out == "yes"
+
+
+def test_e3_never_calls_a_large_noisy_cell_effect_smaller_than_the_hyperparameters() -> None:
+    # Hyperparameter effect 0.1 (best - median validation); |LSTM - GRU| = 0.133, CI over 0.
+    rec = decide(comparison([0.9, 0.3, 0.6], [0.3, 0.9, 0.2]), profile(), Budgets(),
+                 Preferences())
+    e3 = by_id(rec, "E3")
+    assert e3.applies and "matters less than the hyperparameters" not in e3.evidence
+    assert "within noise" in e3.evidence
+
+
+def test_budget_violation_rules_a_cell_out_before_accuracy() -> None:
+    evidence = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])  # LSTM far better...
+    rec = decide(evidence, profile(), Budgets(max_latency_ms=1.1), Preferences())
+    assert rec.verdict == "gru"  # ...but over the latency budget
+    assert rec.cell("lstm").violations and "max_latency_ms=1.1" in rec.cell("lstm").violations[0]
+    assert by_id(rec, "L3").borne_out == "no"
+    rec = decide(evidence, profile(), Budgets(max_params=100), Preferences())
+    assert (rec.verdict, rec.confidence) == (None, "none")
+    assert rec.headline.startswith("No recommendation")
+
+
+def test_g1_contradicted_when_gru_is_measured_slower() -> None:
+    # The CPU case: PyTorch's fused LSTM kernel makes the LSTM faster than the GRU.
+    rec = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90],
+                            gru_cost=cost(params=9_000, latency=1.5, epoch_s=0.5),
+                            lstm_cost=cost(params=12_000, latency=1.0, epoch_s=0.3),
+                            step_ms=(6.0, 3.0)),
+                 profile(), Budgets(), Preferences(prefer="edge"))
+    g1 = by_id(rec, "G1")
+    assert g1.applies and g1.borne_out == "no"
+    assert "claim not borne out here" in g1.evidence and "fused" in g1.evidence
+    # on par in accuracy, LSTM measured cheaper on latency: the edge preset picks it
+    assert rec.verdict == "lstm"
+
+
+def test_rmse_gain_points_the_right_way() -> None:
+    # lower is better: LSTM's smaller RMSE is a positive gain, and is said so
+    evidence = comparison([0.50, 0.52, 0.51], [0.20, 0.21, 0.19], direction="minimize")
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.comparison.pairs == 3 and rec.comparison.gain_mean == pytest.approx(0.31)
+    assert rec.comparison.ci_low > 0
+    assert rec.verdict == "lstm"
+    text = " ".join([*rec.rationale, *(c.evidence for c in rec.criteria)])
+    assert "gain of LSTM over GRU +0.31" in text  # not "LSTM - GRU = +0.31" (it is GRU - LSTM)
+    assert "LSTM - GRU =" not in text
+
+
+def test_relative_min_gain_comes_from_validation_never_test() -> None:
+    evidence = comparison([0.50, 0.52, 0.51], [0.20, 0.21, 0.19], direction="minimize",
+                          gru_val=[0.40, 0.40, 0.40])
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.comparison.min_gain == pytest.approx(0.005 * 0.40)  # GRU's validation RMSE
+    assert "validation" in rec.comparison.min_gain_source
+
+
+def long_range(drops: dict[str, float], *, full: float = 0.95) -> tuple[LongRange, ...]:
+    return tuple(LongRange(cell=c, seed=s, share=share, median_steps=400,
+                           context_steps=int(400 * share), full_score=full - 0.02 * s,
+                           context_score=full - 0.02 * s - drops[c] * (1.5 if share == 0.25
+                                                                      else 1.0) - 0.005 * s)
+                 for share in (0.25, 0.5) for c in ("gru", "lstm") for s in range(3))
+
+
+def test_l1_compares_both_cells_drops_seed_by_seed() -> None:
+    # Without distant context GRU falls by 0.4, LSTM by 0.1: LSTM retains it better.
+    rec = decide(comparison([0.6, 0.62, 0.61], [0.95, 0.94, 0.96],
+                            long_range=long_range({"gru": 0.4, "lstm": 0.1})),
+                 profile(median=400), Budgets(), Preferences())
+    l1 = by_id(rec, "L1")
+    assert l1.applies and l1.borne_out == "yes" and "Distant context matters" in l1.evidence
+    assert "LSTM loses credibly less than GRU" in l1.evidence
+    assert by_id(rec, "G2").applies is False
+    # Both lose as much: context matters, but LSTM does not retain it better.
+    same = decide(comparison([0.95, 0.94, 0.96], [0.95, 0.94, 0.96],
+                             long_range=long_range({"gru": 0.3, "lstm": 0.3})),
+                  profile(median=400), Budgets(), Preferences())
+    assert by_id(same, "L1").applies and by_id(same, "L1").borne_out == "no"
+    # Neither loses anything: measured, so not "untested", and no long-range dependence.
+    none = decide(comparison([0.95, 0.94, 0.96], [0.95, 0.94, 0.96],
+                             long_range=long_range({"gru": 0.0, "lstm": 0.0})),
+                  profile(median=400), Budgets(), Preferences())
+    assert (by_id(none, "L1").applies, by_id(none, "L1").borne_out) == (False, "no")
+
+
+def test_identical_seeds_are_not_certainty() -> None:
+    # Every seed scores the same: the seed spread is zero, but the test sample still varies.
+    rec = decide(comparison([0.90, 0.90, 0.90], [0.91, 0.91, 0.91]), profile(), Budgets(),
+                 Preferences())
+    c = rec.comparison
+    assert c.seed_sd == 0.0 and c.example_sd > 0
+    assert c.ci_high - c.ci_low > 0.005 and c.p_value > 0.0
+
+
+def test_a_toss_up_is_settled_by_size_when_measured_costs_are_noise() -> None:
+    # On par; LSTM's latency looks 20% lower, but its interval includes 1; LSTM is larger.
+    rec = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90],
+                            gru_cost=cost(params=9_000, latency=1.2, epoch_s=0.3),
+                            lstm_cost=cost(params=9_900, latency=1.0, epoch_s=0.3, memory=1_000_000),
+                            latency_noise=0.5),
+                 profile(), Budgets(), Preferences())
+    assert "latency_ms_p50" not in rec.comparison.credible_costs
+    assert (rec.verdict, rec.confidence) == ("gru", "toss-up")
+    assert "smaller network" in " ".join(rec.rationale)
+    # The same latency gap, measured credibly, does count.
+    sure = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90],
+                             gru_cost=cost(params=9_000, latency=1.6, epoch_s=0.3),
+                             lstm_cost=cost(params=9_900, latency=1.0, epoch_s=0.3)),
+                  profile(), Budgets(), Preferences(prefer="edge"))
+    assert "latency_ms_p50" in sure.comparison.credible_costs and sure.verdict == "lstm"
+
+
+def test_e3_never_calls_no_cell_effect_larger_than_no_hyperparameter_effect() -> None:
+    rec = decide(comparison([0.90, 0.90, 0.90], [0.90, 0.90, 0.90], effects=(0.9, 0.9)),
+                 profile(), Budgets(), Preferences())
+    e3 = by_id(rec, "E3")
+    assert "larger than" not in e3.evidence and "as much as" in e3.evidence
+
+
+def test_a_large_but_noisy_gain_for_the_costlier_cell_is_a_toss_up() -> None:
+    # GRU far better on average, but one GRU seed failed: not credible; LSTM is cheaper here.
+    rec = decide(comparison([0.97, 0.98, 0.60], [0.80, 0.81, 0.79],
+                            gru_cost=cost(params=9_000, latency=2.0, epoch_s=0.9),
+                            lstm_cost=cost(params=9_500, latency=1.0, epoch_s=0.3)),
+                 profile(), Budgets(), Preferences())
+    assert rec.verdict == "lstm" and rec.confidence == "toss-up"
+    assert "Inconclusive: GRU scored better" in " ".join(rec.rationale)
+
+
+def unlearned(evidence: FinalComparison, name: str, runs: tuple[int, ...], *,
+              cut: bool = False) -> FinalComparison:
+    """The comparison with ``name``'s runs ``runs`` marked as never beating the baseline."""
+    cells = tuple(replace(c, runs=tuple(replace(r, learned=False, cut=cut) if i in runs else r
+                                        for i, r in enumerate(c.runs)))
+                  if c.cell == name else c for c in evidence.cells)
+    return replace(evidence, cells=cells)
+
+
+def test_a_run_that_did_not_learn_neither_wins_nor_loses_its_pair() -> None:
+    # LSTM's third run sat at the plateau (the mean predictor's RMSE); the others learned.
+    evidence = comparison([0.05, 0.06, 0.05], [0.04, 0.05, 0.41], direction="minimize")
+    rec = decide(unlearned(evidence, "lstm", (2,)), profile(median=400), Budgets(),
+                 Preferences())
+    assert rec.comparison.pairs == 2  # the plateaued pair is left out, not counted as a loss
+    assert rec.comparison.gain_mean == pytest.approx(0.01)
+    assert rec.comparison.learned == {"gru": 3, "lstm": 2}
+
+
+def test_a_cell_that_never_learned_is_reported_and_cannot_be_compared() -> None:
+    evidence = unlearned(comparison([0.05, 0.06, 0.05], [0.41, 0.41, 0.41], direction="minimize"),
+                         "lstm", (0, 1, 2))
+    rec = decide(evidence, profile(median=400), Budgets(), Preferences())
+    assert (rec.verdict, rec.confidence) == ("gru", "lean")
+    assert any("LSTM did not learn" in r for r in rec.rationale)
+    assert rec.comparison.gain_mean is None
+    assert by_id(rec, "L3").borne_out == "untested" and by_id(rec, "G5").borne_out == "untested"
+    # Cut short by the budget, it might have learned with more time: only a toss-up.
+    cut = unlearned(evidence, "lstm", (0, 1, 2), cut=True)
+    rec = decide(cut, profile(median=400), Budgets(), Preferences())
+    assert (rec.verdict, rec.confidence) == ("gru", "toss-up")
+    assert any("cut short by budget" in r for r in rec.rationale)
+
+
+def test_no_recommendation_when_neither_cell_learned() -> None:
+    evidence = comparison([0.41, 0.41], [0.41, 0.41], direction="minimize")
+    evidence = unlearned(unlearned(evidence, "lstm", (0, 1)), "gru", (0, 1))
+    rec = decide(evidence, profile(median=400), Budgets(), Preferences())
+    assert rec.verdict is None and rec.headline.endswith("neither cell learned the task.")
+
+
+def test_one_pair_left_by_the_budget_is_a_toss_up_that_says_why() -> None:
+    evidence = comparison([0.80], [0.90])
+    evidence = replace(evidence, budget_notes=("budget exhausted after 1 of 3 seed runs per "
+                                               "cell",))
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.confidence == "toss-up" and rec.comparison.ci_low is None
+    assert rec.comparison.gain_mean == pytest.approx(0.10)
+    assert any("budget exhausted after 1 seed pair" in r for r in rec.rationale)
+    assert rec.rationale[-1].startswith("Budget: budget exhausted after 1 of 3")

@@ -1,0 +1,81 @@
+"""The paired LSTM - GRU interval: seed noise and test-sample noise, calibrated on A/A draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from selector.decision.stats import log_ratio_interval, paired_gain, seed_t_interval
+
+
+def test_identical_seed_scores_still_leave_test_sample_noise() -> None:
+    # Each cell is right on the same 900 of 1000 examples for every seed, but not the same ones.
+    gru = np.zeros((3, 1000))
+    lstm = np.zeros((3, 1000))
+    gru[:, :900] = 1
+    lstm[:, 50:950] = 1
+    gain = paired_gain(lstm, gru, maximize=True, level=0.95)
+    assert gain.mean == 0.0 and gain.seed_sd == 0.0
+    assert gain.example_sd > 0 and gain.low < 0 < gain.high and gain.p_value == pytest.approx(1.0)
+    old = seed_t_interval([0.0, 0.0, 0.0], 0.95)  # the seed-only interval: zero width
+    assert old is not None and old[1] == old[2] == 0.0
+
+
+def test_rmse_gain_is_positive_when_lstm_errs_less() -> None:
+    rng = np.random.default_rng(0)
+    gru = rng.exponential(1.0, (3, 500))
+    lstm = gru * 0.5
+    gain = paired_gain(lstm, gru, maximize=False, level=0.95)
+    expected = np.mean(np.sqrt(gru.mean(axis=1)) - np.sqrt(lstm.mean(axis=1)))
+    assert gain.mean == pytest.approx(expected) and gain.low > 0
+
+
+@pytest.mark.parametrize("maximize", [True, False])
+def test_a_and_a_false_win_rate_stays_at_the_nominal_level(maximize: bool) -> None:
+    """Both sides drawn alike: per-example difficulty shared, seed effects and per-example
+    noise independent. At 95%, no more than about 5% of the intervals may exclude zero."""
+    rng = np.random.default_rng(1)
+    wins, repeats, n, k = 0, 600, 300, 3
+    for _ in range(repeats):
+        difficulty = rng.uniform(0.3, 1.0, n)  # a new test sample each time
+
+        def side(difficulty: np.ndarray = difficulty) -> np.ndarray:
+            seed_effect = rng.normal(0, 0.03, (k, 1))
+            p = np.clip(difficulty + seed_effect, 0, 1)
+            if maximize:
+                return (rng.random((k, n)) < p).astype(float)
+            return (1 - p + rng.normal(0, 0.1, (k, n))) ** 2
+
+        gain = paired_gain(side(), side(), maximize=maximize, level=0.95)
+        wins += gain.low > 0 or gain.high < 0
+    assert wins / repeats <= 0.07
+
+
+def test_a_real_gap_is_detected() -> None:
+    rng = np.random.default_rng(2)
+    difficulty = rng.uniform(0.3, 1.0, 400)
+    gru = (rng.random((3, 400)) < difficulty).astype(float)
+    lstm = (rng.random((3, 400)) < np.clip(difficulty + 0.1, 0, 1)).astype(float)
+    assert paired_gain(lstm, gru, maximize=True, level=0.95).low > 0
+
+
+def test_paired_gain_needs_two_seeds_and_equal_shapes() -> None:
+    with pytest.raises(ValueError, match="seeds >= 2"):
+        paired_gain(np.ones((1, 5)), np.ones((1, 5)), maximize=True, level=0.95)
+
+
+def test_log_ratio_interval_is_credible_only_beyond_the_spread() -> None:
+    sure = log_ratio_interval([2.0, 2.1, 1.9], [1.0, 1.05, 0.95], 0.95)
+    assert sure is not None and sure[1] > 1
+    noisy = log_ratio_interval([2.0, 0.5, 1.2], [1.0, 1.5, 0.9], 0.95)
+    assert noisy is not None and noisy[1] < 1 < noisy[2]
+    assert log_ratio_interval([1.0], [1.0, 2.0], 0.95) is None
+
+
+def test_the_p_value_agrees_with_the_interval() -> None:
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.02, 0.05, 0.1):
+        gru = (rng.random((3, 300)) < 0.8).astype(float)
+        lstm = (rng.random((3, 300)) < 0.8 + shift).astype(float)
+        gain = paired_gain(lstm, gru, maximize=True, level=0.95)
+        assert (gain.p_value < 0.05) == (gain.low > 0 or gain.high < 0)

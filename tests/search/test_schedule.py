@@ -1,0 +1,80 @@
+"""How a --budget is shared out: the search's end, trial deadlines, and seed pairs."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+import pytest
+
+from selector.data import load_dataset
+from selector.search.schedule import CUT_PAIR_SHARE, SearchClock, estimated_seconds, pair_slices
+
+CELL = {"cell": optuna.distributions.CategoricalDistribution(["gru", "lstm"])}
+
+
+def add(study: optuna.Study, cell: str, value: float, seconds: float) -> None:
+    study.add_trial(optuna.create_trial(
+        value=value, params={"cell": cell}, distributions=CELL,
+        user_attrs={"cell": cell, "curves": [{"train_seconds": seconds / 2}] * 2}))
+
+
+def test_the_comparison_time_is_estimated_from_each_cell_best_trial() -> None:
+    data = load_dataset("example:digits")
+    study = optuna.create_study(direction="maximize")
+    assert estimated_seconds(study, data, seeds=3) is None  # nothing to go by yet
+    for cell, value, seconds in (("gru", 0.9, 2.0), ("gru", 0.8, 10.0), ("lstm", 0.85, 4.0)):
+        study.add_trial(optuna.create_trial(
+            value=value, params={"cell": cell},
+            distributions={"cell": optuna.distributions.CategoricalDistribution(["gru", "lstm"])},
+            user_attrs={"curves": [{"train_seconds": seconds / 2}] * 2}))
+    # 3 seeds x (GRU's best 2 s + LSTM's best 4 s), one refit of the slower (digits are short:
+    # no L1), a quarter on top
+    assert estimated_seconds(study, data, seeds=3) == 1.25 * (3 * (2.0 + 4.0) + 4.0)
+
+
+
+def test_pairs_that_fit_run_whole_with_equal_time_for_both_cells() -> None:
+    # The slower cell's best trial sets the pace; both cells get the same time (equal effort).
+    assert pair_slices(150.0, {"gru": 10.0, "lstm": 30.0}, pairs_left=2, pairs_done=0) == (
+        pytest.approx(37.5), 2)
+
+
+def test_seeds_the_budget_cannot_pay_for_are_dropped_not_starved() -> None:
+    slices, pairs = pair_slices(130.0, {"gru": 10.0, "lstm": 30.0}, pairs_left=3, pairs_done=1)
+    assert pairs == 2 and slices == pytest.approx(32.5)  # two whole pairs, not three cut ones
+
+
+def test_a_cut_pair_runs_only_while_an_interval_still_needs_it() -> None:
+    expected = {"gru": 40.0, "lstm": 60.0}
+    assert pair_slices(50.0, expected, pairs_left=2, pairs_done=1) == (pytest.approx(25.0), 1)
+    assert pair_slices(50.0, expected, pairs_left=2, pairs_done=2) == (None, 0)
+    too_little = CUT_PAIR_SHARE * 120.0 - 1
+    assert pair_slices(too_little, expected, pairs_left=2, pairs_done=0) == (None, 0)
+
+
+def test_the_search_keeps_the_comparison_share_and_both_cells_get_a_trial() -> None:
+    data = load_dataset("example:digits")
+    study = optuna.create_study(direction="maximize")
+    start = time.time()
+    clock = SearchClock(start=start, work_end=start + 100.0, seeds=2, data=data)
+    # Before any trial: the middle of the search's share.
+    assert clock.search_end(study) == pytest.approx(start + 100.0 - 52.5)
+    # Each cell's first trial must end by the search's least share (35%): the first of them
+    # gets half of that, the other cell the rest.
+    assert clock.first_end(study) == pytest.approx(start + 35.0)
+    assert clock.trial_deadline(study, "gru") == pytest.approx(start + 17.5, abs=1)
+    add(study, "gru", 0.9, 2.0)
+    # LSTM, the last cell without one, may use the whole search; GRU again only half of the
+    # least share while LSTM waits.
+    assert clock.trial_deadline(study, "lstm") == clock.latest() == pytest.approx(start + 60)
+    assert clock.trial_deadline(study, "gru") == pytest.approx(start + 17.5, abs=1)
+    assert clock.keep_going(study)  # LSTM has no trial yet
+    # A cheap comparison leaves the search its largest share (60%).
+    add(study, "lstm", 0.8, 2.0)
+    assert clock.search_end(study) == pytest.approx(start + 60.0)
+    assert clock.trial_deadline(study, "gru") == clock.search_end(study)
+    assert clock.keep_going(study)
+    # An expensive one takes at most 65% of the time.
+    add(study, "gru", 0.95, 200.0)
+    assert clock.search_end(study) == pytest.approx(start + 35.0)

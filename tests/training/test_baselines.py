@@ -1,0 +1,53 @@
+"""Trivial baselines, and the rule for whether a run learned anything."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from selector.data import DataOptions, load_dataset
+from selector.training.baselines import baselines, learned, skill, strongest
+
+
+def test_the_majority_class_from_the_training_split_scored_elsewhere() -> None:
+    data = load_dataset("example:digits")
+    found = baselines(data, data.splits.test)
+    majority = np.bincount(data.targets[data.splits.train]).argmax()
+    assert [b.name for b in found] == ["majority class"]
+    assert found[0].score == pytest.approx(np.mean(data.targets[data.splits.test] == majority))
+
+
+def test_the_mean_predictor_is_the_plateau_of_the_adding_problem() -> None:
+    data = load_dataset("example:adding?length=50&n=600")
+    (mean,) = baselines(data, data.splits.val)
+    targets = data.targets[data.splits.val]
+    centre = data.targets[data.splits.train].mean()
+    assert mean.name == "mean"
+    assert mean.score == pytest.approx(np.sqrt(np.mean((targets - centre) ** 2)))
+    assert 0.3 < mean.score < 0.5  # the ~0.41 a plateaued run sits at
+
+
+def test_forecasting_also_has_the_last_value_in_user_units() -> None:
+    data = load_dataset("example:sine?length=400", DataOptions(lookback=12, horizon=3))
+    found = {b.name: b.score for b in baselines(data, data.splits.test)}
+    assert set(found) == {"mean", "last value"}
+    windows = data.splits.test
+    column = data.feature_names.index(data.target_names[0])
+    prep = data.preprocessing
+    last = np.array([data.sequences[i][-1, column] for i in windows]) * \
+        prep.feature_std[column] + prep.feature_mean[column]
+    expected = np.sqrt(np.mean((data.targets[windows][:, :, 0] - last[:, None]) ** 2))
+    assert found["last value"] == pytest.approx(expected, rel=1e-5)
+    # a smooth series: holding the last value is far better than its mean
+    assert strongest(baselines(data, windows), "minimize").name == "last value"
+
+
+def test_learned_means_removing_two_percent_of_the_baseline_error() -> None:
+    assert not learned(0.408, 0.409, "minimize")  # the plateau in the report that started this
+    assert learned(0.011, 0.409, "minimize")
+    assert skill(0.55, 0.5, "maximize") == pytest.approx(0.1)
+    assert not learned(0.505, 0.5, "maximize") and learned(0.52, 0.5, "maximize")
+    assert not learned(math.nan, 0.5, "maximize")
+    assert not learned(0.9, 1.0, "maximize")  # a perfect baseline leaves nothing to learn
