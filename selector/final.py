@@ -3,7 +3,7 @@
 Both cells get the same seeds and the same splits, so their test scores pair up seed by seed
 and test example by test example; the runs go pair by pair, so a budget that ends early
 leaves whole pairs (`selector.search.schedule`). Besides the test outcomes and the costs of these
-runs, the speed measurements of `selector.training.timings` (G1, G5) and, for long sequences, both
+runs, the speed measurements of `selector.timings` (G1, G5) and, for long sequences, both
 cells retrained with the same seeds on only the last part of each sequence (L1) feed the
 criteria. The result is stored on the study, so `selector report` re-renders it without
 retraining. `refit` then trains the chosen configuration on train + validation: the model
@@ -50,6 +50,7 @@ from selector.search.schedule import (
 )
 from selector.search.state import record_study, study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
+from selector.timings import equal_config, handed_over_latency
 from selector.training.baselines import baselines
 from selector.training.fit import (
     Fitted,
@@ -62,7 +63,6 @@ from selector.training.fit import (
     score_of,
 )
 from selector.training.system import NonFiniteLossError, score_direction, score_name
-from selector.training.timings import equal_config, handed_over_latency
 
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
