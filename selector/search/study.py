@@ -43,11 +43,11 @@ def make_sampler(seed: int, n_startup_trials: int = 5) -> optuna.samplers.BaseSa
                                           constant_liar=True, n_startup_trials=n_startup_trials)
 
 
-IDENTITY = {  # what a study was made for (`StudyState.identity`): resumes must match it
-    "task": "task",
-    "data_digest": "data (the file's content, the data options and the seed)",
-    "space": "search space",
-}
+def identity_text(field: str) -> str:
+    """What each part of a study's identity (`StudyState.identity`) is, in words."""
+    return {"task": "task", "space": "search space",
+            "data_digest": f"data (the file's content, the data options and {param('seed')})",
+            }[field]
 
 
 def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[str],
@@ -74,7 +74,7 @@ def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[s
         before = getattr(stored, key)
         if before is not None and before != value:
             raise SelectorError(
-                f"study '{study_name}' was created for another {IDENTITY[key]}: "
+                f"study '{study_name}' was created for another {identity_text(key)}: "
                 f"{before!r}, here {value!r}. Resume it with the same data, options and "
                 f"space, or choose another {param('study_name')}.")
     record_study(study, **identity, **(settings or {}))

@@ -146,7 +146,7 @@ def test_resume_refuses_another_dataset(tmp_path: Path, tiny_space: str) -> None
                        data="example:copy?length=10&n=200"))
     # Same file, another split: its trials would not be comparable either.
     with pytest.raises(SelectorError, match=r"another data \(the file's content, the data "
-                                            r"options and --seed\)"):
+                                            r"options and seed\)"):
         search(request(tmp_path, tiny_space, n_trials=2, study_name="s", seed=1,
                        data_options=DataOptions(seed=1)))
 
