@@ -35,7 +35,9 @@ def test_mlflow_settings_never_hold_the_storage_password() -> None:
     assert request.settings()["storage"] == "postgresql://selector:***@db.internal:5432/studies"
 
 
-def test_a_password_in_a_failing_url_is_masked_in_the_error(tmp_path: Path) -> None:
+def test_a_password_in_a_failing_url_is_masked_in_the_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the output folder it checks is not the checkout's
     result = CliRunner().invoke(app, [
         "recommend", "example:digits", "--no-tracking",
         "--storage", "postgresql://selector:s3cret@127.0.0.1:1/studies"])
