@@ -13,8 +13,10 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+DISTRIBUTION = "gru-lstm-selector"  # the name on PyPI ("selector" there is another project)
+
 try:
-    __version__ = version("selector")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 

@@ -15,7 +15,6 @@ module adds is what a team needs around it:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import logging
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import filelock
 import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -232,7 +232,7 @@ def storage_for(url: str, *, stale_after: int = DEFAULT_STALE_AFTER,
         except ModuleNotFoundError as exc:
             raise SelectorError(
                 f"cannot open the study storage {mask_url(url)}: its database driver is not "
-                f"installed ({exc}). For PostgreSQL: pip install 'selector[postgres]'.") from None
+                f"installed ({exc}). For PostgreSQL: pip install 'gru-lstm-selector[postgres]'.") from None
         except Exception as exc:
             if is_connection_error(exc):  # down, unreachable, or refusing these credentials
                 raise StorageUnavailable(f"cannot connect to the study storage {mask_url(url)}: "
@@ -272,13 +272,13 @@ class StudyLock:
         if self.dialect == "postgresql":
             self._release = self.storage.reconnect.call(self._advisory)
         elif self.path is not None:
-            handle = self.path.open("a")
+            lock = filelock.FileLock(self.path, timeout=-1 if self.wait else 0,
+                                     thread_local=False)  # portable (flock, or Windows' locks)
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                handle.close()
+                lock.acquire()
+            except filelock.Timeout:
                 raise self._busy() from None
-            self._release = handle.close  # closing the file drops the lock
+            self._release = lock.release
         return self
 
     def _busy(self) -> StudyBusy:

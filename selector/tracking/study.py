@@ -32,6 +32,7 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.types import Schema, TensorSpec
 from optuna.trial import FrozenTrial, TrialState
 
+from selector import DISTRIBUTION
 from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
@@ -52,7 +53,7 @@ from selector.tracking.trials import (
 from selector.urls import mask_url
 
 PLOT_EVERY_S = 30.0  # regenerate the study plots at most this often (and at the end)
-VERSIONED = ("selector", "torch", "lightning", "optuna", "optuna-integration", "mlflow", "numpy")
+VERSIONED = (DISTRIBUTION, "torch", "lightning", "optuna", "optuna-integration", "mlflow", "numpy")
 EXPERIMENT_TAGS = {
     "selector.kind": "study",
     "mlflow.experimentKind": "custom_model_development",  # open the UI's runs table, not GenAI
@@ -283,7 +284,8 @@ def _versions() -> list[RunTag]:
     tags = []
     for package in VERSIONED:
         with contextlib.suppress(metadata.PackageNotFoundError):
-            tags.append(RunTag(f"selector.version.{package}", metadata.version(package)))
+            name = "selector" if package == DISTRIBUTION else package
+            tags.append(RunTag(f"selector.version.{name}", metadata.version(package)))
     return tags
 
 

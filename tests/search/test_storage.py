@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,7 +13,13 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
-from selector.search.storage import StorageUnavailable, StudyLock, _Reconnect, storage_for
+from selector.search.storage import (
+    StorageUnavailable,
+    StudyBusy,
+    StudyLock,
+    _Reconnect,
+    storage_for,
+)
 from selector.search.study import optimize
 from tests.conftest import free_port
 
@@ -121,3 +129,27 @@ def test_a_trial_whose_worker_stopped_is_failed_and_retried_with_its_parameters(
     assert first.state == TrialState.FAIL
     assert retry.state == TrialState.COMPLETE and retry.params == first.params
     assert retry.system_attrs["failed_trial"] == first.number
+
+
+def test_the_sqlite_study_lock_excludes_across_processes_and_refuses_when_busy(
+        tmp_path: Path) -> None:
+    storage = storage_for(f"sqlite:///{tmp_path / 's.db'}")
+    script = ("import sys, time; from selector.search.storage import StudyLock, storage_for\n"
+              f"lock = StudyLock(storage_for({storage.url!r}), 's', role='recommend')\n"
+              "with lock:\n    print('held', flush=True); time.sleep(30)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = StudyLock(storage, "s", role="recommend", wait=False)
+        with pytest.raises(StudyBusy, match="being run by another 'selector recommend'"):
+            busy.__enter__()
+        with StudyLock(storage, "s", wait=False):  # another role: an independent lock
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with StudyLock(storage, "s", role="recommend", wait=False) as lock:  # the holder died
+        lock.release()
+        lock.release()  # only the first release counts
+    with StudyLock(storage, "s", role="recommend", wait=False):
+        pass
