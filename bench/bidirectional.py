@@ -20,9 +20,9 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bench._common import machine, table
+from selector.process import reuse_freed_memory
 from selector.records import ModelConfig
 from selector.training.cost import interleaved_ms
-from selector.training.fit import reuse_freed_memory
 from selector.training.model import RecurrentNet
 
 

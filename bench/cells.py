@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from bench._common import machine, table
+from selector.process import reuse_freed_memory
 from selector.training import fast_gru
-from selector.training.fit import reuse_freed_memory
 
 FEATURES = 8
 

@@ -32,9 +32,9 @@ def child(cell: str, epochs: int, source: str, hidden: int) -> None:
     import torch
 
     from selector.data import load_dataset
+    from selector.process import threads_per_worker
     from selector.records import ModelConfig, TrainingSettings
-    from selector.search.study import threads_per_worker
-    from selector.training.fit import build_net, fit
+    from selector.training.fitting import build_net, fit
 
     torch.set_num_threads(threads_per_worker(1))
     data = load_dataset(source)

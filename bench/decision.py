@@ -40,7 +40,7 @@ from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.records import ModelConfig, TrainingSettings
-from selector.training.fit import build_net, fit, outcomes, score_of
+from selector.training.fitting import build_net, fit, outcomes, score_of
 from selector.training.system import score_direction
 
 LEVEL = 0.95

@@ -24,8 +24,9 @@ from bench._common import machine, median, table
 from selector.api import SearchRequest, prepare_study, search
 from selector.data.batching import SplitDataset
 from selector.data.load import load_dataset
+from selector.process import reuse_freed_memory
 from selector.records import ModelConfig, TrainingSettings
-from selector.training.fit import build_net, fit, make_loader, reuse_freed_memory
+from selector.training.fitting import build_net, fit, make_loader
 from selector.training.system import SequenceSystem, squared_error_sum
 
 SPACE = """\

@@ -27,7 +27,7 @@ from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data.load import load_dataset
 from selector.records import TrainingSettings
 from selector.search.space import load_space
-from selector.training.fit import build_net, fit
+from selector.training.fitting import build_net, fit
 from selector.training.system import score_direction
 
 

@@ -9,9 +9,10 @@ The Python API (names load on first use, so ``import selector`` stays light)::
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from selector._lazy import attach
 
 DISTRIBUTION = "gru-lstm-selector"  # the name on PyPI ("selector" there is another project)
 
@@ -56,12 +57,4 @@ if TYPE_CHECKING:
     from selector.errors import DataError, ParameterError, SelectorError
     from selector.records import Budgets, DataProfile, Recommendation
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'selector' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

@@ -52,7 +52,7 @@ from selector.search.state import record_study, study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
 from selector.timings import equal_config, handed_over_latency
 from selector.training.baselines import baselines
-from selector.training.fit import (
+from selector.training.fitting import (
     Fitted,
     build_net,
     evaluate,

@@ -22,7 +22,7 @@ from selector.training.cost import (
     median_ratio,
     training_step,
 )
-from selector.training.fit import Fitted, build_net, probe_for
+from selector.training.fitting import Fitted, build_net, probe_for
 from selector.training.model import count_parameters
 
 STEP_ROUNDS = 15  # interleaved training steps per cell at an equal configuration

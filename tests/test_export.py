@@ -15,7 +15,7 @@ from selector.errors import DataError, SelectorError
 from selector.export import export_model
 from selector.predict import open_model, predict, write_predictions
 from selector.records import ModelConfig, TrainingSettings
-from selector.training.fit import build_net, fit
+from selector.training.fitting import build_net, fit
 
 SETTINGS = TrainingSettings(max_epochs=2, patience=1)
 

@@ -12,12 +12,12 @@ import pytest
 
 from selector.api import RecommendRequest, SearchRequest, run_recommendation, search
 from selector.data import load_dataset, profile_dataset
-from selector.decision.decide import decide
+from selector.decision.rules import decide
 from selector.errors import SelectorError
 from selector.final import compare, planned_runs, refit, stored_comparison
 from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
 from selector.training.budget import tolerance
-from selector.training.fit import evaluate
+from selector.training.fitting import evaluate
 from tests.helpers.studies import request
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from selector.api import report_study
 from selector.decision.criteria import CLAIMS
-from selector.decision.decide import decide
+from selector.decision.rules import decide
 from selector.errors import SelectorError
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
 from selector.report import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports

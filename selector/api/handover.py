@@ -42,7 +42,7 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
-from selector.training.fit import Fitted
+from selector.training.fitting import Fitted
 from selector.urls import mask_url
 
 

@@ -18,8 +18,8 @@ from selector.api.trials import ProgressHook, check_places
 from selector.choices import GateStatus
 from selector.crossval import cross_validates
 from selector.data import load_dataset, profile_dataset
-from selector.decision.decide import decide
 from selector.decision.gates import evaluate
+from selector.decision.rules import decide
 from selector.errors import ParameterError
 from selector.files import keeping
 from selector.final import (

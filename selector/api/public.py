@@ -21,10 +21,10 @@ from selector.api.scope import scoped
 from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choice
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.memory import DataSource, as_source, is_in_memory
+from selector.defaults import DEFAULT_STORAGE
 from selector.errors import ParameterError
 from selector.predict import predict as predict_table
 from selector.records import Budgets, DataProfile, Preferences
-from selector.search.storage import DEFAULT_STORAGE
 from selector.tracking import default_tracking_uri
 
 DATA_OPTIONS = tuple(f.name for f in fields(DataOptions) if f.name != "seed")

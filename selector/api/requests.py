@@ -10,6 +10,7 @@ from typing import Any
 from selector.choices import Accelerator, check_choice
 from selector.data import DataOptions, SequenceData, profile_dataset
 from selector.data.examples import example_name, is_example
+from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.errors import ParameterError, SelectorError, at_least, positive
 from selector.records import (
     Budgets,
@@ -17,11 +18,7 @@ from selector.records import (
 )
 from selector.search.space import SearchSpace, load_space, parse_space, preset_for
 from selector.search.state import StoredSettings, study_state
-from selector.search.storage import (
-    DEFAULT_STALE_AFTER,
-    DEFAULT_STORAGE,
-    storage_for,
-)
+from selector.search.storage import storage_for
 from selector.search.study import (
     load_existing,
 )
@@ -133,7 +130,7 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
 # -- the recommendation ----------------------------------------------------------------------
 
 PROFILE_ATTR = "selector.profile"
-DECISION_ATTR = "selector.decision.decide"  # the preferences and budgets of the last recommendation
+DECISION_ATTR = "selector.decision.rules"  # the preferences and budgets of the last recommendation
 
 
 @dataclass(frozen=True)

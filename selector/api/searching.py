@@ -27,7 +27,7 @@ from selector.tracking import (
     Notify,
     StudyTracker,
 )
-from selector.training.fit import Fitted
+from selector.training.fitting import Fitted
 from selector.training.system import score_name
 from selector.urls import mask_url
 

@@ -12,7 +12,8 @@ from selector.api.handover import write_plots
 from selector.api.pipeline import RecommendResult
 from selector.api.scope import scoped
 from selector.choices import Prefer
-from selector.decision.decide import decide
+from selector.decision.rules import decide
+from selector.defaults import DEFAULT_STORAGE
 from selector.errors import SelectorError
 from selector.final import (
     stored_comparison,
@@ -30,10 +31,7 @@ from selector.report import (
     write_reports,
 )
 from selector.search.state import StoredDecision, study_state
-from selector.search.storage import (
-    DEFAULT_STORAGE,
-    storage_for,
-)
+from selector.search.storage import storage_for
 from selector.search.study import (
     load_existing,
     summarize,

@@ -34,7 +34,7 @@ from selector.tracking import (
     local_folders,
 )
 from selector.training.fidelity import Fidelity, search_fidelity
-from selector.training.fit import Fitted
+from selector.training.fitting import Fitted
 from selector.training.system import score_direction
 
 ProgressHook = Callable[[optuna.Study], None]

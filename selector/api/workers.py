@@ -16,15 +16,12 @@ from selector.api.trials import ProgressHook, open_for, run_trials
 from selector.data import load_dataset
 from selector.errors import SelectorError
 from selector.interrupts import INTERRUPTS
-from selector.search.study import (
-    spawn_workers,
-    threads_per_worker,
-)
+from selector.process import reuse_freed_memory, threads_per_worker
+from selector.search.study import spawn_workers
 from selector.tracking import (
     TrackingTarget,
     TrialLogger,
 )
-from selector.training.fit import reuse_freed_memory
 
 
 def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | None,

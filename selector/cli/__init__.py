@@ -12,13 +12,9 @@ import importlib
 import logging
 import os
 
-import matplotlib
-import torch
-
 from selector.cli.common import app, warn
 from selector.interrupts import raise_on_signals
-from selector.search.study import threads_per_worker
-from selector.training.fit import reuse_freed_memory
+from selector.process import reuse_freed_memory, threads_per_worker
 
 __all__ = ["app", "main"]
 
@@ -36,14 +32,13 @@ class WarningsToStderr(logging.Handler):
 def main() -> None:
     """The terminal's process-wide set-up (the library leaves the process as it is), then
     the command."""
-    if not os.environ.get("MPLBACKEND"):
-        matplotlib.use("agg")  # plots are files: no window, no display needed
+    os.environ.setdefault("MPLBACKEND", "agg")  # plots are files: no window, no display
     reuse_freed_memory()
     library = logging.getLogger("selector")
     library.addHandler(WarningsToStderr(logging.WARNING))
     library.propagate = False
     raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
-    if "OMP_NUM_THREADS" not in os.environ:  # torch counts the machine's cores, not our share
-        torch.set_num_threads(threads_per_worker(1))
+    # torch counts the machine's cores, not our share; read when torch loads (only if needed)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(1)))
     app()
 

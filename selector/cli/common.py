@@ -14,20 +14,20 @@ import functools
 import json
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from selector import __version__
-from selector.api import (
-    SearchRequest,
-)
 from selector.choices import Objective, check_choice
 from selector.cli.data_options import finite
 from selector.errors import SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
 from selector.urls import mask_url
+
+if TYPE_CHECKING:
+    from selector.api import SearchRequest
 
 app = typer.Typer(
     name="selector",

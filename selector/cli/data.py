@@ -15,9 +15,7 @@ from selector.cli.common import (
 )
 from selector.cli.data_options import with_data_options
 from selector.cli.show import profile_table
-from selector.data import DataOptions, load_dataset, profile_dataset
-from selector.data.examples import EXAMPLES
-from selector.search.space import preset_for
+from selector.data.options import DataOptions
 
 
 @app.command()
@@ -33,6 +31,8 @@ def profile(data: DataArg, as_json: JsonFlag = False, seed: SeedOpt = 0, *,
 
       selector profile sales.parquet --id-col store --step-col day --target churned --json
     """
+    from selector.data import load_dataset, profile_dataset
+    from selector.search.space import preset_for
     result = profile_dataset(load_dataset(data, data_options))
     if as_json:
         name, reason = preset_for(result)
@@ -44,6 +44,7 @@ def profile(data: DataArg, as_json: JsonFlag = False, seed: SeedOpt = 0, *,
 @app.command()
 def examples(as_json: JsonFlag = False) -> None:
     """List the bundled example datasets (use them as example:NAME or example:NAME?key=value)."""
+    from selector.data.examples import EXAMPLES
     if as_json:
         print_json({name: {"summary": e.summary, "parameters": e.parameters}
                     for name, e in EXAMPLES.items()})

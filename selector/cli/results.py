@@ -6,9 +6,6 @@ from typing import Annotated
 
 import typer
 
-from selector.api import (
-    report_study,
-)
 from selector.cli.common import (
     DataArg,
     JsonFlag,
@@ -22,13 +19,8 @@ from selector.cli.common import (
     user_errors,
 )
 from selector.cli.show import print_recommendation
-from selector.dashboard import dashboard as mlflow_dashboard
-from selector.dashboard import experiment_path, is_loopback, is_server, selector_experiments
+from selector.defaults import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from selector.errors import SelectorError
-from selector.predict import MLFLOW_SCHEMES, write_predictions
-from selector.predict import predict as run_predict
-from selector.search.storage import DEFAULT_STORAGE
-from selector.tracking import DEFAULT_TRACKING_URI
 from selector.urls import mask_url
 
 
@@ -58,6 +50,7 @@ def report(
 
       selector report selector-digits --prefer edge --output-dir edge-report
     """
+    from selector.api import report_study
     result = report_study(study, storage=storage, prefer=prefer, min_gain=min_gain,
                           output_dir=output_dir)
     if as_json:
@@ -90,6 +83,8 @@ def predict(
 
       selector predict models:/churn@champion new_visits.parquet -o churn_predictions.parquet
     """
+    from selector.predict import MLFLOW_SCHEMES, write_predictions
+    from selector.predict import predict as run_predict
     if model.startswith(MLFLOW_SCHEMES):
         import mlflow
 
@@ -128,6 +123,8 @@ def dashboard(
 
       selector dashboard --port 8080 --tracking-uri sqlite:////data/mlflow.db
     """
+    from selector.dashboard import dashboard as mlflow_dashboard
+    from selector.dashboard import experiment_path, is_loopback, is_server, selector_experiments
     if not expose and not is_loopback(host):
         raise typer.BadParameter(
             f"{host} can be reached from other machines, and the dashboard has no login. Add "

@@ -10,14 +10,6 @@ from typing import Annotated
 
 import typer
 
-from selector.api import (
-    RecommendRequest,
-    SearchRequest,
-    joined_request,
-    prepare_study,
-    run_recommendation,
-    search,
-)
 from selector.cli.common import (
     GATE_EXIT_CODES,
     AcceleratorOpt,
@@ -54,15 +46,12 @@ from selector.cli.common import (
 )
 from selector.cli.data_options import finite, with_data_options
 from selector.cli.show import print_recommendation, print_tracking, summary_table, write_summary
-from selector.data import DataOptions
-from selector.progress import SearchProgress, StepProgress
+from selector.data.options import DataOptions
+from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from selector.records import (
     Budgets,
     Preferences,
 )
-from selector.search.storage import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
-from selector.tracking import DEFAULT_TRACKING_URI
-from selector.training.budget import process_started, tolerance
 
 
 @app.command()
@@ -162,6 +151,9 @@ def recommend(
       selector recommend fresh.parquet --budget 1800 --baseline champion --min-score 0.9
       --promote --summary summary.md
     """
+    from selector.api import RecommendRequest, SearchRequest, joined_request, run_recommendation
+    from selector.progress import SearchProgress, StepProgress
+    from selector.training.budget import process_started, tolerance
     warn_about_passwords(ctx, "storage", storage)
     tracking = None if no_tracking else tracking_uri
     if resume:
@@ -198,6 +190,7 @@ def recommend(
         final: list[StepProgress] = []
 
         def step(label: str, total: int) -> None:
+            from selector.progress import StepProgress
             if not final:
                 bar.progress.stop()
                 final.append(stack.enter_context(StepProgress(
@@ -261,6 +254,7 @@ def create_study(
 
       selector recommend --resume --study-name churn
     """
+    from selector.api import SearchRequest, prepare_study
     warn_about_passwords(ctx, "storage", storage)
     request = SearchRequest(
         data=data, data_options=data_options, space=space, study_name=study_name,
@@ -317,6 +311,8 @@ def worker(
 
       selector worker --study-name churn --jobs 4 --data /mnt/shared/churn.parquet
     """
+    from selector.api import joined_request, search
+    from selector.progress import SearchProgress
     warn_about_passwords(ctx, "storage", storage)
     request = joined_request(study_name, storage, data=data, jobs=jobs, timeout=timeout,
                              accelerator=accelerator,

@@ -14,7 +14,6 @@ from selector.cli.common import (
     stdout,
     warn,
 )
-from selector.dashboard import experiment_path, is_server
 from selector.files import write_file
 from selector.records import (
     CellResult,
@@ -22,11 +21,10 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
-from selector.report import summary_markdown
-from selector.search.space import preset_for
 
 
 def profile_table(p: DataProfile) -> Table:
+    from selector.search.space import preset_for
     table = Table(title=f"Profile of {p.source}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -97,6 +95,7 @@ def print_recommendation(doc: dict[str, Any]) -> None:
 
 def print_tracking(tracking: TrackingSummary, *, quiet: bool) -> None:
     """Where the runs are (unless --json), and always what could not be logged (stderr)."""
+    from selector.dashboard import experiment_path, is_server
     if tracking.unlogged_trials:
         numbers = ", ".join(f"#{n}" for n in tracking.unlogged_trials)
         warn(f"MLflow: {len(tracking.unlogged_trials)} trial(s) could not be logged to "
@@ -165,6 +164,7 @@ def _cost(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
 
 def write_summary(document: dict[str, Any], path: Path | None) -> None:
     """The Markdown summary to ``path``, and appended to a GitHub Actions job's summary."""
+    from selector.report import summary_markdown
     text = summary_markdown(document)
     if path is not None:
         write_file(path, text)

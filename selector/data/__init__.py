@@ -1,9 +1,27 @@
 """Data layer: load, validate, split, scale and profile users' sequence datasets."""
 
-from selector.data.dataset import Preprocessing, SequenceData, Splits
-from selector.data.load import fingerprint, load_dataset
-from selector.data.options import DataOptions, Task
-from selector.data.profile import profile_dataset
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from selector._lazy import attach
+
+if TYPE_CHECKING:
+    from selector.data.dataset import Preprocessing, SequenceData, Splits
+    from selector.data.load import fingerprint, load_dataset
+    from selector.data.options import DataOptions, Task
+    from selector.data.profile import profile_dataset
 
 __all__ = ["DataOptions", "Preprocessing", "SequenceData", "Splits", "Task", "fingerprint", "load_dataset",
            "profile_dataset"]
+
+__getattr__, __dir__ = attach(__name__, {
+    "Preprocessing": "selector.data.dataset",
+    "SequenceData": "selector.data.dataset",
+    "Splits": "selector.data.dataset",
+    "fingerprint": "selector.data.load",
+    "load_dataset": "selector.data.load",
+    "DataOptions": "selector.data.options",
+    "Task": "selector.data.options",
+    "profile_dataset": "selector.data.profile",
+})

@@ -24,7 +24,7 @@ from selector.search.state import record_trial, trial_attrs
 from selector.training import fast_gru
 from selector.training.cost import Latency, latency
 from selector.training.fidelity import Fidelity
-from selector.training.fit import (
+from selector.training.fitting import (
     EpochHistory,
     Fitted,
     build_net,

@@ -146,7 +146,7 @@ class StoredDecision:
 _STUDY_KEYS = {"task": "selector.task", "space": "selector.search.space",
                "data_digest": "selector.data_digest", "uid": "selector.uid",
                "settings": "selector.settings", "space_reason": "selector.space_reason",
-               "profile": "selector.profile", "decision": "selector.decision.decide",
+               "profile": "selector.profile", "decision": "selector.decision.rules",
                "final": "selector.final"}
 IDENTITY = ("task", "data_digest", "space")  # what a study was made for: resumes must match
 

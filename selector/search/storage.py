@@ -32,12 +32,11 @@ import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
+from selector.defaults import DEFAULT_STALE_AFTER
 from selector.errors import SelectorError, causes, param
 from selector.files import WriteError
 from selector.urls import mask_url
 
-DEFAULT_STORAGE = "sqlite:///selector.db"
-DEFAULT_STALE_AFTER = 60  # seconds without a heartbeat before a running trial is failed, retried
 RECONNECT_FOR = 60.0  # seconds to keep retrying a dropped database connection
 MAX_RETRIES = 2  # a trial whose worker keeps dying (say, killed for memory) is retried twice
 

@@ -10,16 +10,12 @@ are level.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import multiprocessing
-import os
 import time
 import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -235,30 +231,6 @@ def _refused_tell(exc: BaseException) -> bool:
     return any((isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a"))
                or isinstance(seen, optuna.exceptions.UpdateFinishedTrialError)
                for seen in causes(exc))
-
-
-def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (a
-    container's --cpus, a CI runner's limit), whichever is smaller."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    quota = None
-    with contextlib.suppress(OSError, ValueError):
-        limit, period = (cgroup / "cpu.max").read_text().split()[:2]  # cgroup v2
-        if limit != "max":
-            quota = int(limit) / int(period)
-    if quota is None:
-        with contextlib.suppress(OSError, ValueError):
-            limit = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())  # cgroup v1
-            if limit > 0:
-                quota = limit / int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
-    if quota is not None:
-        cpus = min(cpus or 1, max(1, math.ceil(quota)))
-    return max(1, cpus or 1)
-
-
-def threads_per_worker(jobs: int) -> int:
-    """Torch threads for each of ``jobs`` processes so they never oversubscribe the CPUs."""
-    return max(1, available_cpus() // jobs)
 
 
 def spawn_workers(target: Callable[..., None], args: tuple[Any, ...],

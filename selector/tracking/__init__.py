@@ -7,26 +7,54 @@ logged (the server went away) is retried later and at the end, and listed if it 
 (`study`). `client` finds and checks the store; `registry` logs and registers the model.
 """
 
-from selector.tracking.client import (
-    DEFAULT_TRACKING_URI,
-    check_store_file,
-    client_defaults,
-    connect,
-    default_tracking_uri,
-    local_artifact_root,
-    local_folders,
-)
-from selector.tracking.registry import (
-    ModelHandover,
-    champion_document,
-    log_model,
-    log_verdict,
-    model_record,
-)
-from selector.tracking.study import StudyTracker, dataset_record
-from selector.tracking.trials import Notify, TrackingTarget, TrialLogger, trial_run_content
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from selector._lazy import attach
+
+if TYPE_CHECKING:
+    from selector.tracking.client import (
+        DEFAULT_TRACKING_URI,
+        check_store_file,
+        client_defaults,
+        connect,
+        default_tracking_uri,
+        local_artifact_root,
+        local_folders,
+    )
+    from selector.tracking.registry import (
+        ModelHandover,
+        champion_document,
+        log_model,
+        log_verdict,
+        model_record,
+    )
+    from selector.tracking.study import StudyTracker, dataset_record
+    from selector.tracking.trials import Notify, TrackingTarget, TrialLogger, trial_run_content
 
 __all__ = ["DEFAULT_TRACKING_URI", "ModelHandover", "Notify", "StudyTracker", "TrackingTarget",
            "TrialLogger", "champion_document", "check_store_file", "client_defaults", "connect",
            "dataset_record", "default_tracking_uri", "local_artifact_root", "local_folders",
            "log_model", "log_verdict", "model_record", "trial_run_content"]
+
+__getattr__, __dir__ = attach(__name__, {
+    "DEFAULT_TRACKING_URI": "selector.tracking.client",
+    "check_store_file": "selector.tracking.client",
+    "client_defaults": "selector.tracking.client",
+    "connect": "selector.tracking.client",
+    "default_tracking_uri": "selector.tracking.client",
+    "local_artifact_root": "selector.tracking.client",
+    "local_folders": "selector.tracking.client",
+    "ModelHandover": "selector.tracking.registry",
+    "champion_document": "selector.tracking.registry",
+    "log_model": "selector.tracking.registry",
+    "log_verdict": "selector.tracking.registry",
+    "model_record": "selector.tracking.registry",
+    "StudyTracker": "selector.tracking.study",
+    "dataset_record": "selector.tracking.study",
+    "Notify": "selector.tracking.trials",
+    "TrackingTarget": "selector.tracking.trials",
+    "TrialLogger": "selector.tracking.trials",
+    "trial_run_content": "selector.tracking.trials",
+})

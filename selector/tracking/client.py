@@ -8,11 +8,11 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from selector.defaults import DEFAULT_TRACKING_URI
 from selector.errors import SelectorError, param
 from selector.search.storage import check_sqlite_file, sqlite_file
 from selector.urls import mask_url
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 MLFLOW_TABLES = {"experiments", "runs"}
 
 

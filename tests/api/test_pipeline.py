@@ -19,7 +19,7 @@ from selector.errors import ParameterError
 from selector.final import FinalModels
 from selector.records import FinalComparison, ModelConfig, Preferences
 from selector.search.state import TrialAttrs, record_study, study_state
-from selector.training.fit import EpochHistory, Fitted, build_net
+from selector.training.fitting import EpochHistory, Fitted, build_net
 from selector.training.system import SequenceSystem
 from tests.conftest import long_frame, write
 from tests.helpers.records import CONFIG, comparison

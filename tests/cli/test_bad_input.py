@@ -438,7 +438,7 @@ def test_command_lines_are_refused_with_a_usage_error_or_accepted(
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{here / 'mlflow.db'}")
-            patch.setattr("selector.cli.searching.run_recommendation", stop)
+            patch.setattr("selector.api.run_recommendation", stop)
             code, _, err = run("recommend", "example:digits", "--no-tracking", *args)
         assert "Traceback" not in err and "bug in selector" not in err, err
         if reached:  # accepted: the library got the request
@@ -452,7 +452,7 @@ def test_command_lines_are_refused_with_a_usage_error_or_accepted(
 def test_numbers_that_are_not_finite_are_refused(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("selector.cli.searching.run_recommendation", lambda *a, **k: pytest.fail("accepted"))
+    monkeypatch.setattr("selector.api.run_recommendation", lambda *a, **k: pytest.fail("accepted"))
     for flag in ("--timeout", "--budget", "--min-gain", "--max-latency-ms", "--max-train-time",
                  "--min-score", "--val-fraction"):
         for value in ("nan", "inf", "-inf"):

@@ -14,19 +14,13 @@ from optuna.trial import TrialState
 from selector.__main__ import openmp_defaults
 from selector.api import search
 from selector.data import DataOptions, load_dataset
+from selector.process import available_cpus
 from selector.records import Budgets
 from selector.search.objective import Objective, TrialFailed
 from selector.search.space import parse_space
 from selector.search.state import trial_attrs
 from selector.search.storage import StudyLock, storage_for
-from selector.search.study import (
-    CellFairness,
-    available_cpus,
-    cell_of,
-    make_sampler,
-    optimize,
-    summarize,
-)
+from selector.search.study import CellFairness, cell_of, make_sampler, optimize, summarize
 from tests.conftest import TINY
 from tests.helpers.studies import request
 

@@ -14,7 +14,7 @@ from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data import load_dataset
 from selector.records import ModelConfig, TrainingSettings
 from selector.training.budget import handover_reserve, process_started, tolerance
-from selector.training.fit import build_net, evaluate, fit
+from selector.training.fitting import build_net, evaluate, fit
 from selector.training.system import SequenceSystem
 
 STEP_SECONDS = 0.05  # every training step this much slower than it is

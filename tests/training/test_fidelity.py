@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import Callback
 from selector.data import load_dataset
 from selector.records import ModelConfig, TrainingSettings
 from selector.training.fidelity import BIG_DATA, CHUNK, VAL_SAMPLE, search_fidelity
-from selector.training.fit import build_net, fit
+from selector.training.fitting import build_net, fit
 
 
 def test_small_data_is_searched_whole() -> None:

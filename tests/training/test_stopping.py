@@ -71,7 +71,7 @@ def test_a_warming_trial_reports_but_is_never_pruned() -> None:
 def test_real_training_on_a_plateau_runs_its_warmup_and_says_it_did_not_learn() -> None:
     from selector.data import load_dataset
     from selector.records import ModelConfig, TrainingSettings
-    from selector.training.fit import build_net, fit
+    from selector.training.fitting import build_net, fit
 
     data = load_dataset("example:adding?length=40&n=400")
     # A learning rate far too small to leave the mean predictor's plateau in a few epochs.

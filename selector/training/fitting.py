@@ -8,10 +8,8 @@ costs, and `evaluate` scores it on any split in the user's units.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import math
-import platform
 import signal
 import time
 import warnings
@@ -147,23 +145,6 @@ def keyboard_interrupts_survive_lightning() -> Iterator[None]:
 
 
 @functools.cache
-def reuse_freed_memory() -> bool:
-    """Keep large freed blocks in this process's heap (glibc), for the next training step.
-
-    By default glibc hands every block over ~128 kB back to the OS when it is freed, so each
-    step's activations are page-faulted in afresh (386 faults for one 2.4 MB tensor). Keeping
-    them measured 5-10% off a training step, and 40% off an LSTM's at length 200 (46 -> 27 ms).
-    The heap keeps up to 1 GiB free memory mapped in return. Returns whether it applied.
-    It changes the whole process, so the command and its worker processes call it, not the
-    library's training.
-    """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(None)
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 256 << 20) and libc.mallopt(m_trim_threshold, 1 << 30))
-
-
 @dataclass
 class Fitted:
     """A trained candidate: the Lightning system (its ``net`` inside, holding the best
@@ -308,7 +289,7 @@ def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, trai
 def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> np.ndarray:
     """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
     the squared error (its mean over outputs) in the user's units. The paired statistics of
-    `selector.decision.decide` compare the two cells example by example on these."""
+    `selector.decision.rules` compare the two cells example by example on these."""
     system.eval()
     device = next(system.parameters()).device
     dataset = SplitDataset(data, indices)

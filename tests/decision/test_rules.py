@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from selector.decision.decide import decide
+from selector.decision.rules import decide
 from selector.records import (
     Budgets,
     FinalComparison,

@@ -14,7 +14,7 @@ from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset, collate
 from selector.records import ModelConfig, TrainingSettings
 from selector.training import fast_gru
-from selector.training.fit import build_net, evaluate, fit
+from selector.training.fitting import build_net, evaluate, fit
 
 
 @pytest.mark.parametrize(("source", "options"), [
