@@ -12,6 +12,7 @@ its terminal once, in `selector.cli`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -29,6 +30,8 @@ QUIET_LOGGERS = {"optuna": logging.ERROR, "lightning.pytorch": logging.ERROR,
 QUIET_WARNINGS = (".*does not have many workers.*",
                   ".*LeafSpec.*")  # Lightning's own use of a torch API
 
+_LEVEL: contextvars.ContextVar[int | None] = contextvars.ContextVar("selector_log_level",
+                                                                   default=None)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -45,15 +48,27 @@ def library_scope() -> Iterator[None]:
         for pattern in QUIET_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        chosen = _LEVEL.get()
         for name, level in QUIET_LOGGERS.items():
             logger = logging.getLogger(name)
-            logger.setLevel(max(level, logger.getEffectiveLevel()))
+            logger.setLevel(max(level, logger.getEffectiveLevel()) if chosen is None else chosen)
         try:
             yield
         finally:
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
             _restore(environ)
+
+
+@contextlib.contextmanager
+def log_level(level: int) -> Iterator[None]:
+    """Inside this block, library calls show the logs of Optuna, Lightning and MLflow at
+    ``level`` instead of quieting them (the CLI's ``--verbose``)."""
+    token = _LEVEL.set(level)
+    try:
+        yield
+    finally:
+        _LEVEL.reset(token)
 
 
 def _restore(environ: dict[str, str]) -> None:

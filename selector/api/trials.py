@@ -33,6 +33,7 @@ from selector.tracking import (
     check_store_file,
     local_folders,
 )
+from selector.training.devices import check_accelerator
 from selector.training.fidelity import Fidelity, search_fidelity
 from selector.training.fitting import Fitted
 from selector.training.system import score_direction
@@ -41,9 +42,10 @@ ProgressHook = Callable[[optuna.Study], None]
 
 
 def check_places(request: SearchRequest, output: Path | None = None) -> None:
-    """Fail before any work where this run cannot or must not write: the SQLite study's
-    folder, a local MLflow store (damaged or another program's) and its artifacts, and the
-    output folder."""
+    """Fail before any work where this run cannot run or must not write: an accelerator this
+    machine lacks, the SQLite study's folder, a local MLflow store (damaged or another
+    program's) and its artifacts, and the output folder."""
+    check_accelerator(request.accelerator)
     places: list[tuple[Path, str]] = []
     database = sqlite_file(request.storage)  # (its file is checked as it is opened)
     if database is not None:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 
-from selector.cli.common import app, warn
+import typer
+from typer import rich_utils
+
+from selector.cli.common import app, error_document, print_json, warn
 from selector.interrupts import raise_on_signals
 from selector.process import reuse_freed_memory, threads_per_worker
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 for _module in ("data", "searching", "results"):  # each registers its commands, in help order
     importlib.import_module(f"selector.cli.{_module}")
@@ -40,5 +44,24 @@ def main() -> None:
     raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
     # torch counts the machine's cores, not our share; read when torch loads (only if needed)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(1)))
-    app()
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(args: list[str]) -> int:
+    """Run the command line ``args``; returns the exit code. A usage error (an unknown flag, a
+    value that is not one of the choices) is shown as Typer shows it, and with ``--json`` also
+    as a JSON error object on stdout, as every other failure is (`common.user_errors`)."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="selector", standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
+        code = int(getattr(exc, "exit_code", 2))
+        if "--json" in args:
+            print_json(error_document(exc, exc.format_message(), code))
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+        return code
+    except typer.Abort:
+        rich_utils.rich_abort_error()
+        return 1
+    return code if isinstance(code, int) else 0
 

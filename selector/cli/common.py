@@ -12,17 +12,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import traceback
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from selector import __version__
-from selector.choices import Objective, check_choice
+from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.cli.data_options import finite
-from selector.errors import SelectorError, parameter_style
+from selector.errors import ParameterError, SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
 from selector.urls import mask_url
 
@@ -34,6 +35,10 @@ app = typer.Typer(
     help="GRU or LSTM? Search both on your sequence data, measure accuracy and cost, and get a "
     "recommendation backed by evidence.\n\nData: a CSV/TSV/Parquet file, a NumPy .npz, or a "
     "bundled example such as example:digits (see 'selector examples').",
+    epilog="Exit codes: 0 done; 1 a bug in selector; 2 bad input or usage; 3 the decision "
+    "changed since --baseline; 4 a quality gate failed (--min-score); 74 a file could not be "
+    "written (disk full; finished work is kept); 75 the study storage was unreachable (try "
+    "again); 130 interrupted (finished trials are kept).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # storage/tracking URLs can hold passwords
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -45,7 +50,7 @@ DataArg = Annotated[str, typer.Argument(
     help="Data file (.csv, .tsv, .parquet, .npz) or example:NAME.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for the split, the sampler and training.")]
-PreferOpt = Annotated[str, typer.Option(
+PreferOpt = Annotated[Prefer, typer.Option(
     help="Preset for what matters: edge (latency and size), balanced, or accuracy (smallest "
     "worthwhile gain 0, 80% intervals). Sets the defaults of --min-gain and the cost weights.",
     rich_help_panel="Decision")]
@@ -67,11 +72,18 @@ TrackingUriOpt = Annotated[str, typer.Option(
     rich_help_panel="Tracking")]
 
 
+def _presets() -> list[str]:
+    """The preset names, for shell completion of --space (a YAML path is accepted too)."""
+    from selector.search.space import preset_names
+
+    return preset_names()
+
+
 SpaceOpt = Annotated[str | None, typer.Option(
     help="Search space: a preset (default, edge, long_sequences, small_data, text) or a YAML "
     "file. Default: the preset that fits the data's profile (text, under 500 training "
     "sequences, median length from 200 steps, else default), printed with the reason.",
-    rich_help_panel="Search", show_default=False)]
+    rich_help_panel="Search", show_default=False, autocompletion=lambda: _presets())]
 NTrialsOpt = Annotated[int, typer.Option(
     min=2, help="Total trials in the study (complete + pruned), counted over every process and "
     "machine that runs them; a resumed study counts the trials it already has.",
@@ -82,11 +94,12 @@ TimeoutOpt = Annotated[float | None, typer.Option(
 JobsOpt = Annotated[int, typer.Option(
     min=1, help="Parallel trial processes sharing the storage (each gets cores/N threads).",
     rich_help_panel="Search")]
-ObjectiveOpt = Annotated[str, typer.Option(
+ObjectiveOpt = Annotated[Objective, typer.Option(
     help="score, or score-latency for a Pareto front of validation score and latency.",
     rich_help_panel="Search")]
-AcceleratorOpt = Annotated[str, typer.Option(
-    help="Lightning accelerator: auto, cpu or gpu.", rich_help_panel="Search")]
+AcceleratorOpt = Annotated[Accelerator, typer.Option(
+    help="Lightning accelerator. auto trains on a GPU when there is one; gpu, cuda and mps must "
+    "be available here (checked before the study is touched).", rich_help_panel="Search")]
 MaxParamsOpt = Annotated[int | None, typer.Option(
     min=1, help="Reject candidates with more parameters, before training them.",
     rich_help_panel="Budgets")]
@@ -133,24 +146,40 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             with parameter_style(flag_for):  # the library's messages name flags, not names
                 return func(*args, **kwargs)
         except SelectorError as exc:
+            if as_json:
+                print_json(error_document(exc, str(exc), exc.exit_code))
             stderr.print(f"Error: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if as_json:
+                print_json(error_document(exc, "interrupted", 130))
             stderr.print("Interrupted.", markup=False, highlight=False)
             raise typer.Exit(130) from None
-        except Exception:
+        except Exception as exc:
+            if as_json:
+                print_json(error_document(exc, mask_url(f"a bug in selector: {exc}"), 1))
             stderr.print(mask_url(traceback.format_exc()), markup=False, highlight=False)
             stderr.print("This is a bug in selector: please report it with the traceback above.",
                          style="red", markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def error_document(exc: BaseException, message: str, exit_code: int) -> dict[str, Any]:
+    """What --json prints on stdout when a command fails (schema: {"error": {...}})."""
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": message,
+                             "exit_code": exit_code}
+    if isinstance(exc, ParameterError):
+        error["parameter"] = flag_for(exc.parameter)
+    return {"error": error}
 
 
 def print_json(payload: Any) -> None:
@@ -198,10 +227,26 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+              "debug": logging.DEBUG}
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Print the version and exit.")]
     = False,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="Show Optuna's, Lightning's and MLflow's own logs "
+        "(per-trial states, epochs, store set-up): -v info, -vv debug.")] = 0,
+    log_level: Annotated[Literal["error", "warning", "info", "debug"] | None, typer.Option(
+        envvar="SELECTOR_LOG_LEVEL", help="Level of those libraries' logs (default: errors "
+        "only); overrides -v.")] = None,
 ) -> None:
     """GRU or LSTM? Search both on your data and get a recommendation backed by evidence."""
+    chosen = log_level or {0: None, 1: "info"}.get(verbose, "debug")
+    if chosen is not None:
+        from selector.api.scope import log_level as library_log_level
+
+        ctx.with_resource(library_log_level(LOG_LEVELS[chosen]))

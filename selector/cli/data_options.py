@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from selector.choices import Task
 from selector.data.options import DataOptions
 
 PANEL = "Data options"
@@ -51,8 +52,7 @@ DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
         "split.")], None),
     "features": (Annotated[str | None, _opt(
         "Comma-separated feature columns; default every other column.")], None),
-    "task": (Annotated[str | None, _opt(
-        "classification, regression or forecasting; default detected from the target.")], None),
+    "task": (Annotated[Task | None, _opt("Default: detected from the target.")], None),
     "lookback": (Annotated[int, _opt("Forecasting: input window length in steps.", min=1)], 48),
     "horizon": (Annotated[int, _opt("Forecasting: steps ahead to predict.", min=1)], 1),
     "max_length": (Annotated[int, _opt("Text: keep at most this many tokens per text.", min=1)],

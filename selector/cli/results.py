@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from selector.choices import Prefer, Runtime
 from selector.cli.common import (
     DataArg,
     JsonFlag,
@@ -32,7 +33,7 @@ def report(
     storage: Annotated[str, typer.Option(
         envvar="SELECTOR_STORAGE", help="Optuna storage URL holding the study.")]
     = DEFAULT_STORAGE,
-    prefer: Annotated[str | None, typer.Option(
+    prefer: Annotated[Prefer | None, typer.Option(
         help="Re-decide with another preset (edge, balanced, accuracy); default: as recommended.",
         show_default=False)] = None,
     min_gain: MinGainOpt = None,
@@ -69,7 +70,7 @@ def predict(
     output: Annotated[str, typer.Option(
         "--output", "-o", help="Predictions file: .csv, .tsv or .parquet; - for CSV on stdout.")]
     = "predictions.csv",
-    runtime: Annotated[str, typer.Option(help="torchscript or onnx.")] = "torchscript",
+    runtime: Annotated[Runtime, typer.Option(help="The exported form to run.")] = "torchscript",
     tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
 ) -> None:
     """Predict with a recommended model on new data, in the layout it was trained on.

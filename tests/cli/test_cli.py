@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
+import optuna
+import pytest
+import torch
 from typer.testing import CliRunner
 
+from selector.api.scope import library_scope, log_level
 from selector.cli import app
 from tests.conftest import free_port
 
@@ -43,8 +50,8 @@ def test_data_flags_reach_the_loader(long_csv: Path) -> None:
 
 def test_bad_task_value_is_a_usage_error(long_csv: Path) -> None:
     result = runner.invoke(app, ["profile", str(long_csv), "--task", "clustering"])
-    assert result.exit_code == 2 and "classification, regression, forecasting" in result.output
-    assert "--task must be one of the choices; got 'clustering'" in result.output
+    assert result.exit_code == 2  # a Click choice: the usage error lists the valid values
+    assert "'classification', 'regression', 'forecasting'" in " ".join(result.output.split())
 
 
 def test_help_lists_data_options_once() -> None:
@@ -78,7 +85,8 @@ def test_progress_shows_the_best_score_in_the_study_direction() -> None:
 
 def test_recommendation_flags_are_checked_and_documented(tmp_path: Path) -> None:
     result = runner.invoke(app, ["recommend", "example:digits", "--prefer", "fast"])
-    assert result.exit_code == 2 and "edge, balanced, accuracy" in result.output
+    assert result.exit_code == 2
+    assert "'edge', 'balanced', 'accuracy'" in " ".join(result.output.split())
     result = runner.invoke(app, ["recommend", "example:digits", "--seeds", "1"],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "--seeds" in result.output
@@ -122,3 +130,49 @@ def test_resume_and_data_are_checked_before_any_work() -> None:
     assert no_name.exit_code == 2 and "--study-name" in no_name.output
     no_data = runner.invoke(app, ["recommend"])
     assert no_data.exit_code == 2 and "--resume --study-name" in no_data.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_an_accelerator_this_machine_lacks_is_refused_before_any_study(tmp_path: Path) -> None:
+    database = tmp_path / "study.db"
+    result = runner.invoke(app, ["recommend", "example:digits", "--accelerator", "gpu",
+                                 "--storage", f"sqlite:///{database}", "--no-tracking"])
+    assert result.exit_code == 2, result.output
+    assert "--accelerator is not available on this machine" in result.stderr
+    assert "CUDA" in result.stderr and "Traceback" not in result.output
+    assert not database.exists() or not optuna.get_all_study_summaries(f"sqlite:///{database}")
+
+
+@pytest.mark.parametrize(("argv", "kind", "parameter"), [
+    (["profile", "missing.csv"], "DataError", None),
+    (["recommend", "example:digits", "--prefer", "fast"], "BadParameter", None),
+    (["recommend", "example:digits", "--no-tracking", "--baseline", "nope.json"],
+     "ParameterError", "--baseline"),
+])
+def test_with_json_a_failure_is_a_json_error_on_stdout(tmp_path: Path, argv: list[str],
+                                                        kind: str, parameter: str | None) -> None:
+    done = subprocess.run([sys.executable, "-m", "selector", *argv, "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]  # stdout holds the JSON object and nothing else
+    assert error["type"] == kind and error["exit_code"] == 2 and error["message"]
+    assert error.get("parameter") == parameter
+    assert "Error" in done.stderr  # the terminal still gets the readable message
+
+
+def test_every_exit_code_is_in_the_top_level_help() -> None:
+    text = " ".join(runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout.split())
+    for code in ("0 done", "1 a bug", "2 bad input", "3 the decision changed",
+                 "4 a quality gate failed", "74 a file", "75 the study storage", "130 interrupted"):
+        assert code in text, code
+
+
+def test_verbose_lets_the_libraries_logs_through_a_library_call() -> None:
+    quiet, loud = [], []
+    with library_scope():
+        quiet.append(logging.getLogger("optuna").level)
+    with log_level(logging.DEBUG), library_scope():
+        loud.append(logging.getLogger("lightning.pytorch").level)
+    assert quiet == [logging.ERROR] and loud == [logging.DEBUG]
+    assert runner.invoke(app, ["-vv", "examples"]).exit_code == 0
+    assert runner.invoke(app, ["--log-level", "loud", "examples"]).exit_code == 2
