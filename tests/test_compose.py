@@ -4,7 +4,10 @@ commands natively."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow.environment_variables
@@ -12,10 +15,9 @@ import pytest
 import typer
 
 from selector.cli import app
+from selector.process import available_cpus
 from tests.helpers import compose
 
-SERVICE_KEYS = {"build", "image", "command", "environment", "volumes", "ports", "depends_on",
-                "healthcheck", "restart", "profiles"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SELECTOR_SERVICES = ("create-study", "worker", "recommend")
 
@@ -25,15 +27,41 @@ def spec() -> dict:
     return compose.load()
 
 
-def test_the_file_has_the_team_stack(spec: dict) -> None:
-    assert set(spec) <= {"name", "services", "volumes"} | {k for k in spec if k.startswith("x-")}
+def test_the_file_is_valid_compose_with_the_team_stack(spec: dict) -> None:
+    checked = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                              "vendor.compose-spec", str(compose.COMPOSE)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # the published schema
     assert set(spec["services"]) == {"postgres", "mlflow", *SELECTOR_SERVICES}
-    for name, service in spec["services"].items():
-        assert set(service) <= SERVICE_KEYS, name
-        assert "image" in service or "build" in service, name
     named = {v.split(":")[0] for s in spec["services"].values() for v in s.get("volumes", [])
              if not v.startswith((".", "/", "$"))}
     assert named <= set(spec["volumes"])
+
+
+def test_selector_containers_have_a_cpu_quota_and_size_threads_from_it(
+        spec: dict, tmp_path: Path) -> None:
+    for name in SELECTOR_SERVICES:
+        assert compose.interpolate(str(spec["services"][name]["cpus"]), compose.dotenv()) == "2"
+    (tmp_path / "cpu.max").write_text("200000 100000\n")  # what `cpus: 2` writes (cgroup v2)
+    assert available_cpus(tmp_path) == min(2, available_cpus(tmp_path / "none"))
+
+
+def test_a_worker_is_started_again_after_exit_75_but_not_after_bad_input(
+        spec: dict, tmp_path: Path) -> None:
+    worker = spec["services"]["worker"]
+    assert worker["restart"] == "no" and worker["command"] == ["worker"]
+    shell, flag, script, name = worker["entrypoint"]
+    script = script.replace("$$", "$").replace("sleep 15", "sleep 0")  # compose's escaping
+    fake = tmp_path / "selector"  # exits 75 twice (storage down), then 2 (bad input)
+    fake.write_text('#!/bin/sh\necho "$@" >> calls\n[ "$(wc -l < calls)" -le 2 ] && exit 75\n'
+                    "exit 2\n")
+    fake.chmod(0o755)
+    done = subprocess.run([shell, flag, script, name, *worker["command"]], cwd=tmp_path,
+                          env={**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2  # final: compose does not restart it
+    assert (tmp_path / "calls").read_text().splitlines() == ["worker"] * 3
+    assert done.stderr.count("exit 75") == 2
 
 
 def test_services_start_in_order_on_health(spec: dict) -> None:
@@ -101,6 +129,9 @@ def test_the_environment_is_what_the_code_reads(spec: dict) -> None:
 def test_the_selector_image_installs_the_postgres_driver_and_runs_the_cli() -> None:
     dockerfile = (compose.ROOT / "Dockerfile").read_text()
     assert 'pip install ".[postgres]"' in dockerfile
+    assert re.search(r"apt-get install[^\n]*\bg\+\+", dockerfile)  # the GRU kernel's compiler
+    user = dockerfile.index("USER selector")  # built as the user that runs it, into its cache
+    assert dockerfile.index("fast_gru.kernel() is not None") > user
     assert 'ENTRYPOINT ["selector"]' in dockerfile
     assert "torch==${TORCH_VERSION}" in dockerfile  # the pinned build, never a default pull
     mounted = Path(compose.load()["services"]["postgres"]["volumes"][1].split(":")[0])

@@ -48,6 +48,26 @@ def test_the_selection_runs_weekly_and_on_demand_within_a_bounded_budget() -> No
         assert job["env"][secret].startswith("${{ secrets.")  # never a literal
 
 
+def test_the_workflows_match_the_published_schema_and_zizmor_finds_nothing() -> None:
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    schema = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                             "vendor.github-workflows", *files], capture_output=True, text=True)
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    audit = subprocess.run([str(Path(sys.executable).with_name("zizmor")), "--offline",
+                            "--no-progress", str(WORKFLOWS)], capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_the_selection_cannot_run_twice_at_once_and_reads_documented_settings() -> None:
+    spec = workflow("selection.yml")
+    assert spec["concurrency"]["group"] and spec["concurrency"]["cancel-in-progress"] is False
+    header = (WORKFLOWS / "selection.yml").read_text().split("\nname:")[0]
+    script = steps()["Select the architecture"]
+    for used in sorted(set(re.findall(r"\$\{?(SELECTOR_[A-Z_]+)", script))):
+        assert used in spec["jobs"]["select"]["env"], f"{used} is read but never set"
+        assert used in header or used in ("SELECTOR_STUDY",), f"{used} is not documented"
+
+
 def test_the_test_workflow_runs_what_ci_runs() -> None:
     spec = workflow("tests.yml")
     commands = [s["run"] for s in spec["jobs"]["test"]["steps"] if "run" in s]
@@ -64,6 +84,7 @@ class Selection:
                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                     "SELECTOR_DATA": "example:digits", "SELECTOR_SPACE": "tiny.yaml",
                     "SELECTOR_N_TRIALS": "6", "SELECTOR_BUDGET": "600", "SELECTOR_SEEDS": "2",
+                    "SELECTOR_BASELINE": "champion",
                     "SELECTOR_MIN_SCORE": "0.2", "SELECTOR_MODEL_NAME": "weekly",
                     "SELECTOR_STUDY": "weekly-1",
                     "SELECTOR_STORAGE": f"sqlite:///{folder / 'selector.db'}",
@@ -84,8 +105,11 @@ class Selection:
         return int(re.search(r"exit_code=(\d+)", output.read_text())[1])  # type: ignore[index]
 
     def judge(self, code: int) -> subprocess.CompletedProcess[str]:
-        script = steps()["Judge"].replace("${{ steps.select.outputs.exit_code }}", str(code))
-        return subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True)
+        step = workflow("selection.yml")["jobs"]["select"]["steps"]
+        env = next(s for s in step if s.get("name") == "Judge")["env"]
+        assert env == {"EXIT_CODE": "${{ steps.select.outputs.exit_code }}"}  # not in run:
+        return subprocess.run(["bash", "-e", "-c", steps()["Judge"]], capture_output=True,
+                              text=True, env={**os.environ, "EXIT_CODE": str(code)})
 
     def result(self) -> dict[str, Any]:
         return json.loads((self.folder / "selection" / "result.json").read_text())
