@@ -144,7 +144,7 @@ def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files
     tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
             "selector.headline": rec.headline}
     if gates is not None:
-        tags["selector.decision.gates"] = gates["status"]
+        tags["selector.gates"] = gates["status"]
     metrics = {f"final/{c.cell}/test_{rec.score_name}": c.test_mean for c in rec.cells}
     if rec.comparison.gain_mean is not None:
         metrics["final/lstm_gain"] = rec.comparison.gain_mean  # positive: LSTM better

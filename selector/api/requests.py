@@ -127,12 +127,6 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
         experiment_name=stored.experiment_name, join=True, **invocation)
 
 
-# -- the recommendation ----------------------------------------------------------------------
-
-PROFILE_ATTR = "selector.profile"
-DECISION_ATTR = "selector.decision.rules"  # the preferences and budgets of the last recommendation
-
-
 @dataclass(frozen=True)
 class RecommendRequest:
     """A search, then the final comparison, the decision, the reports and the model."""

@@ -143,10 +143,10 @@ class StoredDecision:
         return cls(budgets=Budgets(**values.pop("budgets", {})), preferences=Preferences(**values))
 
 
-_STUDY_KEYS = {"task": "selector.task", "space": "selector.search.space",
+_STUDY_KEYS = {"task": "selector.task", "space": "selector.space",
                "data_digest": "selector.data_digest", "uid": "selector.uid",
                "settings": "selector.settings", "space_reason": "selector.space_reason",
-               "profile": "selector.profile", "decision": "selector.decision.rules",
+               "profile": "selector.profile", "decision": "selector.decision",
                "final": "selector.final"}
 IDENTITY = ("task", "data_digest", "space")  # what a study was made for: resumes must match
 

@@ -58,7 +58,7 @@ EXPERIMENT_TAGS = {
     "selector.kind": "study",
     "mlflow.experimentKind": "custom_model_development",  # open the UI's runs table, not GenAI
     "mlflow.note.content": "GRU vs LSTM search by selector. Each study is a parent run; its "
-    "trials are nested child runs, tagged selector.cell (group by it) and selector.search.state. The "
+    "trials are nested child runs, tagged selector.cell (group by it) and selector.state. The "
     "study's plots are in the parent run's artifacts, under plots/.",
 }
 
@@ -154,7 +154,7 @@ class StudyTracker:
                        study: optuna.Study, data: SequenceData, space: SearchSpace) -> str:
         profile = profile_dataset(data)
         run = client.create_run(experiment_id, run_name=study.study_name, tags={
-            "selector.role": "study", "selector.search.study": study.study_name,
+            "selector.role": "study", "selector.study": study.study_name,
             "selector.study_uid": uid, "selector.task": data.task,
             "mlflow.note.content": f"Study '{study.study_name}': {data.task} on "
             f"{data.source}, search space '{space.name}'. Child runs are its trials."})

@@ -83,7 +83,7 @@ def trial_run_content(trial: FrozenTrial,
     if trial.state == TrialState.COMPLETE and trial.values:
         metrics.append(Metric(f"best_val_{score_name}", float(trial.values[0]), end, 0))
     tags = {TRIAL: str(trial.number), "selector.cell": cell_of(trial) or "",
-            "selector.search.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
+            "selector.state": trial_state(trial), "selector.state_reason": state_reason(trial)}
     if device:
         tags["selector.device"] = device
     if attrs.twin_of is not None:

@@ -16,6 +16,7 @@ from selector.search.state import (
     SchemaError,
     StoredDecision,
     StoredSettings,
+    StudyState,
     TrialAttrs,
     record_study,
     study_state,
@@ -82,3 +83,13 @@ def test_stored_settings_that_break_their_rules_are_refused(tmp_path: Path) -> N
     s.set_user_attr("selector.settings", {**settings().to_attrs(), "budgets": {"max_params": -1}})
     with pytest.raises(SchemaError, match="does not match schema"):
         study_state(s)
+
+
+def test_the_stored_names_are_the_ones_studies_already_hold() -> None:
+    """Renaming a key orphans every existing study's value: these names are the schema."""
+    assert set(StudyState(task="t", space="s", data_digest="d", uid="u", settings=settings(),
+                          space_reason="r", profile=profile(), decision=StoredDecision(
+                              Preferences(), Budgets()), final={}).to_attrs()) == {
+        "selector.schema", "selector.task", "selector.space", "selector.data_digest",
+        "selector.uid", "selector.settings", "selector.space_reason", "selector.profile",
+        "selector.decision", "selector.final"}

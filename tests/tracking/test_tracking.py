@@ -36,7 +36,7 @@ def test_a_complete_trial_becomes_curves_costs_and_tags() -> None:
     assert single["parameters"] == 1234 and single["best_val_accuracy"] == 0.6
     assert single["epochs_trained"] == 2
     tag = {t.key: t.value for t in tags}
-    assert tag["selector.cell"] == "gru" and tag["selector.search.state"] == "complete"
+    assert tag["selector.cell"] == "gru" and tag["selector.state"] == "complete"
     assert tag["selector.device"] == "cpu" and status == "FINISHED"
 
 
@@ -53,7 +53,7 @@ def test_unfinished_trials_say_why(state: TrialState, attrs: dict[str, object], 
                          user_attrs={"cell": "lstm", "parameters": 99, **attrs})
     _, metrics, tags, run_status = trial_run_content(trial, "rmse")
     tag = {t.key: t.value for t in tags}
-    assert tag["selector.search.state"] == expected and run_status == status
+    assert tag["selector.state"] == expected and run_status == status
     assert tag["selector.state_reason"] == attrs["state_reason"]
     assert {m.key for m in metrics} >= {"parameters"}
     assert "best_val_rmse" not in {m.key for m in metrics}
@@ -94,7 +94,7 @@ def test_search_logs_the_study_and_every_trial(tmp_path: Path, local_tracking_st
         run = runs[trial.number]
         assert run.data.tags["selector.cell"] == trial.params["cell"]
         expected = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}[trial.state]
-        assert run.data.tags["selector.search.state"] == expected
+        assert run.data.tags["selector.state"] == expected
         history = client.get_metric_history(run.info.run_id, "val_accuracy")
         assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
             (e["epoch"], e["val_score"]) for e in trial.user_attrs["curves"]]
