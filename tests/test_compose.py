@@ -12,9 +12,8 @@ from pathlib import Path
 
 import mlflow.environment_variables
 import pytest
-import typer
 
-from selector.cli import app
+from selector.cli import command
 from selector.process import available_cpus
 from tests.helpers import compose
 
@@ -98,17 +97,18 @@ def test_selector_services_run_real_commands(name: str, monkeypatch: pytest.Monk
     for key, value in compose.environment(name, compose.dotenv()).items():
         monkeypatch.setenv(key, value)
     subcommand, *args = compose.command(name, compose.dotenv())
-    command = typer.main.get_command(app).commands[subcommand]  # type: ignore[attr-defined]
-    context = command.make_context(subcommand, args)  # raises on anything it does not take
+    chosen = command().commands[subcommand]
+    context = chosen.make_context(subcommand, args)  # raises on anything it does not take
     assert context.params["storage"] == "postgresql://selector@postgres:5432/selector"
     assert context.params["study_name"] == "selector-team"
+    if name == "create-study":  # its space and budget come from the environment too
+        assert context.params["space"] == "default" and context.params["n_trials"] == 40
 
 
 def _cli_envvars() -> set[str]:
-    click_app = typer.main.get_command(app)
     names = set()
-    for command in click_app.commands.values():  # type: ignore[attr-defined]
-        for parameter in command.params:
+    for sub in command().commands.values():
+        for parameter in sub.params:
             envvar = getattr(parameter, "envvar", None)
             names |= {envvar} if isinstance(envvar, str) else set(envvar or ())
     return names

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from selector.cli import command
 from tests.conftest import TINY
 
 ROOT = Path(__file__).parents[1]
@@ -41,7 +42,7 @@ def test_the_selection_runs_weekly_and_on_demand_within_a_bounded_budget() -> No
     assert set(triggers(spec)) == {"schedule", "workflow_dispatch"}
     job = spec["jobs"]["select"]
     assert job["timeout-minutes"] <= 180
-    assert "--budget" in steps()["Select the architecture"]
+    assert job["env"]["SELECTOR_BUDGET"]  # read by selector recommend as --budget
     uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and uploads[0]["if"] == "always()" and uploads[0]["with"]["path"] == "selection/"
     for secret in ("MLFLOW_TRACKING_PASSWORD", "PGPASSWORD", "SELECTOR_STORAGE"):
@@ -62,10 +63,13 @@ def test_the_selection_cannot_run_twice_at_once_and_reads_documented_settings() 
     spec = workflow("selection.yml")
     assert spec["concurrency"]["group"] and spec["concurrency"]["cancel-in-progress"] is False
     header = (WORKFLOWS / "selection.yml").read_text().split("\nname:")[0]
-    script = steps()["Select the architecture"]
-    for used in sorted(set(re.findall(r"\$\{?(SELECTOR_[A-Z_]+)", script))):
-        assert used in spec["jobs"]["select"]["env"], f"{used} is read but never set"
-        assert used in header or used in ("SELECTOR_STUDY",), f"{used} is not documented"
+    recommend = command().commands["recommend"]
+    options = {p.envvar for p in recommend.params if p.param_type_name == "option"}
+    assert '"$SELECTOR_DATA"' in steps()["Select the architecture"]  # the data argument
+    for name in spec["jobs"]["select"]["env"]:
+        if name.startswith("SELECTOR_") and name != "SELECTOR_DATA":
+            assert name in options, f"{name} is set but selector recommend does not read it"
+            assert name in header or name == "SELECTOR_STUDY", f"{name} is not documented"
 
 
 def test_the_test_workflow_runs_what_ci_runs() -> None:

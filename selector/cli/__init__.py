@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import Any
 
 import typer
 from typer import rich_utils
@@ -20,7 +21,7 @@ from selector.cli.common import app, error_document, print_json, warn
 from selector.interrupts import raise_on_signals
 from selector.process import reuse_freed_memory, threads_per_worker
 
-__all__ = ["app", "main", "run"]
+__all__ = ["app", "command", "main", "run"]
 
 for _module in ("data", "searching", "results"):  # each registers its commands, in help order
     importlib.import_module(f"selector.cli.{_module}")
@@ -47,13 +48,32 @@ def main() -> None:
     sys.exit(run(sys.argv[1:]))
 
 
+ENV_PREFIX = "SELECTOR_"
+NO_ENVVAR = {"version", "install_completion", "show_completion"}
+
+
+def command() -> Any:
+    """The Click command the `selector` command runs: the Typer app, with every option also
+    read from a ``SELECTOR_*`` environment variable named after its flag (``--n-trials``:
+    ``SELECTOR_N_TRIALS``) unless it names its own, and each shown in ``--help``."""
+    root = typer.main.get_command(app)
+    for group in (root, *getattr(root, "commands", {}).values()):
+        for parameter in group.params:
+            if parameter.param_type_name != "option" or parameter.name in NO_ENVVAR:
+                continue
+            if not parameter.envvar:
+                flag = max(parameter.opts, key=len).lstrip("-")
+                parameter.envvar = ENV_PREFIX + flag.replace("-", "_").upper()
+            parameter.show_envvar = True
+    return root
+
+
 def run(args: list[str]) -> int:
     """Run the command line ``args``; returns the exit code. A usage error (an unknown flag, a
     value that is not one of the choices) is shown as Typer shows it, and with ``--json`` also
     as a JSON error object on stdout, as every other failure is (`common.user_errors`)."""
-    command = typer.main.get_command(app)
     try:
-        code = command.main(args=args, prog_name="selector", standalone_mode=False)
+        code = command().main(args=args, prog_name="selector", standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         code = int(getattr(exc, "exit_code", 2))
         if "--json" in args:

@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from selector.api.scope import library_scope, log_level
-from selector.cli import app
+from selector.cli import app, command, run
 from tests.conftest import free_port
 
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
@@ -176,3 +176,17 @@ def test_verbose_lets_the_libraries_logs_through_a_library_call() -> None:
     assert quiet == [logging.ERROR] and loud == [logging.DEBUG]
     assert runner.invoke(app, ["-vv", "examples"]).exit_code == 0
     assert runner.invoke(app, ["--log-level", "loud", "examples"]).exit_code == 2
+
+
+def test_every_option_reads_a_selector_variable_named_after_its_flag(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    recommend = command().commands["recommend"]
+    options = [p for p in recommend.params if p.param_type_name == "option"]
+    assert all(p.show_envvar and p.envvar.startswith(("SELECTOR_", "MLFLOW_")) for p in options)
+    assert {"SELECTOR_N_TRIALS", "SELECTOR_MAX_TRAIN_TIME", "SELECTOR_NO_TRACKING",
+            "SELECTOR_STUDY", "SELECTOR_TARGET"} <= {p.envvar for p in options}
+    assert run(["recommend", "--help"]) == 0
+    assert "SELECTOR_N_TRIALS" in capsys.readouterr().out  # shown in --help
+    monkeypatch.setenv("SELECTOR_N_TRIALS", "1")
+    assert run(["recommend", "example:digits"]) == 2  # read, and checked like the flag
+    assert "SELECTOR_N_TRIALS" in " ".join(capsys.readouterr().err.split())
