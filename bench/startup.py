@@ -64,7 +64,7 @@ def seconds(argv: list[str], env: dict[str, str]) -> float:
 def spread(values: list[float]) -> str:
     ordered = sorted(values)
     low = ordered[int(0.1 * (len(ordered) - 1))]
-    high = ordered[int(round(0.9 * (len(ordered) - 1)))]
+    high = ordered[round(0.9 * (len(ordered) - 1))]
     return f"{statistics.median(values):.2f} [{low:.2f}, {high:.2f}]"
 
 

@@ -35,6 +35,7 @@ from selector.report import (
 )
 from selector.search.space import SearchSpace
 from selector.search.state import record_study
+from selector.serving import pyfunc_parts
 from selector.tracking import (
     ModelHandover,
     Notify,
@@ -100,8 +101,11 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
         if not exported.parity_ok:
             notify(f"the exported model differs from PyTorch by up to "
                    f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
+        python_model, signature, example, requirements = pyfunc_parts(
+            exported.folder, data, search_request.data)
         handover = ModelHandover(
-            folder=exported.folder, torchscript=exported.torchscript,
+            folder=exported.folder, python_model=python_model, signature=signature,
+            input_example=example, requirements=requirements,
             description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
             register_as=request.registered_name() if register else None)
     INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes

@@ -8,25 +8,26 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from mlflow.entities import Metric, RunTag
-from mlflow.types import Schema, TensorSpec
 
 from selector.errors import SelectorError, param
-from selector.export import MODEL_FILE, quiet_torchscript
 from selector.tracking.client import connect
 
 
 @dataclass(frozen=True)
 class ModelHandover:
-    """The exported model folder and how to register it."""
+    """The exported model folder, the pyfunc that serves it, and how to register it."""
 
     folder: Path
-    torchscript: Path
+    python_model: Any  # an mlflow.pyfunc.PythonModel (`selector.serving.SelectorModel`)
+    signature: Any  # mlflow.models.ModelSignature of the raw input and the predictions
+    input_example: Any  # a few sequences as the model takes them; None where there is none
+    requirements: tuple[str, ...]  # pip requirements of the serving environment
     description: str  # the rationale: shown on the registered model version
     register_as: str | None  # registered model name; None: log the model, do not register
     alias: str = "champion"
@@ -52,40 +53,30 @@ def model_record(run_id: str) -> dict[str, str | None]:
 def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | None]:
     """Log the model on the study's run and register it under an alias; returns where it went.
 
-    The model is logged as TorchScript with MLflow's ``pickle`` format (``ScriptModule.save``,
-    no Python pickling): the default ``pt2`` format would fix the sequence length of its input
-    example. The selector model folder travels with it (``extra_files``), so ``selector
-    predict models:/NAME@champion`` works. Requirements are given, not inferred (~6 s saved).
+    The model is an MLflow pyfunc (``model.python_model``, `selector.serving.SelectorModel`)
+    carrying the selector model folder as its artifact: `mlflow models serve` and
+    ``mlflow.pyfunc.load_model(...).predict(table)`` take the raw data in the training layout,
+    and ``selector predict models:/NAME@champion`` finds the folder inside. Its signature and
+    input example come with the handover. Requirements are given, not inferred (~6 s saved).
     """
     import mlflow
-    import mlflow.pytorch
-    import torch
-    from mlflow.models import ModelSignature
+    import mlflow.pyfunc
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri  # restores the URI
 
     client = connect(uri)
-    meta = json.loads((model.folder / MODEL_FILE).read_text())
-    width = () if meta["input"]["dtype"] == "int64" else (meta["input"]["shape"][2],)
-    signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(meta["input"]["dtype"]), (-1, -1, *width), "x")]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *_output_width(meta)), "y")]))
     result = model_record(run_id)
-    # MLflow configures its loggers on import (INFO): "Successfully registered model", and a
-    # pickle warning that does not apply to a TorchScript module.
+    # MLflow configures its loggers on import (INFO): "Successfully registered model".
     mlflow_logger = logging.getLogger("mlflow")
     level = mlflow_logger.level
     mlflow_logger.setLevel(logging.ERROR)
     try:  # MLflow's fluent API reads a process-wide URI: set for this call, then put back
-        with _use_tracking_uri(uri):
-            with quiet_torchscript():
-                scripted = torch.jit.load(str(model.torchscript))
-                with mlflow.start_run(run_id=run_id):
-                    info = mlflow.pytorch.log_model(
-                        scripted, name="model", serialization_format="pickle",
-                        signature=signature,
-                        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-                        extra_files=[str(p) for p in sorted(model.folder.iterdir())
-                                     if p.is_file()])
+        with _use_tracking_uri(uri), mlflow.start_run(run_id=run_id), \
+                warnings.catch_warnings():  # MLflow's hints on type hints and integer columns
+            warnings.simplefilter("ignore", UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=model.python_model,
+                artifacts={"model": str(model.folder)}, signature=model.signature,
+                input_example=model.input_example, pip_requirements=list(model.requirements))
             result["model_uri"] = info.model_uri
             if model.register_as:
                 with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered ..."
@@ -100,12 +91,6 @@ def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | No
     finally:
         mlflow_logger.setLevel(level)
     return result
-
-
-def _output_width(meta: dict[str, Any]) -> tuple[int, ...]:
-    if meta["task"] == "classification":
-        return (len(meta["classes"]),)
-    return tuple(meta["output_shape"])
 
 
 def champion_document(uri: str, model_name: str,
