@@ -94,8 +94,11 @@ def team(cluster: PostgresCluster, tracking_server: ServerProcess, request: pyte
 
 def service(name: str, values: dict[str, str], tmp_path: Path,
             *extra: str) -> subprocess.Popen[str]:
-    """A compose service's command as a local process (its environment is set by `team`)."""
-    return selector(*compose.command(name, values), *extra, cwd=tmp_path)
+    """A compose service's command as a local process: its environment is set by `team`, and
+    the selector settings the compose file passes from ``values`` (SELECTOR_SPACE, ...)."""
+    passed = {k: v for k, v in compose.environment(name, values).items()
+              if k in ("SELECTOR_SPACE", "SELECTOR_N_TRIALS")}
+    return selector(*compose.command(name, values), *extra, cwd=tmp_path, env=passed)
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 600) -> tuple[str, str]:
