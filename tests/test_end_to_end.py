@@ -69,7 +69,7 @@ def test_a_signal_at_any_point_stops_cleanly_and_a_rerun_resumes(
             "--output-dir", "out", "--n-trials", str(n_trials)]
     process = selector(*args, cwd=tmp_path)
     if point == "start-up":
-        time.sleep(0.5)  # importing torch, Lightning and MLflow
+        time.sleep(0.5)  # the command is loading torch, Lightning and MLflow: no work yet
     else:
         deadline = time.monotonic() + 240
         while not reached(point, storage, tmp_path, n_trials) and process.poll() is None:
@@ -80,7 +80,10 @@ def test_a_signal_at_any_point_stops_cleanly_and_a_rerun_resumes(
     assert "Traceback" not in err
     if point == "start-up":
         assert process.returncode == 130 and not (tmp_path / "study.db").exists()
-        assert err.strip() == "Interrupted while starting: nothing was done.", err
+        # before the CLI takes the signals over ("while starting") or after (the command was
+        # still loading the library): one line, nothing written either way
+        assert err.strip() in ("Interrupted while starting: nothing was done.",
+                               "Interrupted."), err
     kept = trials_of(storage, "s")
     assert not [t for t in kept if t.state == TrialState.RUNNING]  # nothing left dangling
     if point == "hand-over" and process.returncode == 0:  # it finishes what it was handing over
