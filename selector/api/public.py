@@ -22,7 +22,7 @@ from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choi
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.memory import DataSource, as_source, is_in_memory
 from selector.defaults import DEFAULT_STORAGE
-from selector.errors import ParameterError
+from selector.errors import ParameterError, at_least
 from selector.predict import predict as predict_table
 from selector.records import Budgets, DataProfile, Preferences
 from selector.tracking import default_tracking_uri
@@ -97,11 +97,7 @@ def predict(model: str | Path, data: DataSource, *, runtime: Runtime = "torchscr
     """Predictions of a handed-over model (its folder) for every sequence of ``data``, which
     is in the layout the model was trained on; one row per sequence, as `selector predict`."""
     check_choice("runtime", runtime, Runtime)
-    if batch_size < 1:
-        raise ParameterError("batch_size", "must be at least 1", batch_size)
-    if is_in_memory(data):
-        with tempfile.TemporaryDirectory(prefix="selector-") as folder:
-            return predict_table(str(model), as_source(data, Path(folder)), runtime=runtime,
-                                 batch_size=batch_size)
-    return predict_table(str(model), as_source(data, Path(".")), runtime=runtime,
-                         batch_size=batch_size)
+    at_least("batch_size", batch_size, 1)  # the project's range check, as every request uses
+    with tempfile.TemporaryDirectory(prefix="selector-") as folder:  # in-memory data only
+        return predict_table(str(model), as_source(data, Path(folder)), runtime=runtime,
+                             batch_size=batch_size)
