@@ -20,6 +20,7 @@ from typer import rich_utils
 from selector.cli.common import app, error_document, print_json, warn
 from selector.interrupts import raise_on_signals
 from selector.process import reuse_freed_memory, threads_per_worker
+from selector.urls import mask_url
 
 __all__ = ["app", "command", "main", "run"]
 
@@ -76,6 +77,8 @@ def run(args: list[str]) -> int:
         code = command().main(args=args, prog_name="selector", standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         code = int(getattr(exc, "exit_code", 2))
+        if isinstance(getattr(exc, "message", None), str):  # some releases quote the value
+            exc.message = mask_url(exc.message)
         if "--json" in args:
             print_json(error_document(exc, exc.format_message(), code))
         rich_utils.rich_format_error(exc)  # type: ignore[arg-type]

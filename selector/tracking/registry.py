@@ -73,6 +73,9 @@ def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | No
         with _use_tracking_uri(uri), mlflow.start_run(run_id=run_id), \
                 warnings.catch_warnings():  # MLflow's hints on type hints and integer columns
             warnings.simplefilter("ignore", UserWarning)
+            # some 3.x releases advise "models from code" over a pickled PythonModel; ours is
+            # pickled by reference to selector.serving, which the requirements install
+            warnings.filterwarnings("ignore", ".*python_model.*CloudPickle", FutureWarning)
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=model.python_model,
                 artifacts={"model": str(model.folder)}, signature=model.signature,
@@ -101,12 +104,15 @@ def champion_document(uri: str, model_name: str,
     from mlflow.exceptions import MlflowException
 
     client = connect(uri)
-    try:
-        version = client.get_model_version_by_alias(model_name, alias)
+    try:  # MLflow's error for a missing alias differs between releases: look it up instead
+        registered = client.get_registered_model(model_name)
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise
+    if alias not in registered.aliases:
+        return None
+    version = client.get_model_version(model_name, str(registered.aliases[alias]))
     run_id = version.tags.get("selector.run_id") or version.run_id
     with tempfile.TemporaryDirectory() as folder:
         try:

@@ -37,13 +37,14 @@ Command lines
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
 import string
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +54,8 @@ import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from typer.testing import CliRunner
 
-from selector.cli import app
+from selector import cli
 from selector.data import DataOptions, load_dataset
 from selector.errors import SelectorError
 from selector.search.space import parse_space
@@ -84,8 +84,15 @@ def folder() -> Iterator[Path]:
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    """The command line as `selector` runs it (`selector.cli.run`, usage errors included):
+    its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.run(list(args))
+        except SystemExit as exc:  # a test's sentinel
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
 
 
 def assert_loads_or_clear_error(path: Path, *flags: str) -> None:

@@ -15,6 +15,7 @@ from optuna.trial import TrialState, create_trial
 from selector.api import SearchRequest, search
 from selector.errors import SelectorError
 from selector.tracking import local_artifact_root, trial_run_content
+from selector.tracking.registry import champion_document
 from tests.conftest import TINY, free_port
 from tests.helpers.tracking import trial_runs
 
@@ -131,3 +132,12 @@ def test_no_tracking_leaves_no_store(tmp_path: Path, local_tracking_store: str) 
                                    storage=f"sqlite:///{tmp_path / 's.db'}", accelerator="cpu",
                                    tracking_uri=None))
     assert summary.tracking is None and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_baseline_champion_that_is_not_there_is_no_baseline(tmp_path: Path) -> None:
+    """No model, or a model whose champion alias was removed: there is nothing to beat yet
+    (MLflow raises different errors for the two, and they differ between its releases)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_registered_model("weekly")  # registered, no version, no alias
+    assert champion_document(uri, "weekly") is None
+    assert champion_document(uri, "never-registered") is None
