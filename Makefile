@@ -33,17 +33,21 @@ test-fast: setup
 
 # The fast suite on the lowest version that pyproject.toml allows of each direct dependency
 # (uv's lowest-direct resolution; the others at their newest), so that every declared floor is
-# one that works. torch is left out of that resolution and installed as in the set-up
-# (TORCH_SPEC): PyPI's older torch releases come with several GB of CUDA packages.
+# one that works. The runtime is resolved first and the test tools on top of it, so that a tool
+# needing a newer release (mlflow[auth] for the team server) cannot lift a runtime floor. torch
+# is left out and installed as in the set-up (TORCH_SPEC): PyPI's older torch releases come
+# with several GB of CUDA packages.
 LOWEST ?= .venv-lowest
 UV := $(LOWEST)/bin/uv
+LOWEST_COMPILE := $(UV) pip compile --quiet --python $(LOWEST)/bin/python \
+  --resolution lowest-direct --override $(LOWEST)/without-torch.txt pyproject.toml
 test-lowest:
 	rm -rf $(LOWEST)
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet 'uv>=0.5'
 	echo 'torch; sys_platform == "never"' > $(LOWEST)/without-torch.txt
-	$(UV) pip compile --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
-	  --extra dev --override $(LOWEST)/without-torch.txt -o $(LOWEST)/lowest.txt pyproject.toml
+	$(LOWEST_COMPILE) --extra postgres -o $(LOWEST)/runtime.txt
+	$(LOWEST_COMPILE) --extra dev --override $(LOWEST)/runtime.txt -o $(LOWEST)/lowest.txt
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps -r $(LOWEST)/lowest.txt
 	$(LOWEST)/bin/python -m pip install --quiet $(TORCH_SPEC)
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps -e .

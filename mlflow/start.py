@@ -35,6 +35,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -99,6 +100,12 @@ def main(argv: list[str]) -> int:
         print("start.py: set MLFLOW_AUTH_ADMIN_PASSWORD (the admin's password, e.g. from your "
               "secret store or an untracked .env file); the server does not start without it.",
               file=sys.stderr)
+        return 2
+    found = version("mlflow")
+    if tuple(int(part) for part in found.split(".")[:2]) < (3, 17):
+        print(f"start.py: the server needs mlflow[auth] 3.17 or newer (the first to read the "
+              f"admin password from MLFLOW_AUTH_ADMIN_PASSWORD); this is {found}. Install "
+              "requirements.txt beside this script.", file=sys.stderr)
         return 2
     os.environ["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config())
     os.environ.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(32))

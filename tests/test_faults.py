@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -91,8 +92,15 @@ def test_two_recommendations_of_one_study_the_second_is_refused(in_tmp: Path) ->
     while not trial_states(storage):
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.1)
-    second = selector(*args, cwd=in_tmp)
-    _, err = second.communicate(timeout=120)
+    # The first is training now. Paused there, it holds the study however long the second
+    # takes to start: without the pause a slow start met a first that had already finished.
+    time.sleep(0.5)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = selector(*args, cwd=in_tmp)
+        _, err = second.communicate(timeout=120)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.returncode == 75, err
     assert "is being run by another 'selector recommend'" in err and "Traceback" not in err
     _, err = first.communicate(timeout=300)

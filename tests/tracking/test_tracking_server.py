@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -127,6 +128,20 @@ def test_the_team_server_will_not_start_without_an_admin_password(tmp_path: Path
                          text=True, timeout=60, env=team_server_env(tmp_path, free_port(), None))
     assert run.returncode == 2 and "MLFLOW_AUTH_ADMIN_PASSWORD" in run.stderr
     assert not (tmp_path / "runs.db").exists()
+
+
+def test_the_team_server_names_the_mlflow_it_needs(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """MLflow before 3.17 has no MLFLOW_AUTH_ADMIN_PASSWORD: it would fail on a KeyError."""
+    spec = importlib.util.spec_from_file_location("team_start", START)
+    start = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(start)  # type: ignore[union-attr]
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "s3cret-enough")
+    monkeypatch.setattr(start, "version", lambda name: "3.16.2")
+    monkeypatch.setattr(start.os, "execv", lambda *a: pytest.fail("the server was started"))
+    assert start.main([]) == 2
+    err = capsys.readouterr().err
+    assert "mlflow[auth] 3.17 or newer" in err and "3.16.2" in err
 
 
 def test_the_team_server_requires_a_login_and_takes_selector_runs(
