@@ -2,8 +2,8 @@
 #   make demo   creates .venv, installs selector, and runs a recommendation on a bundled example
 #   make test   runs the whole test suite (what CI runs)
 #
-# torch is installed first, pinned, so that the rest (installed by uv, for speed) keeps the CPU
-# build and never pulls several GB of CUDA packages. GPU users: `make TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"`
+# torch is installed first, pinned, so that pip keeps the CPU build and never pulls several GB
+# of CUDA packages. GPU users: `make TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"`
 # (or install their own torch into .venv first; an installed torch is kept).
 
 PYTHON ?= python3
@@ -16,8 +16,8 @@ DEMO_ARGS ?= example:digits --n-trials 12
 
 $(BIN)/selector: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(TORCH_SPEC) 'uv>=0.5'
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'  # keeps the torch above
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/selector
