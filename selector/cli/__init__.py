@@ -77,8 +77,7 @@ def run(args: list[str]) -> int:
         code = command().main(args=args, prog_name="selector", standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         code = int(getattr(exc, "exit_code", 2))
-        if isinstance(getattr(exc, "message", None), str):  # some releases quote the value
-            exc.message = mask_url(exc.message)
+        exc.message = mask_url(exc.message)  # a bad value is quoted, passwords and all
         if "--json" in args:
             print_json(error_document(exc, exc.format_message(), code))
         rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
