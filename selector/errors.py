@@ -12,6 +12,8 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from selector.urls import mask_url
+
 ParameterStyle = Callable[[str, Any], str]
 
 
@@ -104,6 +106,13 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
     while seen is not None:
         yield seen
         seen = seen.__cause__ or seen.__context__
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-blank line of ``exc``'s message, at most ``limit`` characters, with URL
+    passwords masked: the exception's type name where the message is empty."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return mask_url(lines[0][:limit]) if lines else type(exc).__name__
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -23,10 +23,11 @@ from matplotlib.ticker import MaxNLocator
 from optuna.trial import FrozenTrial, TrialState
 from optuna.visualization import matplotlib as optuna_plots
 
+from selector.choices import Direction, sign
 from selector.files import write_file
 from selector.records import CELLS, FinalComparison
 from selector.search.state import trial_attrs
-from selector.search.study import cell_of
+from selector.search.study import cell_of, direction_of
 
 COLOURS = {"gru": "tab:blue", "lstm": "tab:orange"}
 BEST_CURVES_PER_CELL = 3
@@ -42,12 +43,12 @@ def write_study_plots(study: optuna.Study, folder: Path, *, score_name: str) -> 
     skipped: the next refresh tries again.
     """
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    direction = direction_of(study)
     plots: dict[str, Callable[[], Axes]] = {
-        "optimization_history.png": lambda: _history(complete, score_name, maximize),
-        "validation_curves.png": lambda: _curves(complete, score_name, maximize),
+        "optimization_history.png": lambda: _history(complete, score_name, direction),
+        "validation_curves.png": lambda: _curves(complete, score_name, direction),
         "param_importances.png": lambda: _importances(study, complete, score_name),
-        "score_vs_latency.png": lambda: _score_vs_latency(study, complete, score_name, maximize),
+        "score_vs_latency.png": lambda: _score_vs_latency(study, complete, score_name, direction),
     }
     written = []
     for name, draw in plots.items():
@@ -57,11 +58,18 @@ def write_study_plots(study: optuna.Study, folder: Path, *, score_name: str) -> 
             except (ValueError, RuntimeError, ZeroDivisionError, IndexError):
                 continue  # not drawable yet
         try:
-            save(axes.figure, folder / name)
+            save(figure_of(axes), folder / name)
             written.append(name)
         finally:
-            plt.close(axes.figure)
+            plt.close(figure_of(axes))
     return written
+
+
+def figure_of(axes: Axes) -> Figure:
+    """The figure ``axes`` is drawn on (selector draws no subfigures)."""
+    figure = axes.get_figure()
+    assert isinstance(figure, Figure)
+    return figure
 
 
 def save(figure: Figure, path: Path) -> None:
@@ -82,14 +90,14 @@ def _first_value(trial: FrozenTrial) -> float:
     return trial.values[0]
 
 
-def _history(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axes:
+def _history(complete: list[FrozenTrial], score_name: str, direction: Direction) -> Axes:
     """Each cell's scores by trial number, with its best so far as a step line.
 
     Drawn here because Optuna's history of several studies renumbers each one's trials.
     """
     if not complete:
         raise ValueError("no complete trial yet")
-    pick = max if maximize else min
+    pick = max if sign(direction) > 0 else min
     _, axes = plt.subplots(figsize=(8, 5))
     for cell in CELLS:
         mine = sorted((t for t in complete if cell_of(t) == cell), key=lambda t: t.number)
@@ -110,13 +118,13 @@ def _history(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Ax
     return axes
 
 
-def _curves(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axes:
+def _curves(complete: list[FrozenTrial], score_name: str, direction: Direction) -> Axes:
     """Validation curves of the best few trials of each cell, epoch by epoch."""
     _, axes = plt.subplots(figsize=(8, 5))
     drawn = 0
     for cell in CELLS:
-        mine = sorted((t for t in complete if cell_of(t) == cell), key=_first_value,
-                      reverse=maximize)[:BEST_CURVES_PER_CELL]
+        mine = sorted((t for t in complete if cell_of(t) == cell),
+                      key=lambda t: -sign(direction) * t.values[0])[:BEST_CURVES_PER_CELL]
         for rank, trial in enumerate(mine):
             curve = trial_attrs(trial).curves
             axes.plot([e["epoch"] for e in curve], [e["val_score"] for e in curve],
@@ -125,7 +133,7 @@ def _curves(complete: list[FrozenTrial], score_name: str, maximize: bool) -> Axe
                       label=f"{cell.upper()} trial #{trial.number}")
             drawn += 1
     if not drawn:
-        plt.close(axes.figure)
+        plt.close(figure_of(axes))
         raise ValueError("no complete trial yet")
     axes.set_xlabel("epoch")
     axes.set_ylabel(f"validation {score_name}")
@@ -146,16 +154,15 @@ def _importances(study: optuna.Study, complete: list[FrozenTrial], score_name: s
 
 
 def _score_vs_latency(study: optuna.Study, complete: list[FrozenTrial], score_name: str,
-                      maximize: bool) -> Axes:
+                      direction: Direction) -> Axes:
     """The Pareto front in multi-objective mode; otherwise score against latency per cell."""
     if len(study.directions) > 1:
         axes = optuna_plots.plot_pareto_front(
             study, target_names=[f"validation {score_name}", "latency p50 (ms, batch 1)"])
         axes.set_title("Pareto front: validation score vs latency")
         return axes
-    latencies = {t.number: trial_attrs(t).latency_ms_p50 for t in complete}
-    points = [(latencies[t.number], t.values[0], cell_of(t)) for t in complete
-              if latencies[t.number] is not None]
+    points = [(latency, t.values[0], cell_of(t)) for t in complete
+              if (latency := trial_attrs(t).latency_ms_p50) is not None]
     if not points:
         raise ValueError("no complete trial yet")
     _, axes = plt.subplots(figsize=(8, 5))
@@ -164,7 +171,7 @@ def _score_vs_latency(study: optuna.Study, complete: list[FrozenTrial], score_na
         if mine:
             axes.scatter(*zip(*mine, strict=True), color=COLOURS[cell], label=cell.upper(),
                          alpha=0.8)
-    front = _front(points, maximize)
+    front = _front(points, direction)
     axes.step(*zip(*front, strict=True), where="post", color="grey", linestyle=":",
               label="best score for its latency")
     axes.set_xlabel("latency p50 (ms, batch 1, this machine)")
@@ -176,12 +183,12 @@ def _score_vs_latency(study: optuna.Study, complete: list[FrozenTrial], score_na
 
 
 def _front(points: list[tuple[float, float, str | None]],
-           maximize: bool) -> list[tuple[float, float]]:
+           direction: Direction) -> list[tuple[float, float]]:
     """Points no faster candidate beats on score, ordered by latency."""
-    sign = 1 if maximize else -1
+    better = sign(direction)
     front: list[tuple[float, float]] = []
-    for x, y, _ in sorted(points, key=lambda p: (p[0], -sign * p[1])):
-        if not front or sign * y > sign * front[-1][1]:
+    for x, y, _ in sorted(points, key=lambda p: (p[0], -better * p[1])):
+        if not front or better * y > better * front[-1][1]:
             front.append((x, y))
     return front
 

@@ -21,7 +21,7 @@ from selector.choices import Runtime, check_choice, choices
 from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, load_inputs
 from selector.data.options import DataOptions
-from selector.errors import SelectorError, param
+from selector.errors import SelectorError, first_line, param
 from selector.export import (
     MODEL_FILE,
     MODEL_SCHEMA,
@@ -30,6 +30,7 @@ from selector.export import (
     TORCHSCRIPT_FILE,
     quiet_torchscript,
 )
+from selector.urls import mask_url
 
 RUNTIMES = choices(Runtime)
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -42,7 +43,8 @@ class ModelBundle:
 
     @property
     def spec(self) -> InputSpec:
-        prep = dict(self.meta["preprocessing"])
+        prep: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                for k, v in self.meta["preprocessing"].items()}
         tokenizer = self.folder / TOKENIZER_FILE
         prep["tokenizer_json"] = tokenizer.read_text() if tokenizer.exists() else None
         options = dict(self.meta["data_options"])
@@ -50,8 +52,7 @@ class ModelBundle:
             options["features"] = tuple(options["features"])
         return InputSpec(format=self.meta["format"], options=DataOptions(**options),
                          feature_names=tuple(self.meta["feature_names"]),
-                         preprocessing=Preprocessing(**{k: tuple(v) if isinstance(v, list) else v
-                                                        for k, v in prep.items()}))
+                         preprocessing=Preprocessing(**prep))
 
 
 def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
@@ -68,7 +69,7 @@ def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
                                                              dst_path=str(target)))
         except Exception as exc:
             raise SelectorError(f"cannot fetch the model {model} from MLflow "
-                                f"({mlflow.get_tracking_uri()}): {str(exc).splitlines()[0]}") from None
+                                f"({mask_url(mlflow.get_tracking_uri())}): {first_line(exc)}") from None
         found = sorted(local.rglob(MODEL_FILE))
         if not found:
             raise SelectorError(f"{model} is not a selector model: no {MODEL_FILE} in it.")

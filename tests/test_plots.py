@@ -49,5 +49,5 @@ def test_an_empty_study_draws_nothing_yet(tmp_path: Path) -> None:
 
 def test_the_front_keeps_only_candidates_no_faster_one_beats() -> None:
     points = [(1.0, 0.8, "gru"), (2.0, 0.7, "lstm"), (3.0, 0.9, "gru"), (0.5, 0.6, "lstm")]
-    assert _front(points, maximize=True) == [(0.5, 0.6), (1.0, 0.8), (3.0, 0.9)]
-    assert _front(points, maximize=False) == [(0.5, 0.6)]
+    assert _front(points, "maximize") == [(0.5, 0.6), (1.0, 0.8), (3.0, 0.9)]
+    assert _front(points, "minimize") == [(0.5, 0.6)]

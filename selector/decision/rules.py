@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
+from selector.choices import Cell, Confidence, sign
 from selector.decision.criteria import cost_line, interval_text, size_line, worthwhile_win
 from selector.decision.criteria import criteria as criteria_rows
 from selector.decision.stats import corrected_resampled, log_ratio_interval, paired_gain
@@ -80,31 +82,31 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
                         cost=cost, violations=tuple(violations))
 
 
-def _paired(final: FinalComparison, level: float, block: int) -> dict[str, float | int | None]:
+def _paired(final: FinalComparison, level: float, block: int) -> dict[str, Any]:
     """The paired gain's fields of `Comparison` over the pairs of runs in which both cells
     learned (a run that never beat the trivial baseline is not evidence either way); the
     mean alone from one pair, nothing without both cells or any such pair."""
     runs = {c.cell: {r.pair: r for r in c.runs if r.learned} for c in final.cells}
-    nothing = {"gain_mean": None, "ci_low": None, "ci_high": None, "p_value": None, "pairs": 0}
+    nothing: dict[str, Any] = {"gain_mean": None, "ci_low": None, "ci_high": None,
+                               "p_value": None, "pairs": 0}
     if set(runs) != {"gru", "lstm"}:
         return nothing
     keys = sorted(set(runs["gru"]) & set(runs["lstm"]))
-    maximize = final.direction == "maximize"
+    better = sign(final.direction)
     if len(keys) < 2:
         if not keys:
             return nothing
         lstm, gru = runs["lstm"][keys[0]].test_score, runs["gru"][keys[0]].test_score
-        return {**nothing, "gain_mean": lstm - gru if maximize else gru - lstm, "pairs": 1}
+        return {**nothing, "gain_mean": better * (lstm - gru), "pairs": 1}
     if final.method == "cv":  # k-fold over train + val: each fold's held-out score, paired
-        sign = 1.0 if maximize else -1.0
         gain = corrected_resampled(
-            [sign * (runs["lstm"][k].test_score - runs["gru"][k].test_score) for k in keys],
+            [better * (runs["lstm"][k].test_score - runs["gru"][k].test_score) for k in keys],
             final.test_train_ratio, level,
             examples=sum(len(runs["gru"][k].outcomes) for k in keys if k[0] == keys[0][0]))
     else:
         gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
                            np.array([runs["gru"][k].outcomes for k in keys]),
-                           maximize=maximize, level=level, block=block)
+                           maximize=final.direction == "maximize", level=level, block=block)
     return {"gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
             "p_value": gain.p_value, "pairs": gain.pairs, "examples": gain.examples,
             "seed_sd": gain.seed_sd, "example_sd": gain.example_sd}
@@ -145,7 +147,7 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
         criteria=criteria)
 
 
-def _cost_ratios(final: FinalComparison, cells: dict[str, CellEvidence],
+def _cost_ratios(final: FinalComparison, cells: dict[Cell, CellEvidence],
                  weights: dict[str, float], level: float
                  ) -> tuple[dict[str, float], float | None, tuple[str, ...]]:
     """LSTM/GRU ratios, the cost index over the credible ones, and which measured ones are."""
@@ -162,8 +164,8 @@ def _cost_ratios(final: FinalComparison, cells: dict[str, CellEvidence],
         ratios["latency_ms_p50"] = deployed.ratio.value
         if deployed.ratio.credible:
             sure.append("latency_ms_p50")
-    times = log_ratio_interval(*[[r.cost.time_to_best_s for r in c.runs] for c in sorted(
-        final.cells, key=lambda c: c.cell != "lstm")], level)
+    by_cell = {c.cell: [r.cost.time_to_best_s for r in c.runs] for c in final.cells}
+    times = log_ratio_interval(by_cell["lstm"], by_cell["gru"], level)
     if times is not None and (times[1] > 1 or times[2] < 1):
         sure.append("time_to_best_s")
     used = {k: w for k, w in weights.items() if w and k in ratios}
@@ -172,8 +174,8 @@ def _cost_ratios(final: FinalComparison, cells: dict[str, CellEvidence],
     return ratios, math.exp(sum(logs) / sum(used.values())), tuple(sure)
 
 
-def _verdict(cells: dict[str, CellEvidence], c: Comparison,
-             score: str) -> tuple[str | None, str, list[str]]:
+def _verdict(cells: dict[Cell, CellEvidence], c: Comparison,
+             score: str) -> tuple[Cell | None, Confidence, list[str]]:
     feasible = [name for name, e in cells.items() if not e.violations]
     why = [f"{name.upper()} breaks the hard budget: {'; '.join(e.violations)}."
            for name, e in cells.items() if e.violations]
@@ -211,9 +213,9 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
     if c.gain_mean is None or c.ci_low is None:
         few = ("budget exhausted after 1 seed pair" if c.pairs == 1 else
                "no pair of runs in which both cells learned")
-        smaller = "lstm" if c.size_ratio < 1 else "gru"
+        smaller: Cell = "lstm" if c.size_ratio < 1 else "gru"
         gap = max(c.cost_index, 1 / c.cost_index)
-        pick = smaller if gap < TOSS_UP_COST else ("gru" if c.cost_index >= 1 else "lstm")
+        pick: Cell = smaller if gap < TOSS_UP_COST else ("gru" if c.cost_index >= 1 else "lstm")
         shown = "" if c.gain_mean is None else f" (one pair: gain of LSTM over GRU " \
             f"{c.gain_mean:+.4g} {score})"
         return pick, "toss-up", [*why, (
@@ -228,7 +230,7 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
         lstm = winner == "lstm"
         margin = c.ci_low if lstm else -c.ci_high  # the interval's end nearest to zero
         cheaper_too = c.cost_index <= 1 if lstm else c.cost_index >= 1
-        sure = "clear" if margin >= worth or cheaper_too else "lean"
+        sure: Confidence = "clear" if margin >= worth or cheaper_too else "lean"
         return winner, sure, [
             *why,
             f"{'L3: ' if lstm else ''}{winner.upper()} is better by {abs(gain):.4g} {score} "
@@ -246,7 +248,7 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
             f"No cost difference is larger than its own noise ({cost_line(c)}): a toss-up. "
             f"Either cell is fine; {smaller.upper()} is named for being the smaller network "
             f"({size_line(c)}) (G5, E1, E3).")]
-    cheaper = "gru" if c.cost_index >= 1 else "lstm"
+    cheaper: Cell = "gru" if c.cost_index >= 1 else "lstm"
     leader = "lstm" if gain > 0 else "gru"
     if abs(gain) > worth and not equivalent and leader != cheaper:
         return cheaper, "toss-up", [*why, on_par, (
@@ -261,7 +263,7 @@ def _verdict(cells: dict[str, CellEvidence], c: Comparison,
     return cheaper, sure, [*why, on_par, tail]
 
 
-def _headline(verdict: str | None, confidence: str, cells: dict[str, CellEvidence]) -> str:
+def _headline(verdict: Cell | None, confidence: Confidence, cells: dict[Cell, CellEvidence]) -> str:
     if verdict is None:
         if any(not e.violations for e in cells.values()):
             return "No recommendation: neither cell learned the task."

@@ -17,7 +17,7 @@ import torch
 from selector.choices import sign
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
-from selector.errors import param
+from selector.errors import first_line, param
 from selector.records import Budgets
 from selector.search.space import SearchSpace
 from selector.search.state import record_trial, trial_attrs
@@ -88,7 +88,7 @@ class Objective:
         except NonFiniteLossError as exc:
             self._fail(trial, f"non-finite loss: {exc}")
         except (torch.OutOfMemoryError, MemoryError) as exc:
-            self._fail(trial, f"out of memory: {str(exc).splitlines()[0][:200]}")
+            self._fail(trial, f"out of memory: {first_line(exc, 200)}")
         cost = measure_cost(fitted.system.net, fitted.history, self.probe,
                             train_size=len(self.train_set), direction=self.direction,
                             first_latency=first, setup_seconds=fitted.setup_seconds)

@@ -33,7 +33,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
 from selector.defaults import DEFAULT_STALE_AFTER
-from selector.errors import SelectorError, causes, param
+from selector.errors import SelectorError, causes, first_line, param
 from selector.files import WriteError
 from selector.urls import mask_url
 
@@ -66,11 +66,11 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of what the driver said: the root of ``exc``'s chain of causes."""
     root: BaseException = exc
     while root.__cause__ is not None:
         root = root.__cause__
-    lines = [line.strip() for line in str(root).splitlines() if line.strip()]
-    return mask_url(lines[0][:300] if lines else type(root).__name__)
+    return first_line(root)
 
 
 # SQLite's words for a database file it cannot write (checked lower-case, anywhere in the chain)

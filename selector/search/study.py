@@ -16,11 +16,12 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from selector.choices import Direction, sign
 from selector.errors import SelectorError, causes, did_you_mean, param
 from selector.records import CELLS, CellResult, SearchSummary
 from selector.search.state import TrialAttrs, record_study, study_state, trial_attrs
@@ -46,7 +47,7 @@ def identity_text(field: str) -> str:
             }[field]
 
 
-def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[str],
+def open_study(*, storage: StudyStorage, study_name: str, directions: Sequence[Direction],
                identity: dict[str, str], sampler: optuna.samplers.BaseSampler,
                pruner: optuna.pruners.BasePruner, create: bool = True,
                settings: dict[str, Any] | None = None) -> optuna.Study:
@@ -129,17 +130,22 @@ def _other(cell: str) -> str:
     return "lstm" if cell == "gru" else "gru"
 
 
+def direction_of(study: optuna.Study) -> Direction:
+    """Whether the study's first objective (the validation score) is maximised or minimised."""
+    return cast(Direction, study.directions[0].name.lower())
+
+
 def best_by_cell(study: optuna.Study,
                  trials: Sequence[FrozenTrial] | None = None) -> dict[str, FrozenTrial]:
     """Each cell's best complete trial by the first objective (the validation score)."""
     if trials is None:
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+    better = sign(direction_of(study))
     best: dict[str, FrozenTrial] = {}
     for t in trials:
         cell = cell_of(t)
         if t.state == TrialState.COMPLETE and cell is not None and (
-                cell not in best or sign * t.values[0] > sign * best[cell].values[0]):
+                cell not in best or better * t.values[0] > better * best[cell].values[0]):
             best[cell] = t
     return best
 
@@ -237,8 +243,8 @@ def spawn_workers(target: Callable[..., None], args: tuple[Any, ...],
                   jobs: int) -> list[multiprocessing.process.BaseProcess]:
     """Start ``jobs`` worker processes (spawned: safe with torch and SQLite connections)."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=target, args=(*args, index), daemon=False)
-                 for index in range(jobs)]
+    processes: list[multiprocessing.process.BaseProcess] = [
+        context.Process(target=target, args=(*args, index), daemon=False) for index in range(jobs)]
     for process in processes:
         process.start()
     return processes
@@ -269,7 +275,7 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
             best_cost=chosen.cost if chosen else None,
             setup_seconds=round(sum(a.setup_seconds for a in attrs.values()), 3),
         ))
-    direction = study.directions[0].name.lower()
+    direction = direction_of(study)
     state = study_state(study)
     pareto = tuple(t.number for t in study.best_trials) if len(study.directions) > 1 else ()
     return SearchSummary(study_name=study.study_name, storage=mask_url(storage_url),

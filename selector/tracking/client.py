@@ -9,7 +9,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from selector.defaults import DEFAULT_TRACKING_URI
-from selector.errors import SelectorError, param
+from selector.errors import SelectorError, first_line, param
 from selector.search.storage import check_sqlite_file, sqlite_file
 from selector.urls import mask_url
 
@@ -72,14 +72,8 @@ def connect(uri: str) -> MlflowClient:
         client.search_experiments(max_results=1)
     except Exception as exc:  # MLflow, HTTP and database errors alike
         raise SelectorError(
-            f"cannot use the MLflow tracking store {mask_url(uri)}: {error_reason(exc)}. Check that "
+            f"cannot use the MLflow tracking store {mask_url(uri)}: {first_line(exc)}. Check that "
             "it is running (and MLFLOW_TRACKING_USERNAME/PASSWORD for a server with auth), "
             f"point {param('tracking_uri')} (or MLFLOW_TRACKING_URI) at another store, or pass "
             f"{param('tracking', False)} to search without MLflow.") from None
     return client
-
-
-def error_reason(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return mask_url(text[:400])

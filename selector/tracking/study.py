@@ -36,13 +36,13 @@ from selector import DISTRIBUTION
 from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
-from selector.errors import SelectorError
+from selector.errors import SelectorError, first_line
 from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
 from selector.search.space import SearchSpace
 from selector.search.state import study_state, trial_attrs
 from selector.search.study import FINISHED
-from selector.tracking.client import connect, error_reason, local_artifact_root
+from selector.tracking.client import connect, local_artifact_root
 from selector.tracking.trials import (
     ORPHAN_AFTER,
     RETRY_AFTER_S,
@@ -122,7 +122,7 @@ class StudyTracker:
                 raise
             except Exception as exc:
                 raise SelectorError(f"MLflow tracking store {mask_url(self.uri)}: "
-                                    f"{error_reason(exc)}") from None
+                                    f"{first_line(exc)}") from None
         return self._logger.target
 
     def _experiment(self, client: MlflowClient) -> str:
@@ -236,9 +236,9 @@ class StudyTracker:
             self._failed_at = time.monotonic()
             if self._error is None:
                 self.notify(f"MLflow tracking at {mask_url(self.uri)} failed while {what}: "
-                            f"{error_reason(exc)}. Training goes on; what was not logged is retried "
+                            f"{first_line(exc)}. Training goes on; what was not logged is retried "
                             "and listed at the end.")
-            self._error = error_reason(exc)
+            self._error = first_line(exc)
             return False
         self._failed_at = None
         return True
@@ -320,4 +320,7 @@ def dataset_record(data: SequenceData) -> MetaDataset:
             warnings.simplefilter("ignore")
             source = resolve_dataset_source(str(Path(data.source).resolve()))
     name = example_name(data.source) if is_example(data.source) else Path(data.source).name
-    return MetaDataset(source, name=name, digest=digest.hexdigest()[:12], schema=schema)
+    # MetaDataset leaves Dataset's abstract `profile` undefined (None at run time): MLflow's
+    # own class for a dataset known by its metadata alone
+    return MetaDataset(source, name=name, digest=digest.hexdigest()[:12],  # type: ignore[abstract]
+                       schema=schema)

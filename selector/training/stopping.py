@@ -17,6 +17,7 @@ import optuna
 from lightning.pytorch.callbacks import Callback
 from optuna_integration import PyTorchLightningPruningCallback
 
+from selector.choices import Direction, sign
 from selector.training.baselines import learned
 
 WARMUP_SHARE = 2 / 3  # of max_epochs: how long a run that has not learned yet keeps training
@@ -36,7 +37,7 @@ class PlateauStopping(Callback):
     means by at least `MIN_DELTA` of the baseline's error: a crawl along a plateau is not
     progress."""
 
-    def __init__(self, *, baseline: float, direction: str, patience: int, warmup: int) -> None:
+    def __init__(self, *, baseline: float, direction: Direction, patience: int, warmup: int) -> None:
         self.baseline = baseline
         self.direction = direction
         self.patience = patience
@@ -59,7 +60,7 @@ class PlateauStopping(Callback):
         score = float(trainer.callback_metrics["val_score"])
         self.epochs += 1
         self.learned = self.learned or learned(score, self.baseline, self.direction)
-        signed = score if self.direction == "maximize" else -score
+        signed = sign(self.direction) * score
         if signed > self._best + self._min_delta:
             self._best, self._wait = signed, 0
         else:
@@ -68,7 +69,7 @@ class PlateauStopping(Callback):
             trainer.should_stop = True
 
 
-class WarmPruning(PyTorchLightningPruningCallback):
+class WarmPruning(PyTorchLightningPruningCallback):  # type: ignore[misc]  # untyped package
     """Optuna's Lightning pruning callback, which only reports while ``stopping`` warms up."""
 
     def __init__(self, trial: optuna.Trial, stopping: PlateauStopping) -> None:
