@@ -17,7 +17,8 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from selector.errors import DataError, ParameterError
+from selector.data.readers import check_unique_columns
+from selector.errors import DataError, ParameterError, first_line
 from selector.files import write_file
 
 DataSource: TypeAlias = "str | os.PathLike[str] | pd.DataFrame | tuple[Any, ...] | list[Any]"
@@ -47,6 +48,7 @@ def _save_frame(frame: pd.DataFrame, folder: Path) -> Path:
         frame = frame.reset_index() if named else frame.reset_index(drop=True)
     if not all(isinstance(c, str) for c in frame.columns):
         frame = frame.rename(columns=str)
+    check_unique_columns(frame.columns, "the DataFrame")
     digest = hashlib.sha256()
     digest.update("\x1f".join(frame.columns).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -56,7 +58,7 @@ def _save_frame(frame: pd.DataFrame, folder: Path) -> Path:
             table = frame.to_parquet(index=False)
         except (TypeError, ValueError, ImportError) as exc:  # e.g. mixed-type object columns
             raise DataError("the DataFrame", f"cannot be saved as Parquet for the study's "
-                            f"workers: {str(exc).splitlines()[0][:300]}. Give each column "
+                            f"workers: {first_line(exc)}. Give each column "
                             "one type (numbers, strings or dates).") from None
         write_file(path, table)
     return path

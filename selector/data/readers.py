@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from selector.errors import DataError
+from selector.errors import DataError, first_line
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 ARRAY_SUFFIXES = {".npz": "npz"}
@@ -49,8 +51,12 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
+            header = list(frame.columns)
         else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+            sep = "\t" if kind == "tsv" else ","
+            # pandas renames a repeated name ('a', 'a.1'): the header as written tells
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].dropna().tolist()
+            frame = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         raise DataError(str(path), "the file has no header and no rows.") from None
     except pd.errors.ParserError as exc:
@@ -62,11 +68,18 @@ def read_table(path: Path) -> pd.DataFrame:
                         f"{_reason(exc)}") from None
     if frame.empty:
         raise DataError(str(path), f"has columns {list(map(str, frame.columns))} but no data rows.")
+    check_unique_columns(header, str(path))
     frame.columns = [str(c) for c in frame.columns]
-    duplicated = frame.columns[frame.columns.duplicated()].tolist()
-    if duplicated:
-        raise DataError(str(path), f"column names repeat: {duplicated}; each must be unique.")
     return frame
+
+
+def check_unique_columns(names: Iterable[object], source: str) -> None:
+    """Refuse a table whose column names repeat, naming them (one of each would be lost)."""
+    repeated = [name for name, count in Counter(map(str, names)).items() if count > 1]
+    if repeated:
+        listed = ", ".join(map(repr, repeated))
+        raise DataError(source, f"column names repeat: {listed}; each column needs a name "
+                        "of its own.")
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -93,6 +106,5 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _reason(exc: Exception) -> str:
     """The first line of a reader's error, with its type when the message alone is unclear."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0][:300] if lines else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    text = first_line(exc)
+    return text if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"

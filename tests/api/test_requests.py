@@ -68,6 +68,13 @@ def test_in_memory_data_that_cannot_be_saved_is_a_data_error(tmp_path: Path) -> 
         selector.profile(mixed)
 
 
+def test_a_dataframe_with_repeated_column_names_is_refused_naming_them(tmp_path: Path) -> None:
+    frame = long_frame()
+    frame = pd.concat([frame, frame[["a"]]], axis=1)
+    with pytest.raises(SelectorError, match="the DataFrame: column names repeat: 'a'"):
+        selector.profile(frame)
+
+
 def test_the_cli_shows_the_library_error_with_its_flag(tmp_path: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text('{"schema": "someone-else/1"}')

@@ -176,3 +176,18 @@ def test_unknown_example() -> None:
 def test_wrong_task_for_layout(long_csv: Path) -> None:
     message = error_of(long_csv, DataOptions(time_col="step", task="forecasting"))
     assert "time" in message or "forecasting" in message
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_repeated_column_names_are_named_not_renamed(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"d{suffix}"
+    sep = "\t" if suffix == ".tsv" else ","
+    path.write_text(sep.join(["sequence_id", "step", "a", "b", "a", "label"]) + "\n"
+                    + sep.join(["s0", "0", "1", "2", "3", "x"]) + "\n")
+    assert "column names repeat: 'a'" in error_of(path)  # pandas would read 'a' and 'a.1'
+
+
+def test_unnamed_columns_are_not_taken_for_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    long_frame().assign(extra=1.0).rename(columns={"extra": ""}).to_csv(path, index=False)
+    load_dataset(path)  # pandas names an empty header 'Unnamed: 5'; nothing repeats
