@@ -15,9 +15,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from selector.data.dataset import SequenceData
 from selector.data.examples import is_example
@@ -30,7 +31,7 @@ from selector.predict import ModelBundle, open_model, predict
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
 
 
-class SelectorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class SelectorModel(PythonModel):
     """`selector predict` as a pyfunc (artifact ``model``: the selector model folder)."""
 
     # MLflow reads type hints of `predict` as its input schema, and warns without them: the
@@ -75,12 +76,15 @@ def input_example(data: SequenceData, source: str, bundle: ModelBundle) -> Any |
         X = np.zeros((len(chosen), steps, len(spec.feature_names)), dtype=np.float32)
         for i, sequence in enumerate(chosen):
             X[i, :len(sequence)] = sequence * std + mean
+        if len(set(data.lengths.tolist())) == 1:  # fixed length: X alone, as it was given
+            return {"X": X}
         return {"X": X, "lengths": np.array([len(s) for s in chosen], dtype=np.int64)}
     if is_example(source):
         return None
     frame = read_table(Path(source).expanduser())
     dropped = {spec.options.target, spec.options.split_col, *DEFAULT_TARGET_COLUMNS,
-               *DEFAULT_SPLIT_COLUMNS} - {None}
+               *DEFAULT_SPLIT_COLUMNS} - {None} - set(spec.feature_names)  # a series' target is
+    # its input too: a forecast reads the past values of what it forecasts
     if spec.format == "long":
         ids = frame[spec.options.id_col or "sequence_id"].drop_duplicates().head(EXAMPLE_SEQUENCES)
         frame = frame[frame[spec.options.id_col or "sequence_id"].isin(ids)]

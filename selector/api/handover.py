@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import optuna
 
 from selector.api.requests import RecommendRequest
+from selector.choices import Cell
 from selector.data import SequenceData
-from selector.export import PARITY_TOLERANCE, export_model
+from selector.errors import first_line
+from selector.export import PARITY_TOLERANCE, ExportedModel, export_model
 from selector.final import (
     FinalModels,
     Step,
@@ -48,7 +51,7 @@ from selector.urls import mask_url
 
 
 def handed_model(request: RecommendRequest, study: optuna.Study, final: FinalModels,
-                  cell: str, data: SequenceData, space: SearchSpace, work_end: float | None,
+                  cell: Cell, data: SequenceData, space: SearchSpace, work_end: float | None,
                   step: Step | None, seeds: int) -> Fitted | None:
     """The model to hand over: the refit, or the best seed's model (--no-refit, or when the
     budget left no time for a refit, which the comparison's budget notes then say)."""
@@ -81,7 +84,7 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": write_plots(study, final.comparison, folder)}
-    handover = None
+    exported = None
     INTERRUPTS.checkpoint()
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)
@@ -101,18 +104,22 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
         if not exported.parity_ok:
             notify(f"the exported model differs from PyTorch by up to "
                    f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
-        python_model, signature, example, requirements = pyfunc_parts(
-            exported.folder, data, search_request.data)
-        handover = ModelHandover(
-            folder=exported.folder, python_model=python_model, signature=signature,
-            input_example=example, requirements=requirements,
-            description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
-            register_as=request.registered_name() if register else None)
     INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes
     tracking = summary.tracking
     if tracking is not None and search_request.tracking_uri:
+        def handover() -> ModelHandover | None:  # for MLflow alone: a failure here loses no report
+            if exported is None:
+                return None
+            python_model, signature, example, requirements = pyfunc_parts(
+                exported.folder, data, search_request.data)
+            return ModelHandover(
+                folder=exported.folder, python_model=python_model, signature=signature,
+                input_example=example, requirements=requirements,
+                description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
+                register_as=request.registered_name() if register else None)
+
         artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,
-                                            handover, notify)
+                                            handover, exported, notify)
     if gates is not None:
         gates["promoted"] = bool((artifacts.get("mlflow") or {}).get("registered_model"))
     document = build_document(rec, final.comparison, profile, summary, artifacts, gates)
@@ -131,16 +138,17 @@ def write_plots(study: optuna.Study, final: FinalComparison, folder: Path) -> li
     return [f"plots/{n}" for n in ["final_comparison.png", *names]]
 
 
-def _log_handover(uri: str, run_id: str, handover: ModelHandover | None,
-                  notify: Notify) -> dict[str, Any]:
-    if handover is None:
+def _log_handover(uri: str, run_id: str, handover: Callable[[], ModelHandover | None],
+                  exported: ExportedModel | None, notify: Notify) -> dict[str, Any]:
+    if exported is None:
         return model_record(run_id)
     try:
-        return log_model(uri, run_id, handover)
+        prepared = handover()
+        return log_model(uri, run_id, prepared) if prepared else model_record(run_id)
     except Exception as exc:  # the model is on disk either way; MLflow is a view
         notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
-               f"{str(exc).splitlines()[0][:300]}. It is saved in {handover.folder}.")
-        return {**model_record(run_id), "error": str(exc).splitlines()[0][:300]}
+               f"{first_line(exc)}. It is saved in {exported.folder}.")
+        return {**model_record(run_id), "error": first_line(exc)}
 
 
 def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],
@@ -158,4 +166,4 @@ def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files
         log_verdict(uri, run_id, tags=tags, metrics=metrics, files=files)
     except Exception as exc:
         notify(f"MLflow: could not log the report to {mask_url(uri)}: "
-               f"{str(exc).splitlines()[0][:300]}. It is in {folder}.")
+               f"{first_line(exc)}. It is in {folder}.")

@@ -4,6 +4,7 @@ reports, export and stored state, without training anything."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from optuna.trial import create_trial
 from selector.api import RecommendRequest, SearchRequest, report_study, run_recommendation
 from selector.data import DataOptions
 from selector.data.dataset import SequenceData
-from selector.errors import ParameterError
+from selector.errors import DataError, ParameterError
 from selector.final import FinalModels
 from selector.records import FinalComparison, ModelConfig, Preferences
 from selector.search.state import TrialAttrs, record_study, study_state
@@ -111,3 +112,25 @@ def test_a_bad_baseline_fails_before_any_comparison(tmp_path: Path, tiny_space: 
     with pytest.raises(ParameterError, match=r"baseline must be a recommendation\.json") as bad:
         run_recommendation(request, comparison=fake)
     assert bad.value.parameter == "baseline" and fake.calls == []
+
+
+def test_a_model_mlflow_cannot_take_loses_neither_report_nor_model(
+        tmp_path: Path, tiny_space: str, local_tracking_store: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preparing the registered model (its input example, its signature) is for MLflow alone:
+    when it fails, the user is told, and the report and the model folder are still written."""
+    def refuse(*args: Any) -> Any:
+        raise DataError("inputs.parquet", "the model was trained on feature column(s) 'y', "
+                        "which are not in the file.")
+
+    monkeypatch.setattr("selector.api.handover.pyfunc_parts", refuse)
+    search = replace(searched(tmp_path, tiny_space), tracking_uri=local_tracking_store)
+    notes: list[str] = []
+    result = run_recommendation(
+        RecommendRequest(search=search, seeds=3, refit=False, output_dir=str(tmp_path / "out")),
+        comparison=FakeComparison(GRU_WINS), notify=notes.append)
+    assert result.recommendation.verdict == "gru"
+    assert (tmp_path / "out" / "report.html").exists()
+    assert (tmp_path / "out" / "model" / "model.onnx").exists()
+    assert any("could not log or register the model" in n and "feature column(s) 'y'" in n
+               for n in notes), notes

@@ -3,29 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY, free_port, long_frame, selector
-
-
-def invocations(port: int, table: pd.DataFrame) -> list[dict]:
-    body = json.dumps({"dataframe_split": json.loads(table.to_json(orient="split",
-                                                                   index=False))}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())["predictions"]
+from tests.conftest import TINY, long_frame, selector
+from tests.helpers.serving import invocations, served
 
 
 @pytest.mark.slow
@@ -54,26 +39,8 @@ def test_the_registered_model_serves_a_raw_table_as_selector_predict_does(
     loaded = model.predict(new)
     assert loaded["prediction"].tolist() == expected["prediction"].tolist()
 
-    port = free_port()
-    bin_dir = str(Path(sys.executable).parent)
-    server = subprocess.Popen(
-        [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", "models:/served@champion",
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                served = invocations(port, new)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < deadline, "mlflow models serve did not answer"
-                time.sleep(1)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    assert [p["prediction"] for p in served] == expected["prediction"].tolist()
-    assert [p["sequence_id"] for p in served] == expected["sequence_id"].tolist()
-    assert [round(p["p_c1"], 5) for p in served] == expected["p_c1"].round(5).tolist()
+    with served("models:/served@champion") as port:
+        answered = invocations(port, new)
+    assert [p["prediction"] for p in answered] == expected["prediction"].tolist()
+    assert [p["sequence_id"] for p in answered] == expected["sequence_id"].tolist()
+    assert [round(p["p_c1"], 5) for p in answered] == expected["p_c1"].round(5).tolist()
