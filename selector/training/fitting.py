@@ -8,7 +8,6 @@ costs, and `evaluate` scores it on any split in the user's units.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import signal
 import time
@@ -22,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
-from selector.choices import sign
+from selector.choices import Direction, sign
 from selector.data.batching import LengthBucketSampler, SplitDataset, collate
 from selector.data.dataset import SequenceData
 from selector.interrupts import INTERRUPTS
@@ -66,7 +65,7 @@ class EpochHistory(Callback):
     of the best epoch so far are kept in memory (`restore_best`), as a checkpoint would keep them.
     """
 
-    def __init__(self, direction: str = "maximize") -> None:
+    def __init__(self, direction: Direction = "maximize") -> None:
         self.direction = direction
         self.epochs: list[dict[str, float]] = []
         self._clock = _Stopwatch()
@@ -95,7 +94,7 @@ class EpochHistory(Callback):
         if self.best(self.direction)["epoch"] == len(self.epochs):  # a new best: keep it
             self._best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
-    def best(self, direction: str | None = None) -> dict[str, float]:
+    def best(self, direction: Direction | None = None) -> dict[str, float]:
         """The first epoch with the best validation score."""
         better = sign(direction or self.direction)
         return max(self.epochs, key=lambda e: (better * e["val_score"], -e["epoch"]))
@@ -116,7 +115,10 @@ def build_net(config: ModelConfig, data: SequenceData) -> RecurrentNet:
                         vocabulary_size=data.vocabulary_size)
 
 
-def make_loader(dataset: SplitDataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
+Loader = DataLoader[tuple[torch.Tensor, torch.Tensor]]  # batches of `collate`
+
+
+def make_loader(dataset: SplitDataset, batch_size: int, *, shuffle: bool, seed: int) -> Loader:
     sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
@@ -144,7 +146,6 @@ def keyboard_interrupts_survive_lightning() -> Iterator[None]:
             signal.signal(signal.SIGINT, handler)
 
 
-@functools.cache
 @dataclass
 class Fitted:
     """A trained candidate: the Lightning system (its ``net`` inside, holding the best
@@ -160,7 +161,7 @@ class Fitted:
     cut: bool = False
 
 
-def _prepare(net: RecurrentNet, accelerator: str, train: DataLoader, val: DataLoader) -> None:
+def _prepare(net: RecurrentNet, accelerator: str, train: Loader, val: Loader) -> None:
     """One-time work before any timer: load the GRU kernel, time the shapes of the first
     epoch's training batches and of the validation batches (see `fast_gru.FastPath`)."""
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
@@ -263,7 +264,7 @@ def plateau_stopping(data: SequenceData, settings: TrainingSettings, train_set: 
 
 
 def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, train_size: int,
-                 direction: str, first_latency: Latency | None = None,
+                 direction: Direction, first_latency: Latency | None = None,
                  setup_seconds: float = 0.0) -> Cost:
     """What a trained candidate costs, measured on this machine the same way for both cells."""
     net.eval()

@@ -3,6 +3,7 @@ caller's process left as it was."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import warnings
@@ -15,8 +16,11 @@ import numpy as np
 import pytest
 
 import selector
+from selector.api import SearchRequest, search
+from selector.data import DataOptions
 from selector.records import Recommendation
-from tests.conftest import long_frame
+from selector.training.system import SequenceSystem
+from tests.conftest import long_frame, write
 
 
 def process_state() -> dict[str, Any]:
@@ -60,3 +64,27 @@ def test_recommend_on_a_dataframe_then_on_arrays_leaves_the_process_as_it_was(
     after = process_state()
     for key in before:
         assert after[key] == before[key], f"the library changed the process's {key}"
+
+
+def trained_models_alive() -> int:
+    """Lightning systems still reachable from anywhere in the process."""
+    gc.collect()
+    return sum(isinstance(o, SequenceSystem) for o in gc.get_objects())
+
+
+@pytest.mark.slow
+def test_no_trained_candidate_outlives_the_call_that_trained_it(
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long search or a notebook's many calls must not keep every candidate in memory:
+    once a call returns, at most the handed-over model may still be reachable."""
+    monkeypatch.chdir(tmp_path)
+    before = trained_models_alive()
+    search(SearchRequest(data=str(write(long_frame(60), tmp_path / "seqs.csv")),
+                         space=tiny_space, n_trials=4, storage=f"sqlite:///{tmp_path / 's.db'}",
+                         data_options=DataOptions(target="label"), tracking_uri=None,
+                         accelerator="cpu"))
+    assert trained_models_alive() == before  # 4 trials trained, none kept
+    for seed in (0, 1):
+        selector.recommend(long_frame(60, seed=seed), target="label", n_trials=3, seeds=2,
+                           space=tiny_space, accelerator="cpu", tracking=False, register=False)
+        assert trained_models_alive() <= before + 1  # the hand-over at most
