@@ -1,4 +1,4 @@
-# Two commands on a fresh machine with Python >= 3.10 and pip:
+# Two commands on a fresh machine with Python >= 3.11 and pip:
 #   make demo   creates .venv, installs selector, and runs a recommendation on a bundled example
 #   make test   runs the whole test suite (what CI runs)
 #
@@ -12,12 +12,12 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_ARGS ?= example:digits --n-trials 12
 
-.PHONY: setup demo test test-fast test-lowest lint bench clean system-deps
+.PHONY: setup demo test test-fast test-lowest lint typecheck bench clean system-deps
 
 $(BIN)/selector: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,typecheck]'
 	@touch $@
 
 setup: $(BIN)/selector
@@ -70,6 +70,10 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check selector tests mlflow bench
+
+# mypy over the package, with the settings of [tool.mypy] in pyproject.toml (zero errors).
+typecheck: setup
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(LOWEST) *.egg-info .pytest_cache .ruff_cache

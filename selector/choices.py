@@ -22,7 +22,7 @@ Runtime = Literal["torchscript", "onnx"]
 GateStatus = Literal["passed", "changed", "failed"]
 
 
-def choices(kind: Any) -> tuple[str, ...]:
+def choices(kind: Any) -> tuple[Any, ...]:
     """The values of a `Literal` type, in their declared order."""
     return tuple(get_args(kind))
 

@@ -94,7 +94,8 @@ def onnx_bytes(net: ExportNet, example: torch.Tensor) -> bytes:
     """``net`` as an ONNX model (batch and steps dynamic), in memory."""
     buffer = io.BytesIO()
     with quiet_torchscript(), torch.no_grad():
-        torch.onnx.export(net, (example,), buffer, dynamo=False,
+        # the TorchScript-based exporter (dynamo=False) writes to a file object as well as a path
+        torch.onnx.export(net, (example,), buffer, dynamo=False,  # type: ignore[arg-type]
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
     return buffer.getvalue()

@@ -22,7 +22,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from selector.choices import sign
+from selector.choices import Cell, sign
 from selector.crossval import FOLDS, Run, plan
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
@@ -169,9 +169,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     return final
 
 
-def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[str],
+def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
             kept: dict[str, tuple[int, Fitted]], task: str
-            ) -> dict[str, tuple[SeedRun, Fitted | None]]:
+            ) -> dict[Cell, tuple[SeedRun, Fitted | None]]:
     """Each cell's best search trial as a seed run, if every cell's was scored on test (a
     lone cell's too: it has nothing to pair with, but its run need not be trained again)."""
     stored = {c: trial_attrs(bests[c]) for c in present}
@@ -191,7 +191,7 @@ def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[st
     return reused
 
 
-def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[str],
+def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
                 planned: list[Run], data: SequenceData, settings: TrainingSettings,
                 accelerator: str, announce: Callable[[str], None], deadline: float | None,
                 runs: dict[str, list[SeedRun]], models: dict[str, list[Fitted | None]]
@@ -302,8 +302,8 @@ def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
     a note if the ``deadline`` left no time for them (they run whole or not at all)."""
     median_steps = int(statistics.median(data.lengths.tolist()))
     firsts: dict[int, Run] = {}  # seed -> its first run
-    for run in planned:
-        firsts.setdefault(run.seed, run)
+    for planned_run in planned:
+        firsts.setdefault(planned_run.seed, planned_run)
     needed = MARGIN * sum(CONTEXT_SHARES) * len(firsts) * sum(expected.values())
     if deadline is not None and time.time() + needed > deadline:
         return (), 0.0, [f"L1 untested: its {2 * len(CONTEXT_SHARES) * len(firsts)} shortened "
@@ -338,7 +338,7 @@ def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> floa
     return MARGIN * epochs * per_epoch * grown
 
 
-def refit(study: optuna.Study, final: FinalModels, cell: str, data: SequenceData,
+def refit(study: optuna.Study, final: FinalModels, cell: Cell, data: SequenceData,
           settings: TrainingSettings, *, accelerator: str = "auto",
           deadline: float | None = None) -> Fitted:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'

@@ -24,9 +24,9 @@ def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
             quota = int(limit) / int(period)
     if quota is None:
         with contextlib.suppress(OSError, ValueError):
-            limit = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())  # cgroup v1
-            if limit > 0:
-                quota = limit / int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+            quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())  # cgroup v1
+            if quota_us > 0:
+                quota = quota_us / int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
     if quota is not None:
         cpus = min(cpus or 1, max(1, math.ceil(quota)))
     return max(1, cpus or 1)

@@ -70,7 +70,7 @@ def equal_config(cells: list[FinalCell], data: SequenceData, *,
         for cell in CELLS:
             torch.manual_seed(0)
             nets[cell] = build_net(ModelConfig(**{**config, "cell": cell}), data)
-        params = {cell: count_parameters(net) for cell, net in nets.items()}
+        params: dict[str, int] = {cell: count_parameters(net) for cell, net in nets.items()}
         infer = interleaved_ms({c: forward_pass(n, probe, 1) for c, n in nets.items()},
                                LATENCY_TIMINGS, until=until)
         steps = interleaved_ms({c: training_step(n, probe, config["batch_size"])

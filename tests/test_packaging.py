@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from importlib.metadata import metadata
 from pathlib import Path
 
@@ -30,3 +32,20 @@ def test_every_dependency_has_a_floor_that_ci_installs() -> None:
         assert floors, f"{requirement} has no lower bound"
     assert "make test-lowest" in (ROOT / ".ci" / "run").read_text()
     assert "--resolution lowest-direct" in (ROOT / "Makefile").read_text()
+
+
+PYTHON_PIN = re.compile(r"(?:python-version:\s*\"?|FROM python:|container: python:)(3\.\d+)")
+
+
+def test_the_python_floor_is_the_version_that_is_tested() -> None:
+    """requires-python names the Python that CI, the images and the workflows run, the
+    classifiers name it alone, and this suite runs on it."""
+    meta = metadata(selector.DISTRIBUTION)
+    floor = meta["Requires-Python"].removeprefix(">=")
+    files = [ROOT / "Dockerfile", ROOT / "mlflow" / "Dockerfile", *(ROOT / ".github").rglob("*.yml")]
+    run = {version for path in files for version in PYTHON_PIN.findall(path.read_text())}
+    assert run == {floor}, f"requires-python says >={floor}; these run {sorted(run)}"
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == floor
+    listed = {c.rsplit(" :: ", 1)[1] for c in meta.get_all("Classifier")
+              if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
+    assert listed == {floor}

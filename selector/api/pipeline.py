@@ -112,10 +112,10 @@ def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | No
                                    step, len(seeds))
         gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                          min_score=request.min_score) if request.gated else None
-        kept = (f"The search and the final comparison are kept in "
-                f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
-                "and run the same command again (it resumes; the final runs are redone).")
-        with keeping(kept):
+        where = (f"The search and the final comparison are kept in "
+                 f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
+                 "and run the same command again (it resumes; the final runs are redone).")
+        with keeping(where):
             document = hand_over(request, study, data, final, rec, profile, summary, gates,
                                   notify, handed)
     return RecommendResult(summary, rec, document)

@@ -40,7 +40,7 @@ from selector.search.study import (
 
 @scoped
 def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
-                 prefer: str | None = None, min_gain: float | None = None,
+                 prefer: Prefer | None = None, min_gain: float | None = None,
                  budgets: Budgets | None = None, output_dir: str | None = None
                  ) -> RecommendResult:
     """Re-render the report of a recommended study from its storage, without retraining.
@@ -70,9 +70,8 @@ def _redecided(study_name: str, storage: str, prefer: Prefer | None, min_gain: f
         raise SelectorError(f"study '{study_name}' has no final comparison yet: run 'selector "
                             "recommend' on it first (its search trials are kept).")
     stored = state.decision or StoredDecision(Preferences(), Budgets())
-    overrides = {k: v for k, v in {"prefer": prefer, "min_gain": min_gain}.items()
-                 if v is not None}
-    preferences = replace(stored.preferences, **overrides)
+    preferences = replace(stored.preferences, prefer=prefer or stored.preferences.prefer,
+                          min_gain=stored.preferences.min_gain if min_gain is None else min_gain)
     rec = decide(final, state.profile, budgets or stored.budgets, preferences)
     return study, final, state.profile, rec
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
 
 from selector.api.requests import SearchRequest
+from selector.choices import Direction
 from selector.crossval import cross_validates
 from selector.data import SequenceData, fingerprint
 from selector.errors import param
@@ -69,7 +70,7 @@ def _fidelity(request: SearchRequest, data: SequenceData) -> Fidelity:
     return search_fidelity(data, seed=request.seed, enabled=request.data_fidelity)
 
 
-def _directions(data: SequenceData, multi_objective: bool) -> list[str]:
+def _directions(data: SequenceData, multi_objective: bool) -> list[Direction]:
     score = score_direction(data.task)
     return [score, "minimize"] if multi_objective else [score]
 
@@ -92,7 +93,7 @@ def open_for(request: SearchRequest, data: SequenceData, space: SearchSpace,
 
 
 def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
-                study: optuna.Study, lock: StudyLock, callbacks: list[Callable[..., None]],
+                study: optuna.Study, lock: StudyLock, callbacks: Sequence[Callable[..., None]],
                 invocation: str, progress: ProgressHook | None = None
                 ) -> dict[str, tuple[int, Fitted]]:
     """Run this process's trials; returns the models it kept for reuse (`Objective.kept`)."""

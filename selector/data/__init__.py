@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 from selector._lazy import attach
 
 if TYPE_CHECKING:
+    from selector.choices import Task
     from selector.data.dataset import Preprocessing, SequenceData, Splits
     from selector.data.load import fingerprint, load_dataset
-    from selector.data.options import DataOptions, Task
+    from selector.data.options import DataOptions
     from selector.data.profile import profile_dataset
 
 __all__ = ["DataOptions", "Preprocessing", "SequenceData", "Splits", "Task", "fingerprint", "load_dataset",
@@ -22,6 +23,6 @@ __getattr__, __dir__ = attach(__name__, {
     "fingerprint": "selector.data.load",
     "load_dataset": "selector.data.load",
     "DataOptions": "selector.data.options",
-    "Task": "selector.data.options",
+    "Task": "selector.choices",
     "profile_dataset": "selector.data.profile",
 })

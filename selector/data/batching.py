@@ -18,7 +18,7 @@ from selector.data.dataset import SequenceData
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # inputs, lengths, targets
 
 
-class SplitDataset(Dataset):
+class SplitDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """The sequences of one split as (sequence, target) tensor pairs."""
 
     def __init__(self, data: SequenceData, indices: Sequence[int] | np.ndarray) -> None:
@@ -77,7 +77,7 @@ class LengthBucketSampler(Sampler[list[int]]):
         rng = np.random.default_rng((self.seed, self.epoch))
         self.epoch += 1
         order = rng.permutation(len(self.lengths))
-        batches = []
+        batches: list[np.ndarray] = []
         for start in range(0, len(order), self.pool):
             pool = order[start:start + self.pool]
             pool = pool[np.argsort(self.lengths[pool], kind="stable")]

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from selector.data.options import Task
+from selector.choices import Task
 
 Format = Literal["long", "text", "series", "arrays"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from selector.choices import Task
 from selector.data import split as splitting
 from selector.data import text as text_tokens
 from selector.data.dataset import Format, Preprocessing, SequenceData, Splits
@@ -20,7 +21,6 @@ from selector.data.options import (
     DEFAULT_TEXT_COLUMNS,
     DEFAULT_TIME_COLUMNS,
     DataOptions,
-    Task,
 )
 from selector.data.validate import (
     encode_targets,
@@ -95,12 +95,11 @@ def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.nd
 def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> SequenceData:
     """One row per time step: a sequence id, an optional order column, features, a target."""
     _reject_task(options.task, ("classification", "regression"), "long-format data", source)
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     id_col = find(options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "id_col")
-    step_col = find(options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col", required=False)
+    step_col = find.optional(options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col")
     target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "target", "target")
-    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col",
-                     required=False)
+    split_col = find.optional(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col")
     reserved = {id_col, step_col, target_col, split_col}
     features = _feature_columns(frame, options.features, reserved, source)
 
@@ -121,18 +120,16 @@ def from_long_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
 def from_text_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> SequenceData:
     """One row per sequence: a text column and a label column."""
     _reject_task(options.task, ("classification", "regression"), "text data", source)
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     text_col = find(options.text_col, DEFAULT_TEXT_COLUMNS, "text", "text_col")
     target_col = find(options.target, DEFAULT_TARGET_COLUMNS, "label", "target")
-    split_col = find(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col",
-                     required=False)
-    texts = frame[text_col]
-    missing = texts.isna().to_numpy()
+    split_col = find.optional(options.split_col, DEFAULT_SPLIT_COLUMNS, "split", "split_col")
+    missing = frame[text_col].isna().to_numpy()
     if missing.any():
         pos = int(np.argmax(missing))
         raise DataError(source, f"column '{text_col}', {row_label(source, pos)}: the text is "
                         "missing.")
-    texts = texts.astype(str).tolist()
+    texts: list[str] = frame[text_col].astype(str).tolist()
     targets, classes, task = encode_targets(frame[target_col], options.task, source=source,
                                             column=target_col)
     split_labels = frame[split_col].tolist() if split_col is not None else None
@@ -166,7 +163,7 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     if options.split_col is not None:
         raise DataError(source, f"{param('split_col')} does not apply to forecasting: a single series is "
                         "always split in time order (train, then validation, then test).")
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     time_col = find(options.time_col, DEFAULT_TIME_COLUMNS, "time", "time_col")
     frame = sort_series(frame, time_col, source)
     features = _feature_columns(frame, options.features, {time_col}, source)
@@ -184,7 +181,8 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
                                                   options.test_fraction)
     segments = {"train": (0, val_start), "val": (val_start, test_start),
                 "test": (test_start, n_steps)}
-    starts, parts = [], {}
+    starts: list[int] = []
+    parts: dict[str, np.ndarray] = {}
     for name, (lo, hi) in segments.items():
         segment_starts = np.arange(lo, hi - window + 1)
         if len(segment_starts) == 0:
@@ -315,12 +313,24 @@ def npz_lengths(arrays: dict[str, np.ndarray], X: np.ndarray, source: str) -> np
     return lengths.astype(np.int64)
 
 
-def column_finder(frame: pd.DataFrame, source: str):
-    def find(given: str | None, defaults: tuple[str, ...], role: str, option: str,
-             required: bool = True) -> str | None:
-        return resolve_column(frame, given, defaults, role=role, option=option, source=source,
-                              required=required)
-    return find
+class ColumnFinder:
+    """The column of each role in one table (`resolve_column`), errors naming its ``source``."""
+
+    def __init__(self, frame: pd.DataFrame, source: str) -> None:
+        self.frame, self.source = frame, source
+
+    def __call__(self, given: str | None, defaults: tuple[str, ...], role: str, option: str) -> str:
+        """The column the table must have: the one named, else the first conventional name."""
+        found = resolve_column(self.frame, given, defaults, role=role, option=option,
+                               source=self.source)
+        assert found is not None  # a required column that is not there is a DataError
+        return found
+
+    def optional(self, given: str | None, defaults: tuple[str, ...], role: str,
+                 option: str) -> str | None:
+        """The column if the table has one (named, or by a conventional name), else None."""
+        return resolve_column(self.frame, given, defaults, role=role, option=option,
+                              source=self.source, required=False)
 
 
 def _feature_columns(frame: pd.DataFrame, chosen: tuple[str, ...] | None,
@@ -360,11 +370,11 @@ def _one_value_per_sequence(frame: pd.DataFrame, codes: np.ndarray, column: str,
     grouped = frame[column].groupby(codes, sort=True)
     counts = grouped.nunique(dropna=True)
     if (counts == 0).any():
-        seq = uniques[int(counts.index[np.argmax((counts == 0).to_numpy())])]
+        seq = uniques[int(counts.index[int(np.argmax((counts == 0).to_numpy()))])]
         raise DataError(source, f"sequence {show(seq)} has no {what}: column '{column}' is empty on "
                         "all its rows.")
     if (counts > 1).any():
-        code = int(counts.index[np.argmax((counts > 1).to_numpy())])
+        code = int(counts.index[int(np.argmax((counts > 1).to_numpy()))])
         found = frame[column][codes == code].dropna().unique()[:2]
         raise DataError(source, f"sequence {show(uniques[code])} has two different {what}s in column "
                         f"'{column}': {show(found[0])} and {show(found[1])}; a sequence has one {what}.")

@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from selector.data import text as text_tokens
 from selector.data.dataset import Format, Preprocessing
 from selector.data.examples import is_example, load_example
-from selector.data.formats import column_finder, group_steps, npz_lengths, sort_series
+from selector.data.formats import ColumnFinder, group_steps, npz_lengths, sort_series
 from selector.data.options import (
     DEFAULT_ID_COLUMNS,
     DEFAULT_STEP_COLUMNS,
@@ -75,20 +75,18 @@ def _features(frame: pd.DataFrame, spec: InputSpec, source: str) -> list[str]:
 
 
 def _long(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     id_col = find(spec.options.id_col, DEFAULT_ID_COLUMNS, "sequence-id", "id_col")
-    step_col = find(spec.options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col",
-                    required=False)
-    assert id_col is not None
+    step_col = find.optional(spec.options.step_col, DEFAULT_STEP_COLUMNS, "order", "step_col")
     features = _features(frame, spec, source)
     _, _, uniques, sequences = group_steps(frame, id_col, step_col, features, source)
     return Inputs(id_col, list(uniques), sequences)
 
 
 def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     text_col = find(spec.options.text_col, DEFAULT_TEXT_COLUMNS, "text", "text_col")
-    assert text_col is not None and spec.preprocessing.tokenizer_json is not None
+    assert spec.preprocessing.tokenizer_json is not None
     texts = frame[text_col]
     if texts.isna().any():
         pos = int(np.argmax(texts.isna().to_numpy()))
@@ -105,9 +103,8 @@ def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
 
 def _series(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
     """Every window of ``lookback`` steps; each forecasts the steps after its last time."""
-    find = column_finder(frame, source)
+    find = ColumnFinder(frame, source)
     time_col = find(spec.options.time_col, DEFAULT_TIME_COLUMNS, "time", "time_col")
-    assert time_col is not None
     frame = sort_series(frame, time_col, source)
     values = numeric_matrix(frame, _features(frame, spec, source), source)
     lookback = spec.options.lookback

@@ -54,7 +54,7 @@ def stratified_split(codes: np.ndarray, classes: tuple[str, ...], val_fraction: 
 
 def column_split(labels: list[object], source: str, column: str) -> Splits:
     """The split a user gave per sequence: values train / val(idation) / test."""
-    assigned = {"train": [], "val": [], "test": []}
+    assigned: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     for i, value in enumerate(labels):
         key = SPLIT_NAMES.get(str(value).strip().lower())
         if key is None:

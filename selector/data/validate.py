@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from selector.data.options import Task
+from selector.choices import Task
 from selector.errors import DataError, did_you_mean, param
 
 MAX_AUTO_CLASSES = 20

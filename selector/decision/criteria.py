@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from selector.choices import sign
+from selector.choices import Cell, sign
 from selector.decision.stats import seed_t_interval
 from selector.errors import param
 from selector.records import (
@@ -52,11 +52,12 @@ def credible(c: Comparison, cell: str) -> bool:
     return c.ci_high is not None and c.ci_high < 0
 
 
-def worthwhile_win(c: Comparison) -> str | None:
+def worthwhile_win(c: Comparison) -> Cell | None:
     """The cell that is credibly better by more than the minimum worthwhile gain, if any."""
     if c.gain_mean is None:
         return None
-    for cell, gain in (("lstm", c.gain_mean), ("gru", -c.gain_mean)):
+    sides: tuple[tuple[Cell, float], ...] = (("lstm", c.gain_mean), ("gru", -c.gain_mean))
+    for cell, gain in sides:
         if gain > c.min_gain and credible(c, cell):
             return cell
     return None
@@ -88,7 +89,7 @@ def size_line(c: Comparison) -> str:
 
 
 def criteria(final: FinalComparison, profile: DataProfile, budgets: Budgets, prefer: str,
-             cells: dict[str, CellEvidence], c: Comparison) -> tuple[Criterion, ...]:
+             cells: dict[Cell, CellEvidence], c: Comparison) -> tuple[Criterion, ...]:
     both = {"gru", "lstm"} <= set(cells)
     gained = both and c.gain_mean is not None  # a pair of runs in which both cells learned
     why = ("Needs both cells; one has no complete trial." if not both else
@@ -120,7 +121,7 @@ def _ratio_word(ratio: float) -> str:
 
 
 def _g1(final: FinalComparison, budgets: Budgets, prefer: str,
-        cells: dict[str, CellEvidence]) -> Criterion:
+        cells: dict[Cell, CellEvidence]) -> Criterion:
     applies = prefer == "edge" or budgets.max_latency_ms is not None or \
         budgets.max_train_seconds is not None
     if final.equal_config:  # GRU/LSTM = 1 / (LSTM/GRU), its interval flipped
@@ -171,7 +172,7 @@ def _g2(profile: DataProfile, c: Comparison) -> Criterion:
                       f"over GRU {c.gain_mean:+.4g}).")
 
 
-def _g3(profile: DataProfile, cells: dict[str, CellEvidence], c: Comparison) -> Criterion:
+def _g3(profile: DataProfile, cells: dict[Cell, CellEvidence], c: Comparison) -> Criterion:
     gru, lstm = cells["gru"].cost, cells["lstm"].cost
     evidence = (f"{profile.n_train:,} training sequences ({profile.training_size}; small below "
                 f"2,000). Parameters GRU {gru['parameters']:,.0f} vs LSTM {lstm['parameters']:,.0f}"
@@ -184,7 +185,7 @@ def _g3(profile: DataProfile, cells: dict[str, CellEvidence], c: Comparison) -> 
     return _criterion("G3", True, verdict, evidence)
 
 
-def _g4(prefer: str, cells: dict[str, CellEvidence], c: Comparison) -> Criterion:
+def _g4(prefer: str, cells: dict[Cell, CellEvidence], c: Comparison) -> Criterion:
     gru, lstm = cells["gru"].cost["time_to_best_s"], cells["lstm"].cost["time_to_best_s"]
     ratio = gru / lstm if lstm else math.inf
     evidence = (f"Time to the best epoch (whole epochs, validation included; one-time set-up "
@@ -260,7 +261,7 @@ def _l2(profile: DataProfile, c: Comparison) -> Criterion:
                       evidence + f" Gain of LSTM over GRU {c.gain_mean:+.4g}.")
 
 
-def _l3(cells: dict[str, CellEvidence], c: Comparison, score: str) -> Criterion:
+def _l3(cells: dict[Cell, CellEvidence], c: Comparison, score: str) -> Criterion:
     fits = not cells["lstm"].violations
     extra = ", ".join(f"{k} x{c.cost_ratios[k]:.2f}" for k in
                       ("time_to_best_s", "latency_ms_p50", "parameters") if k in c.cost_ratios)
@@ -273,7 +274,7 @@ def _l3(cells: dict[str, CellEvidence], c: Comparison, score: str) -> Criterion:
                       evidence)
 
 
-def _e1(final: FinalComparison, cells: dict[str, CellEvidence]) -> Criterion:
+def _e1(final: FinalComparison, cells: dict[Cell, CellEvidence]) -> Criterion:
     parts = [f"{e.cell.upper()} {e.test_mean:.4g} ± {e.test_std:.2g}" for e in cells.values()]
     seeds = ", ".join(map(str, final.seeds))
     how = (f"cross-validated on train + validation with seeds {seeds} (the same folds for both); "

@@ -10,9 +10,10 @@ twins reached before Hyperband may stop it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from selector.records import CELLS
@@ -52,7 +53,7 @@ class CellPruner(optuna.pruners.BasePruner):
         if cell not in self._pruners:
             return False
         view = optuna.Study(study_name=study.study_name,
-                            storage=_CellStorage(study._storage, cell),
+                            storage=cast(BaseStorage, _CellStorage(study._storage, cell)),
                             sampler=study.sampler, pruner=self)
         prune = self._pruners[cell].prune(view, trial)  # (also records the trial's rung values)
         return prune and not self._protected(study, trial)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import optuna
 
+from selector.choices import Cell
 from selector.crossval import plan
 from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
@@ -141,13 +143,13 @@ class SearchClock:
         return self.trial_deadline(study, cell) - expected_overheads(study)[cell]
 
     @staticmethod
-    def _missing(study: optuna.Study) -> set[str]:
+    def _missing(study: optuna.Study) -> set[Cell]:
         done = {cell_of(t) for t in study.get_trials(
             deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
         return set(CELLS) - done
 
 
-def pair_slices(left: float, expected: dict[str, float], pairs_left: int,
+def pair_slices(left: float, expected: Mapping[Cell, float], pairs_left: int,
                 pairs_done: int) -> tuple[float | None, int]:
     """The seconds each cell's run of the next seed pair may take (the same for both: equal
     effort, whatever a cut search trial suggested), and how many pairs (this one included)

@@ -193,6 +193,7 @@ def _parameter(name: str, spec: Any, source: str) -> Parameter:
             raise SpaceError(source, f"{key}.{bound}", f"must be an integer for type int; got "
                              f"{value!r}.")
         _check_value(name, value, source, f"{key}.{bound}")
+    assert isinstance(low, (int, float)) and isinstance(high, (int, float))  # checked above
     if low > high:
         raise SpaceError(source, key, f"low must not exceed high; got low={low}, high={high}.")
     log, step = bool(spec.get("log", False)), spec.get("step")
@@ -259,7 +260,7 @@ def _training(spec: Any, source: str) -> TrainingSettings:
         raise SpaceError(source, "training", f"expected a mapping; got {spec!r}.")
     allowed = {f.name: f for f in fields(TrainingSettings)}
     _only_keys(spec, set(allowed), source, "training")
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in spec.items():
         is_int = allowed[key].type in ("int", int)
         ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0

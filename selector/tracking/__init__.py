@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from selector._lazy import attach
 
 if TYPE_CHECKING:
+    from selector.defaults import DEFAULT_TRACKING_URI
     from selector.tracking.client import (
-        DEFAULT_TRACKING_URI,
         check_store_file,
         client_defaults,
         connect,
@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_TRACKING_URI", "ModelHandover", "Notify", "StudyTracker", "T
            "log_model", "log_verdict", "model_record", "trial_run_content"]
 
 __getattr__, __dir__ = attach(__name__, {
-    "DEFAULT_TRACKING_URI": "selector.tracking.client",
+    "DEFAULT_TRACKING_URI": "selector.defaults",
     "check_store_file": "selector.tracking.client",
     "client_defaults": "selector.tracking.client",
     "connect": "selector.tracking.client",

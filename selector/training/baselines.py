@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from selector.choices import sign
+from selector.choices import Direction, sign
 from selector.data.dataset import SequenceData
 
 LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baseline's error
@@ -53,13 +53,13 @@ def baselines(data: SequenceData, indices: np.ndarray,
     return tuple(found)
 
 
-def strongest(found: tuple[Baseline, ...], direction: str) -> Baseline:
+def strongest(found: tuple[Baseline, ...], direction: Direction) -> Baseline:
     """The baseline that is hardest to beat."""
     better = sign(direction)
     return max(found, key=lambda b: better * b.score)
 
 
-def skill(score: float, baseline: float, direction: str) -> float:
+def skill(score: float, baseline: float, direction: Direction) -> float:
     """The share of the baseline's error that ``score`` removes (1: perfect, 0: no better,
     negative: worse). The error is 1 - accuracy, or the RMSE itself."""
     error, base = (1 - score, 1 - baseline) if direction == "maximize" else (score, baseline)
@@ -68,7 +68,7 @@ def skill(score: float, baseline: float, direction: str) -> float:
     return 1 - error / base
 
 
-def learned(score: float, baseline: float, direction: str) -> bool:
+def learned(score: float, baseline: float, direction: Direction) -> bool:
     """Whether a score beats the trivial baseline by more than a plateau's wobble."""
     return math.isfinite(score) and skill(score, baseline, direction) >= LEARNED_SKILL
 
@@ -79,10 +79,9 @@ def _rmse(targets: np.ndarray, predicted: np.ndarray) -> float:
 
 def _last_values(data: SequenceData, indices: np.ndarray) -> np.ndarray | None:
     """Each window's last input value of every target series, in user units, over the horizon."""
-    columns = [data.feature_names.index(n) if n in data.feature_names else None
-               for n in data.target_names]
-    if None in columns or data.targets.ndim != 3:
+    if not set(data.target_names) <= set(data.feature_names) or data.targets.ndim != 3:
         return None
+    columns = [data.feature_names.index(n) for n in data.target_names]
     prep = data.preprocessing
     mean, std = np.asarray(prep.feature_mean)[columns], np.asarray(prep.feature_std)[columns]
     last = np.stack([data.sequences[i][-1, columns] for i in indices]).astype(np.float64)

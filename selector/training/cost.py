@@ -7,8 +7,9 @@ the untrained network (before any training is spent on a candidate that breaks a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -17,6 +18,8 @@ from torch import nn
 
 from selector.records import Ratio
 from selector.training.model import RecurrentNet, count_parameters
+
+Key = TypeVar("Key", bound=Hashable)  # what each timed run is called by
 
 THROUGHPUT_BATCH = 64
 LATENCY_TIMINGS = 100  # batch-1 timings per latency measurement
@@ -109,16 +112,16 @@ def latency(net: nn.Module, probe: Probe, batch_size: int, *,
     return Latency.of(times)
 
 
-def interleaved_ms(runs: dict[str, Callable[[], object]], rounds: int, *,
+def interleaved_ms(runs: dict[Key, Callable[[], object]], rounds: int, *,
                    warmup: int = 3, until: float | None = None,
-                   min_rounds: int = MIN_ROUNDS) -> dict[str, list[float]]:
+                   min_rounds: int = MIN_ROUNDS) -> dict[Key, list[float]]:
     """Each of ``runs`` timed once per round, in turn, so that both sides of a comparison see
     the same machine (a busy neighbour, a clock change) as alike as possible. With ``until``
     (a `time.time()` value), rounds stop there once ``min_rounds`` are done (a budget)."""
     for run in runs.values():
         for _ in range(warmup):
             run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    times: dict[Key, list[float]] = {name: [] for name in runs}
     for done in range(rounds):
         if until is not None and done >= min_rounds and time.time() >= until:
             break

@@ -29,10 +29,10 @@ import os
 import platform
 import sysconfig
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import nn
@@ -203,7 +203,7 @@ def gru(rnn: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None = None) -> to
     h0 = x.new_zeros(x.shape[0], rnn.hidden_size)
 
     def layer(source: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
-        return _Recurrence.apply(source, h0, *weights)
+        return _Recurrence.apply(source, h0, *weights)  # type: ignore[no-untyped-call]  # unannotated in torch
 
     return padded.stacked(rnn, x, lengths, layer)
 
@@ -255,7 +255,7 @@ class FastPath:
     def __init__(self) -> None:
         self._faster: dict[tuple[int, ...], bool] = {}
 
-    def use(self, rnn: nn.Module, x: torch.Tensor) -> bool:
+    def use(self, rnn: nn.Module, x: torch.Tensor) -> TypeGuard[nn.GRU]:
         if not applicable(rnn, x) or kernel() is None:
             return False
         assert isinstance(rnn, nn.GRU)
@@ -272,7 +272,8 @@ class FastPath:
     def _time(rnn: nn.GRU, x: torch.Tensor, length: int, grad: bool) -> bool:
         probe = x.detach()[:, :1].expand(-1, min(length, PROBE_STEPS), -1).contiguous()
         probe.requires_grad_(grad and x.requires_grad)  # an embedding's output needs its grad
-        runs = {"fast": lambda: gru(rnn, probe), "torch": lambda: rnn(probe)[0]}
+        runs: dict[str, Callable[[], torch.Tensor]] = {
+            "fast": lambda: gru(rnn, probe), "torch": lambda: rnn(probe)[0]}
         grads = [p.grad for p in rnn.parameters()]  # the training step's own, kept intact
         rnn.zero_grad(set_to_none=True)  # (backward would add to them in place)
         best = {}

@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from selector.records import ModelConfig
 from selector.training import fast_gru, padded
 
-_CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
+_CELLS: dict[str, type[nn.LSTM] | type[nn.GRU]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class RecurrentNet(nn.Module):
@@ -34,7 +34,7 @@ class RecurrentNet(nn.Module):
         self.embedding = (nn.Embedding(vocabulary_size, config.embedding_dim, padding_idx=0)
                           if vocabulary_size else None)
         rnn_input = config.embedding_dim if vocabulary_size else input_size
-        self.rnn = _CELLS[config.cell](
+        self.rnn: nn.LSTM | nn.GRU = _CELLS[config.cell](
             rnn_input, config.hidden_size, num_layers=config.num_layers, batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             bidirectional=config.bidirectional,

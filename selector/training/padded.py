@@ -58,18 +58,20 @@ def stacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor | None,
 
 
 @functools.cache
-def _template(kind: type[nn.RNNBase], input_size: int, hidden_size: int) -> nn.RNNBase:
-    """A one-layer, one-direction RNN whose forward is called with other parameters."""
+def _template(mode: str, input_size: int, hidden_size: int) -> nn.RNNBase:
+    """A one-layer, one-direction RNN (``mode`` 'LSTM' or 'GRU', as `nn.RNNBase` names it)
+    whose forward is called with other parameters."""
+    kind = nn.LSTM if mode == "LSTM" else nn.GRU
     return kind(input_size, hidden_size, num_layers=1)
 
 
-def padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def padded(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The output of a bidirectional ``rnn`` (an `nn.LSTM` or `nn.GRU` with biases) for a
     right-padded batch-first ``x`` of true ``lengths``, equal to the packed result at every real
     step."""
 
     def layer(source: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
-        template = _template(type(rnn), source.shape[2], rnn.hidden_size)
+        template = _template(rnn.mode, source.shape[2], rnn.hidden_size)
         return functional_call(template, {f"{name}_l0": w for name, w in zip(
             WEIGHTS, weights, strict=True)}, (source,))[0]
 

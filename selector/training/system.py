@@ -14,16 +14,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from selector.choices import Direction, Task
 from selector.data.batching import Batch
-from selector.data.options import Task
 from selector.training import fast_gru
+from selector.training.model import RecurrentNet
 
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite: the trial fails with this reason."""
 
 
-def score_direction(task: Task) -> str:
+def score_direction(task: Task) -> Direction:
     return "maximize" if task == "classification" else "minimize"
 
 
@@ -48,7 +49,10 @@ class SequenceSystem(pl.LightningModule):
     same through a closure and a dozen hooks per step, which measured 0.5 ms a step here.
     """
 
-    def __init__(self, net: nn.Module, task: Task, *, learning_rate: float, weight_decay: float,
+    target_mean: torch.Tensor  # buffers: saved and moved with the weights
+    target_std: torch.Tensor
+
+    def __init__(self, net: RecurrentNet, task: Task, *, learning_rate: float, weight_decay: float,
                  gradient_clip: float = 0.0, target_mean: tuple[float, ...] = (),
                  target_std: tuple[float, ...] = ()) -> None:
         super().__init__()
@@ -86,6 +90,7 @@ class SequenceSystem(pl.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, lengths, y = batch
         optimizer = self.optimizers(use_pl_optimizer=False)
+        assert isinstance(optimizer, torch.optim.Optimizer)  # configure_optimizers returns one
         optimizer.zero_grad()
         loss = self._loss(self.net(x, lengths), y)
         value = loss.item()
