@@ -21,7 +21,7 @@ from selector.api.scope import scoped
 from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choice
 from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.memory import DataSource, as_source, is_in_memory
-from selector.defaults import DEFAULT_STORAGE
+from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.errors import ParameterError, at_least
 from selector.predict import predict as predict_table
 from selector.records import Budgets, DataProfile, Preferences
@@ -50,8 +50,11 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
               accelerator: Accelerator = "auto", jobs: int = 1, timeout: float | None = None,
               refit: bool = True, study_name: str | None = None,
               storage: str = DEFAULT_STORAGE, tracking: bool = True,
-              tracking_uri: str | None = None, register: bool = True,
-              model_name: str | None = None, output_dir: str | None = None,
+              tracking_uri: str | None = None, experiment_name: str | None = None,
+              register: bool = True, model_name: str | None = None,
+              output_dir: str | None = None, baseline: str | None = None,
+              min_score: float | None = None, promote: bool = False,
+              stale_after: int = DEFAULT_STALE_AFTER,
               progress: Callable[..., None] | None = None,
               **data_options: Any) -> RecommendResult:
     """Search both cells on ``data``, compare their bests over ``seeds`` seeds, and decide.
@@ -63,6 +66,14 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
     CLI keeps them (``storage``, ``output_dir``, MLflow at ``tracking_uri`` unless
     ``tracking=False``); in-memory data is saved under the output folder for the study's
     workers and resumes. Returns the `RecommendResult` (its ``recommendation`` is typed).
+
+    Gates, as in a scheduled CI job: ``baseline`` ("champion", the model registered as
+    ``model_name``, or a recommendation.json) and ``min_score`` (the recommended model's test
+    score must reach it; for RMSE, stay at or below it). The result's ``gates`` is then
+    "passed", "changed" or "failed"; a gated call registers the model only with ``promote``
+    and passing quality gates. Raises `ParameterError` for a bad argument (before any work),
+    `DataError` for data that cannot be used, and `SelectorError` for other problems a user
+    can fix (a busy study, an unreachable storage or MLflow store).
     """
     check_choice("objective", objective, Objective)
     options = _data_options(data_options, seed)
@@ -71,12 +82,13 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
         space=space, study_name=study_name,
         storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
         budgets=budgets or Budgets(), multi_objective=objective == "score-latency",
-        accelerator=accelerator,
+        accelerator=accelerator, stale_after=stale_after, experiment_name=experiment_name,
         tracking_uri=(tracking_uri or default_tracking_uri()) if tracking else None)
     request = RecommendRequest(
         search=search, seeds=seeds, refit=refit,
         preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
-        model_name=model_name, register=register, budget=budget)
+        model_name=model_name, register=register, budget=budget, baseline=baseline,
+        min_score=min_score, promote=promote)
     source = as_source(data, Path(output_dir or "selector-output") / INPUTS_FOLDER)
     request = replace(request, search=replace(search, data=source))
     return run_recommendation(request, progress=progress)

@@ -88,3 +88,14 @@ def test_no_trained_candidate_outlives_the_call_that_trained_it(
         selector.recommend(long_frame(60, seed=seed), target="label", n_trials=3, seeds=2,
                            space=tiny_space, accelerator="cpu", tracking=False, register=False)
         assert trained_models_alive() <= before + 1  # the hand-over at most
+
+
+@pytest.mark.slow
+def test_a_gated_recommendation_from_python_fails_its_quality_gate_and_registers_nothing(
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = selector.recommend(long_frame(60), target="label", n_trials=2, seeds=2,
+                                space=tiny_space, accelerator="cpu", min_score=1.01)
+    assert result.gates == "failed"  # accuracy cannot reach 1.01
+    assert result.document["gates"]["promoted"] is False
+    assert not result.document["artifacts"]["mlflow"].get("registered_model")

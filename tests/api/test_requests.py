@@ -15,7 +15,7 @@ from selector.cli import app
 from selector.data import DataOptions
 from selector.errors import ParameterError, SelectorError
 from selector.records import Budgets, ModelConfig, Preferences
-from tests.conftest import long_frame
+from tests.conftest import long_frame, write
 
 
 @pytest.mark.parametrize(("build", "parameter", "shown"), [
@@ -98,3 +98,11 @@ def test_profile_takes_a_dataframe_and_arrays_as_a_file_would_be_read(tmp_path: 
     X = rng.reshape(8, 3, 1).astype("float32")
     arrays = selector.profile((X, rng[:8] % 2))
     assert arrays.n_sequences == 8 and arrays.task == "classification"
+
+
+def test_the_python_api_takes_the_clis_gates(tmp_path: Path) -> None:
+    data = str(write(long_frame(), tmp_path / "seqs.csv"))
+    with pytest.raises(ParameterError, match=r"baseline must be a readable recommendation JSON"):
+        selector.recommend(data, baseline=str(tmp_path / "old.json"), tracking=False)
+    with pytest.raises(ParameterError, match=r"min_score must be a finite number"):
+        selector.recommend(data, min_score=float("nan"), tracking=False)
