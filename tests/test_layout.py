@@ -47,6 +47,24 @@ def test_no_two_parts_import_each_other() -> None:
     assert not cycles, f"parts in an import cycle: {cycles}"
 
 
+# The documented flow (README, Development: Layout): plain helpers any part may use, then the
+# parts in the order data flows through them. A part imports only helpers and earlier parts.
+HELPERS = {"_lazy", "urls", "errors", "choices", "records", "defaults", "files", "interrupts",
+           "process"}
+FLOW = ["data", "crossval", "training", "export", "search", "timings", "final", "plots",
+        "tracking", "decision", "report", "predict", "serving", "progress", "dashboard", "api",
+        "cli", "__main__", "selector"]
+
+
+def test_parts_import_only_helpers_and_earlier_parts() -> None:
+    edges = imports()
+    assert set(edges) <= HELPERS | set(FLOW), f"a part not placed: {set(edges) - HELPERS - set(FLOW)}"
+    backwards = sorted(f"{source} -> {target}" for source, targets in edges.items()
+                       for target in targets if target not in HELPERS and (
+                           source in HELPERS or FLOW.index(target) >= FLOW.index(source)))
+    assert not backwards, f"imports against the documented flow: {backwards}"
+
+
 def test_only_the_cli_imports_typer_and_knows_exit_codes() -> None:
     for path in PACKAGE.rglob("*.py"):
         if path.parent.name == "cli":
