@@ -48,7 +48,7 @@ from selector.search.schedule import (
     pair_slices,
     run_seconds,
 )
-from selector.search.state import record_study, study_state, trial_attrs
+from selector.search.state import study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
 from selector.timings import equal_config, handed_over_latency
 from selector.training.baselines import baselines
@@ -67,7 +67,7 @@ from selector.training.system import NonFiniteLossError, score_direction, score_
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
 
-@dataclass
+@dataclass(frozen=True)
 class FinalModels:
     """The comparison and the trained models, per cell, in run order (None: a reused search
     trial trained by another process)."""
@@ -109,8 +109,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             refit: bool = False, deadline: float | None = None,
             measure_until: float | None = None,
             kept: dict[str, tuple[int, Fitted]] | None = None) -> FinalModels:
-    """Retrain each cell's best configuration with every seed and test it; store the result.
-    ``refit``: a refit follows (`refit`), counted in the progress ``step`` reports.
+    """Retrain each cell's best configuration with every seed and test it (the study is
+    read, never written: the caller stores the result). ``refit``: a refit follows
+    (`refit`), counted in the progress ``step`` reports.
 
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
     (`selector.search.schedule.pair_slices`), then L1's runs if they fit; the timings end by
@@ -162,11 +163,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
         baselines={b.name: b.score for b in baselines(data, data.splits.test)},
         budget_notes=tuple(notes))
-    final = FinalModels(comparison, models)
-    final.comparison = replace(comparison, latency=handed_over_latency(
-        final.candidates(), data, comparison.device, until=measure_until))
-    record_study(study, final=final.comparison.to_dict())
-    return final
+    candidates = FinalModels(comparison, models).candidates()
+    return FinalModels(replace(comparison, latency=handed_over_latency(
+        candidates, data, comparison.device, until=measure_until)), models)
 
 
 def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
@@ -338,14 +337,15 @@ def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> floa
     return MARGIN * epochs * per_epoch * grown
 
 
-def refit(study: optuna.Study, final: FinalModels, cell: Cell, data: SequenceData,
+def refit(final: FinalModels, cell: Cell, data: SequenceData,
           settings: TrainingSettings, *, accelerator: str = "auto",
-          deadline: float | None = None) -> Fitted:
+          deadline: float | None = None) -> tuple[Fitted, FinalComparison]:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'
     best epochs, with the seed of its best-validation run; score it once on the test split.
     A ``deadline`` may end it after fewer epochs (said in the comparison's budget notes).
 
-    Returns the model to hand over; its record is added to the stored comparison.
+    Returns the model to hand over and the comparison with the refit's record added (for
+    the caller to store).
     """
     comparison = final.comparison
     chosen = next(c for c in comparison.cells if c.cell == cell)
@@ -367,7 +367,5 @@ def refit(study: optuna.Study, final: FinalModels, cell: Cell, data: SequenceDat
                    test_score=evaluate(fitted.system, data, data.splits.test))
     notes = comparison.budget_notes + ((f"the refit was cut by {param('budget')} after {trained} of "
                                         f"{epochs} epochs.",) if fitted.cut else ())
-    final.comparison = replace(comparison, refit=record, budget_notes=notes,
-                               setup_seconds=comparison.setup_seconds + fitted.setup_seconds)
-    record_study(study, final=final.comparison.to_dict())
-    return fitted
+    return fitted, replace(comparison, refit=record, budget_notes=notes,
+                           setup_seconds=comparison.setup_seconds + fitted.setup_seconds)

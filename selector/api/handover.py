@@ -37,7 +37,6 @@ from selector.report import (
     write_reports,
 )
 from selector.search.space import SearchSpace
-from selector.search.state import record_study
 from selector.serving import pyfunc_parts
 from selector.tracking import (
     ModelHandover,
@@ -50,11 +49,13 @@ from selector.training.fitting import Fitted
 from selector.urls import mask_url
 
 
-def handed_model(request: RecommendRequest, study: optuna.Study, final: FinalModels,
-                  cell: Cell, data: SequenceData, space: SearchSpace, work_end: float | None,
-                  step: Step | None, seeds: int) -> Fitted | None:
+def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell,
+                       data: SequenceData, space: SearchSpace, work_end: float | None,
+                       step: Step | None, seeds: int
+                       ) -> tuple[Fitted | None, FinalComparison]:
     """The model to hand over: the refit, or the best seed's model (--no-refit, or when the
-    budget left no time for a refit, which the comparison's budget notes then say)."""
+    budget left no time for a refit, which the comparison's budget notes then say); and the
+    comparison with the refit or that note added (for the caller to store)."""
     held = final.best_model(cell)
     if request.refit or held is None:  # None: its runs were trained by other processes
         needed = refit_seconds(final.comparison, cell, data)
@@ -62,18 +63,17 @@ def handed_model(request: RecommendRequest, study: optuna.Study, final: FinalMod
             if step:
                 step(f"{cell.upper()} refit on train + validation",
                      planned_runs(data, seeds, refit=True))
-            return refit(study, final, cell, data, space.training,
+            return refit(final, cell, data, space.training,
                          accelerator=request.search.accelerator, deadline=work_end)
-        final.comparison = replace(final.comparison, budget_notes=(
+        return held, replace(final.comparison, budget_notes=(
             *final.comparison.budget_notes,
             f"no refit: it needs about {needed:.0f} s, the budget left "
             f"{max(0.0, work_end - time.time()):.0f} s; the best seed's model is handed over."))
-        record_study(study, final=final.comparison.to_dict())
-    return held
+    return held, final.comparison
 
 
 def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData,
-               final: FinalModels, rec: Recommendation, profile: DataProfile,
+               final: FinalComparison, rec: Recommendation, profile: DataProfile,
                summary: SearchSummary, gates: dict[str, Any] | None,
                notify: Notify, chosen: Fitted | None) -> dict[str, Any]:
     """The outputs of a decided study: plots, the model folder, the model ``chosen`` (the
@@ -83,13 +83,13 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
     register = request.register and (gates is None or (request.promote and gates["passed"]))
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
-                                 "plots": write_plots(study, final.comparison, folder)}
+                                 "plots": write_plots(study, final, folder)}
     exported = None
     INTERRUPTS.checkpoint()
     if rec.verdict is not None:
         evidence = rec.cell(rec.verdict)
         assert evidence is not None and chosen is not None
-        refitted = final.comparison.refit
+        refitted = final.refit
         exported = export_model(chosen.system, data, search_request.data_options,
                                 folder / "model", meta={
                                     "cell": rec.verdict, "config": evidence.config,
@@ -122,12 +122,12 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
                                             handover, exported, notify)
     if gates is not None:
         gates["promoted"] = bool((artifacts.get("mlflow") or {}).get("registered_model"))
-    document = build_document(rec, final.comparison, profile, summary, artifacts, gates)
+    document = build_document(rec, final, profile, summary, artifacts, gates)
     written = write_reports(document, folder)
     if tracking is not None and search_request.tracking_uri:
         _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
                      [folder / p for p in artifacts["plots"]] + written, notify, gates,
-                     final.comparison.refit)
+                     final.refit)
     return document
 
 

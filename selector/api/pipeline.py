@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from selector.api.handover import hand_over, handed_model
+from selector.api.handover import hand_over, model_to_hand_over
 from selector.api.requests import RecommendRequest
 from selector.api.scope import scoped
 from selector.api.searching import search_study
@@ -101,22 +101,24 @@ def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | No
                         accelerator=search_request.accelerator, step=step, refit=refit_wanted,
                         deadline=work_end, measure_until=measure_until, kept=kept)
         profile = profile_dataset(data)
-        record_study(study, profile=profile, decision=StoredDecision(
-            preferences=request.preferences, budgets=search_request.budgets))
+        record_study(study, final=final.comparison.to_dict(), profile=profile,
+                     decision=StoredDecision(preferences=request.preferences,
+                                             budgets=search_request.budgets))
         INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
         rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
-        handed = None
+        handed, compared = None, final.comparison
         if rec.verdict is not None:
             INTERRUPTS.checkpoint()
-            handed = handed_model(request, study, final, rec.verdict, data, space, work_end,
-                                   step, len(seeds))
+            handed, compared = model_to_hand_over(request, final, rec.verdict, data, space,
+                                                  work_end, step, len(seeds))
+            record_study(study, final=compared.to_dict())
         gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                          min_score=request.min_score) if request.gated else None
         where = (f"The search and the final comparison are kept in "
                  f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
                  "and run the same command again (it resumes; the final runs are redone).")
         with keeping(where):
-            document = hand_over(request, study, data, final, rec, profile, summary, gates,
+            document = hand_over(request, study, data, compared, rec, profile, summary, gates,
                                   notify, handed)
     return RecommendResult(summary, rec, document)
 

@@ -19,7 +19,7 @@ from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
 from selector.final import FinalModels
 from selector.records import FinalComparison, ModelConfig, Preferences
-from selector.search.state import TrialAttrs, record_study, study_state
+from selector.search.state import TrialAttrs, study_state
 from selector.training.fitting import EpochHistory, Fitted, build_net
 from selector.training.system import SequenceSystem
 from tests.conftest import long_frame, write
@@ -29,7 +29,8 @@ GRU_WINS = comparison([0.90, 0.91, 0.905], [0.80, 0.81, 0.79])
 
 
 class FakeComparison:
-    """The final comparison step: stores and returns ``result``, with untrained models."""
+    """The final comparison step: returns ``result``, with untrained models (the pipeline
+    stores it, as it stores what `selector.final.compare` returns)."""
 
     def __init__(self, result: FinalComparison) -> None:
         self.result = result
@@ -38,7 +39,6 @@ class FakeComparison:
     def __call__(self, study: optuna.Study, data: SequenceData, settings: Any,
                  **options: Any) -> FinalModels:
         self.calls.append({"study": study.study_name, **options})
-        record_study(study, final=self.result.to_dict())  # as `selector.final.compare` does
         models: dict[str, list[Fitted | None]] = {}
         for cell in ("gru", "lstm"):
             net = build_net(ModelConfig(**{**CONFIG, "cell": cell, "hidden_size": 4}), data)
@@ -81,6 +81,7 @@ def test_the_pipeline_decides_reports_exports_and_stores_what_its_comparison_fou
     state = study_state(optuna.load_study(study_name="p", storage=request.search.storage))
     assert state.profile is not None and state.profile.n_sequences == 40
     assert state.decision is not None and state.decision.preferences == Preferences()
+    assert state.final is not None and FinalComparison.from_dict(state.final) == GRU_WINS
     again = report_study("p", storage=request.search.storage, output_dir=str(tmp_path / "r"))
     assert again.recommendation.verdict == "gru"  # re-decided from the stored state alone
 
