@@ -20,6 +20,13 @@ Objective = Literal["score", "score-latency"]
 Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps"]
 Runtime = Literal["torchscript", "onnx"]
 GateStatus = Literal["passed", "changed", "failed"]
+# The rule that decided a verdict (`selector.decision.verdict`), in the order they are tried:
+# no cell meets the budgets; one fits, the other never trained; only one fits; neither
+# learned; one learned; too few paired runs for an interval; a credible worthwhile gain; on
+# par with no credible cost difference; a non-credible lead for the dearer cell; on par, cheaper.
+Reason = Literal["over-budget", "untested", "only-one-fits", "not-learned", "learned-alone",
+                 "too-few-pairs", "credible-win", "no-cost-difference", "inconclusive",
+                 "on-par-cheaper"]
 
 
 def choices(kind: Any) -> tuple[Any, ...]:

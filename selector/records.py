@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from selector.choices import Cell, Confidence, Direction, Prefer, Task, check_choice, choices
+from selector.choices import Cell, Confidence, Direction, Prefer, Reason, Task, check_choice, choices
 from selector.errors import ParameterError, at_least, positive
 
 # Thresholds the decision criteria (selector/docs/criteria.md) read off the profile.
@@ -415,6 +415,7 @@ class Recommendation:
 
     verdict: Cell | None  # "gru", "lstm", or None when no cell meets the hard budgets
     confidence: Confidence  # "clear", "lean", "toss-up" or "none"
+    reason: Reason  # the rule that decided (`selector.decision.verdict`)
     headline: str
     rationale: tuple[str, ...]
     score_name: str

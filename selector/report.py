@@ -59,7 +59,8 @@ def decision_document(rec: Recommendation) -> dict[str, Any]:
         assert evidence is not None
         chosen = {"cell": rec.verdict, "trial": evidence.trial, "config": evidence.config}
     return {
-        "verdict": rec.verdict, "confidence": rec.confidence, "headline": rec.headline,
+        "verdict": rec.verdict, "confidence": rec.confidence, "reason": rec.reason,
+        "headline": rec.headline,
         "rationale": list(rec.rationale), "chosen": chosen, "score_name": rec.score_name,
         "direction": rec.direction,
         "preferences": {"prefer": rec.prefer, "min_gain": rec.comparison.min_gain,

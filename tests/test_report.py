@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from selector.api import report_study
+from selector.choices import Reason, choices
 from selector.decision.criteria import CLAIMS
 from selector.decision.rules import decide
 from selector.errors import SelectorError
@@ -45,6 +46,8 @@ def test_document_follows_the_published_schema(tmp_path: Path) -> None:
     none = document(tmp_path, max_params=1)  # no cell fits: verdict null, still valid
     jsonschema.validate(json.loads(json.dumps(none)), schema)
     assert none["verdict"] is None and none["chosen"] is None
+    assert (doc["reason"], none["reason"]) == ("credible-win", "over-budget")
+    assert schema["properties"]["reason"]["enum"] == list(choices(Reason))
 
 
 def test_markdown_and_html_cite_every_criterion(tmp_path: Path) -> None:

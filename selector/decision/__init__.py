@@ -1,7 +1,8 @@
 """The decision: pure functions from measured evidence to a verdict.
 
-`rules` applies the criteria (`criteria`; selector/docs/criteria.md) in order, with the paired
-intervals of `stats`; `gates` compares a decision with the previous one for scheduled CI.
+`rules` gathers the evidence (the paired intervals of `stats`, the cost index), `verdict`
+applies the criteria (`criteria`; selector/docs/criteria.md) in order as a typed outcome,
+`wording` puts it in words; `gates` compares a decision with the previous one for scheduled CI.
 """
 
 from __future__ import annotations

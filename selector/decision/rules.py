@@ -1,15 +1,9 @@
-"""The decision: measured evidence in, a verdict with every criterion out.
+"""The decision: measured evidence in, a recommendation with every criterion out.
 
-Pure functions of plain records, so every branch can be tested on constructed evidence. The
-order of the rules (the criteria themselves: selector/docs/criteria.md):
-
-1. hard budgets first: a cell that breaks one is out;
-2. LSTM only when its gain over GRU exceeds the minimum worthwhile gain *and* the paired
-   interval (seed and test-sample noise, `selector.decision.stats`) excludes zero (L3); GRU likewise
-   when it is credibly better;
-3. otherwise the cells are on par (G5) and the cheaper one wins, where "cheaper" counts only
-   cost differences larger than their own noise; when those are too small to tell, the
-   smaller network (multiply-adds per step, then parameters) wins.
+Pure functions of plain records, so every branch can be tested on constructed evidence.
+`decide` gathers the evidence (each cell's runs against the hard budgets, the paired gain of
+`selector.decision.stats`, the cost index), takes the verdict from `selector.decision.verdict`
+(the rules, in order, as a typed outcome), and has `selector.decision.wording` say it.
 
 The cost index is a weighted geometric mean of the LSTM/GRU cost ratios, weighted by the
 ``prefer`` preset; a measured ratio whose interval includes 1 enters it as 1.
@@ -24,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from selector.choices import Cell, Confidence, sign
-from selector.decision.criteria import cost_line, interval_text, size_line, worthwhile_win
+from selector.choices import Cell, sign
+from selector.decision import wording
 from selector.decision.criteria import criteria as criteria_rows
 from selector.decision.stats import corrected_resampled, log_ratio_interval, paired_gain
+from selector.decision.verdict import verdict_of
 from selector.errors import param
 from selector.records import (
     Budgets,
@@ -52,8 +47,6 @@ COST_WEIGHTS = {  # dimension -> weight in the cost index
                  "time_to_best_s": 1.0},
 }
 MEASURED = ("latency_ms_p50", "time_to_best_s")  # noisy: they count only when credible
-TOSS_UP_COST = 1.10  # cost indices closer than this are no reason to prefer either cell
-CLEAR_COST = 1.25  # an on-par verdict is clear when the winner is this much cheaper
 
 
 def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
@@ -137,11 +130,13 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
                             learned={c.cell: sum(r.learned for r in c.runs) for c in final.cells},
                             runs={c.cell: len(c.runs) for c in final.cells},
                             cut={c.cell: sum(r.cut for r in c.runs) for c in final.cells})
-    verdict, confidence, rationale = _verdict(cells, comparison, final.score_name)
-    rationale += [f"Budget: {note}" for note in final.budget_notes]
+    verdict = verdict_of(cells, comparison)
+    rationale = [*wording.rationale(verdict, cells, comparison, final.score_name),
+                 *(f"Budget: {note}" for note in final.budget_notes)]
     criteria = criteria_rows(final, profile, budgets, prefer, cells, comparison)
     return Recommendation(
-        verdict=verdict, confidence=confidence, headline=_headline(verdict, confidence, cells),
+        verdict=verdict.winner, confidence=verdict.confidence, reason=verdict.reason,
+        headline=wording.headline(verdict, cells),
         rationale=tuple(rationale), score_name=final.score_name, direction=final.direction,
         prefer=prefer, budgets=budgets, cells=tuple(cells.values()), comparison=comparison,
         criteria=criteria)
@@ -172,104 +167,3 @@ def _cost_ratios(final: FinalComparison, cells: dict[Cell, CellEvidence],
     logs = [w * (math.log(ratios[k]) if k not in MEASURED or k in sure else 0.0)
             for k, w in used.items()]
     return ratios, math.exp(sum(logs) / sum(used.values())), tuple(sure)
-
-
-def _verdict(cells: dict[Cell, CellEvidence], c: Comparison,
-             score: str) -> tuple[Cell | None, Confidence, list[str]]:
-    feasible = [name for name, e in cells.items() if not e.violations]
-    why = [f"{name.upper()} breaks the hard budget: {'; '.join(e.violations)}."
-           for name, e in cells.items() if e.violations]
-    missing = {"gru", "lstm"} - set(cells)
-    why += [f"{name.upper()} has no complete search trial to retrain." for name in sorted(missing)]
-    if not feasible:
-        return None, "none", [*why, "No cell meets the hard budgets: loosen them or search a "
-                                    f"smaller space (e.g. {param('space', 'edge')})."]
-    if len(feasible) == 1:
-        if missing:  # never tried (all pruned or failed, or the budget ended the search)
-            return feasible[0], "toss-up", [*why, (
-                f"{feasible[0].upper()} is the only cell with a trained candidate: nothing was "
-                f"compared. Run more trials (or a larger {param('budget')}) before relying on it.")]
-        return feasible[0], "clear", [*why, f"{feasible[0].upper()} is the only cell that fits."]
-    learners = [name for name in feasible if c.learned.get(name)]
-    why += [f"{name.upper()} did not learn: none of its {c.runs[name]} final run(s) beat the "
-            "trivial baseline" + (f" ({c.cut[name]} of them cut short by {param('budget')})."
-                                  if c.cut.get(name) else ".")
-            for name in feasible if name not in learners]
-    if not learners:
-        return None, "none", [*why, "Neither cell learned the task: no recommendation. Give "
-                                    "training more epochs (a search space with a larger "
-                                    f"max_epochs, e.g. {param('space', 'long_sequences')}) or a larger "
-                                    f"{param('budget')}, or check that the inputs can predict the target."]
-    if len(learners) == 1:
-        learner, other = learners[0], next(n for n in feasible if n != learners[0])
-        cut = bool(c.cut.get(other))  # given more time, it might have learned
-        return learner, "toss-up" if cut else "lean", [*why, (
-            f"{learner.upper()} is named because it learned the task at all, in "
-            f"{c.learned[learner]} of {c.runs[learner]} runs, " + (
-                "within the time the budget gave both cells; no gain was measured. A larger "
-                f"{param('budget')} may change this." if cut else
-                f"while {other.upper()} did not within its warm-up; no gain was measured."))]
-    assert c.cost_index is not None and c.size_ratio is not None
-    if c.gain_mean is None or c.ci_low is None:
-        few = ("budget exhausted after 1 seed pair" if c.pairs == 1 else
-               "no pair of runs in which both cells learned")
-        smaller: Cell = "lstm" if c.size_ratio < 1 else "gru"
-        gap = max(c.cost_index, 1 / c.cost_index)
-        pick: Cell = smaller if gap < TOSS_UP_COST else ("gru" if c.cost_index >= 1 else "lstm")
-        shown = "" if c.gain_mean is None else f" (one pair: gain of LSTM over GRU " \
-            f"{c.gain_mean:+.4g} {score})"
-        return pick, "toss-up", [*why, (
-            f"Toss-up: {few}{shown}, too little for an interval; {pick.upper()} is named for "
-            f"its cost ({cost_line(c)}; {size_line(c)}). Run again with a larger {param('budget')} "
-            "before relying on it.")]
-    gain, worth = c.gain_mean, c.min_gain
-    interval = interval_text(c)
-    winner = worthwhile_win(c)
-    if winner is not None:
-        assert c.ci_low is not None and c.ci_high is not None
-        lstm = winner == "lstm"
-        margin = c.ci_low if lstm else -c.ci_high  # the interval's end nearest to zero
-        cheaper_too = c.cost_index <= 1 if lstm else c.cost_index >= 1
-        sure: Confidence = "clear" if margin >= worth or cheaper_too else "lean"
-        return winner, sure, [
-            *why,
-            f"{'L3: ' if lstm else ''}{winner.upper()} is better by {abs(gain):.4g} {score} "
-            f"(gain of LSTM over GRU {gain:+.4g}, {interval}), more than the minimum "
-            f"worthwhile gain {worth:.4g}, and the gain is credible.",
-            cost_line(c)]
-    on_par = (f"G5: the cells are on par: gain of LSTM over GRU {gain:+.4g} {score} "
-              f"({interval}); minimum worthwhile gain {worth:.4g}.")
-    equivalent = (c.ci_low is not None and c.ci_high is not None and c.ci_low > -worth
-                  and c.ci_high < worth)
-    gap = max(c.cost_index, 1 / c.cost_index)
-    if gap < TOSS_UP_COST:  # no credible cost difference: the smaller network
-        smaller = "lstm" if c.size_ratio < 1 else "gru"
-        return smaller, "toss-up", [*why, on_par, (
-            f"No cost difference is larger than its own noise ({cost_line(c)}): a toss-up. "
-            f"Either cell is fine; {smaller.upper()} is named for being the smaller network "
-            f"({size_line(c)}) (G5, E1, E3).")]
-    cheaper: Cell = "gru" if c.cost_index >= 1 else "lstm"
-    leader = "lstm" if gain > 0 else "gru"
-    if abs(gain) > worth and not equivalent and leader != cheaper:
-        return cheaper, "toss-up", [*why, on_par, (
-            f"Inconclusive: {leader.upper()} scored better on average by {abs(gain):.4g}, but "
-            f"not credibly, and {cheaper.upper()} is cheaper ({cost_line(c)}). Re-run with "
-            f"more {param('seeds')} before relying on this (E1).")]
-    sure = "clear" if equivalent and gap >= CLEAR_COST else "lean"
-    tail = f"{cheaper.upper()} is cheaper as measured here ({cost_line(c)})."
-    if not equivalent:
-        tail += (" The interval is too wide to rule out a worthwhile difference: more "
-                 f"{param('seeds')} would sharpen it.")
-    return cheaper, sure, [*why, on_par, tail]
-
-
-def _headline(verdict: Cell | None, confidence: Confidence, cells: dict[Cell, CellEvidence]) -> str:
-    if verdict is None:
-        if any(not e.violations for e in cells.values()):
-            return "No recommendation: neither cell learned the task."
-        return "No recommendation: no cell meets the hard budgets."
-    config = cells[verdict].config
-    shape = f"{config['hidden_size']} x {config['num_layers']}" + (
-        " bidirectional" if config.get("bidirectional") else "")
-    return f"{verdict.upper()} ({confidence}): {shape}, learning rate {config['learning_rate']:.2g}"
-

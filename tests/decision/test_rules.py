@@ -229,3 +229,31 @@ def test_one_pair_left_by_the_budget_is_a_toss_up_that_says_why() -> None:
     assert rec.comparison.gain_mean == pytest.approx(0.10)
     assert any("budget exhausted after 1 seed pair" in r for r in rec.rationale)
     assert rec.rationale[-1].startswith("Budget: budget exhausted after 1 of 3")
+
+
+def test_every_verdict_names_the_rule_that_decided() -> None:
+    """The verdict is a typed outcome (winner, confidence, reason code); the English is
+    rendered from it, so a caller can act on the reason without parsing sentences."""
+    win = comparison([0.80, 0.81, 0.79], [0.90, 0.91, 0.905])
+    same = cost(params=10_000, latency=1.0, epoch_s=0.3)
+    noisy = comparison([0.97, 0.98, 0.60], [0.80, 0.81, 0.79],
+                       gru_cost=cost(params=9_000, latency=2.0, epoch_s=0.9),
+                       lstm_cost=cost(params=9_500, latency=1.0, epoch_s=0.3))
+    never = unlearned(comparison([0.05, 0.06], [0.41, 0.41], direction="minimize"), "lstm", (0, 1))
+    cases = [
+        (win, Budgets(), Preferences(), ("lstm", "credible-win")),
+        (win, Budgets(), Preferences(min_gain=0.2), ("gru", "on-par-cheaper")),
+        (comparison([0.90, 0.92, 0.88], [0.91, 0.89, 0.90], gru_cost=same,
+                    lstm_cost=replace(same, parameters=10_200)), Budgets(), Preferences(),
+         ("gru", "no-cost-difference")),
+        (noisy, Budgets(), Preferences(), ("lstm", "inconclusive")),
+        (comparison([0.80], [0.90]), Budgets(), Preferences(), ("gru", "too-few-pairs")),
+        (never, Budgets(), Preferences(), ("gru", "learned-alone")),
+        (unlearned(never, "gru", (0, 1)), Budgets(), Preferences(), (None, "not-learned")),
+        (win, Budgets(max_params=100), Preferences(), (None, "over-budget")),
+        (win, Budgets(max_latency_ms=1.1), Preferences(), ("gru", "only-one-fits")),
+        (replace(win, cells=win.cells[:1]), Budgets(), Preferences(), ("gru", "untested")),
+    ]
+    for evidence, budgets, preferences, expected in cases:
+        rec = decide(evidence, profile(), budgets, preferences)
+        assert (rec.verdict, rec.reason) == expected, rec.rationale
