@@ -13,7 +13,6 @@ that is handed over.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -52,6 +51,7 @@ from selector.search.state import study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
 from selector.timings import equal_config, handed_over_latency
 from selector.training.baselines import baselines
+from selector.training.budget import Deadline
 from selector.training.fitting import (
     Fitted,
     build_net,
@@ -106,8 +106,8 @@ def planned_runs(data: SequenceData, seeds: int, *, refit: bool = True) -> int:
 
 def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings, *,
             seeds: tuple[int, ...], accelerator: str = "auto", step: Step | None = None,
-            refit: bool = False, deadline: float | None = None,
-            measure_until: float | None = None,
+            refit: bool = False, deadline: Deadline | None = None,
+            measure_until: Deadline | None = None,
             kept: dict[str, tuple[int, Fitted]] | None = None) -> FinalModels:
     """Retrain each cell's best configuration with every seed and test it (the study is
     read, never written: the caller stores the result). ``refit``: a refit follows
@@ -192,7 +192,7 @@ def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Ce
 
 def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
                 planned: list[Run], data: SequenceData, settings: TrainingSettings,
-                accelerator: str, announce: Callable[[str], None], deadline: float | None,
+                accelerator: str, announce: Callable[[str], None], deadline: Deadline | None,
                 runs: dict[str, list[SeedRun]], models: dict[str, list[Fitted | None]]
                 ) -> list[str]:
     """Train the planned runs pair by pair (``runs`` and ``models`` grow); under a
@@ -206,10 +206,10 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
         given = None
         if deadline is not None:
             scaled = {c: s * share[id(planned_run)] for c, s in expected.items()}
-            given, affordable = pair_slices(deadline - time.time(), scaled,
+            given, affordable = pair_slices(deadline.left(), scaled,
                                              len(planned) - index, done)
             if given is None and done == 0:  # nothing to compare yet: one pair, cut short
-                given, affordable = max(0.0, deadline - time.time()) / len(present), 1
+                given, affordable = max(0.0, deadline.left()) / len(present), 1
             if given is None or affordable < len(planned) - index:
                 notes.append(_seeds_note(done + min(affordable, len(planned) - index),
                                          done + len(planned) - index, given is None))
@@ -219,7 +219,8 @@ def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: lis
         fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
         for cell in present:
             announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
-            until = None if given is None else time.time() + given - after[cell]
+            until = None if given is None or deadline is None else \
+                deadline.after(given - after[cell])
             run, model = _run(trial_attrs(bests[cell]).model_config(), data, settings,
                               planned_run, accelerator, deadline=until)
             runs[cell].append(run)
@@ -267,7 +268,7 @@ def stored_comparison(study: optuna.Study) -> FinalComparison | None:
 
 
 def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, planned: Run,
-         accelerator: str, deadline: float | None = None) -> tuple[SeedRun, Fitted]:
+         accelerator: str, deadline: Deadline | None = None) -> tuple[SeedRun, Fitted]:
     direction = score_direction(data.task)
     seed = planned.seed
     pl.seed_everything(seed, workers=False, verbose=False)
@@ -294,7 +295,7 @@ def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, pl
 
 def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
                 settings: TrainingSettings, accelerator: str, announce: Callable[[str], None],
-                deadline: float | None, expected: dict[str, float]
+                deadline: Deadline | None, expected: dict[str, float]
                 ) -> tuple[tuple[LongRange, ...], float, list[str]]:
     """Both cells, every seed, retrained on the last part of each sequence only and scored
     so, on the same sequences as the seed's first run; the one-time seconds of those runs; and
@@ -304,10 +305,10 @@ def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
     for planned_run in planned:
         firsts.setdefault(planned_run.seed, planned_run)
     needed = MARGIN * sum(CONTEXT_SHARES) * len(firsts) * sum(expected.values())
-    if deadline is not None and time.time() + needed > deadline:
+    if deadline is not None and needed > deadline.left():
         return (), 0.0, [f"L1 untested: its {2 * len(CONTEXT_SHARES) * len(firsts)} shortened "
                          f"runs need about {needed:.0f} s, the budget left "
-                         f"{max(0.0, deadline - time.time()):.0f} s."]
+                         f"{max(0.0, deadline.left()):.0f} s."]
     measured, setup = [], 0.0
     for share in CONTEXT_SHARES:
         context = max(1, int(median_steps * share))
@@ -339,7 +340,7 @@ def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> floa
 
 def refit(final: FinalModels, cell: Cell, data: SequenceData,
           settings: TrainingSettings, *, accelerator: str = "auto",
-          deadline: float | None = None) -> tuple[Fitted, FinalComparison]:
+          deadline: Deadline | None = None) -> tuple[Fitted, FinalComparison]:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'
     best epochs, with the seed of its best-validation run; score it once on the test split.
     A ``deadline`` may end it after fewer epochs (said in the comparison's budget notes).

@@ -14,6 +14,7 @@ import torch
 from selector.data.dataset import SequenceData
 from selector.export import onnx_forward
 from selector.records import CELLS, EqualConfigTiming, FinalCell, ModelConfig, RuntimeLatency
+from selector.training.budget import Deadline
 from selector.training.cost import (
     LATENCY_TIMINGS,
     Latency,
@@ -30,7 +31,7 @@ MIN_STEP_ROUNDS = 3  # of them, under a budget
 
 
 def handed_over_latency(candidates: dict[str, Fitted], data: SequenceData, device: str, *,
-                        until: float | None = None) -> tuple[RuntimeLatency, ...]:
+                        until: Deadline | None = None) -> tuple[RuntimeLatency, ...]:
     """Batch-1 latency of each cell's candidate model, both cells timed in turn, on eager
     PyTorch and (on CPU) on ONNX Runtime; nothing unless both cells have one."""
     if len(candidates) < len(CELLS):
@@ -55,7 +56,7 @@ def handed_over_latency(candidates: dict[str, Fitted], data: SequenceData, devic
 
 
 def equal_config(cells: list[FinalCell], data: SequenceData, *,
-                 until: float | None = None) -> tuple[EqualConfigTiming, ...]:
+                 until: Deadline | None = None) -> tuple[EqualConfigTiming, ...]:
     """Both cells at each best configuration, so speed is compared between equal networks:
     training steps and batch-1 inference, the two cells timed in turn each round."""
     probe = probe_for(data)

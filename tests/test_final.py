@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from selector.final import compare, planned_runs, refit, stored_comparison
 from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
 from selector.training.budget import tolerance
 from selector.training.fitting import evaluate
+from tests.helpers.clock import FakeClock, slow_training_steps
 from tests.helpers.studies import request
 
 
@@ -60,13 +60,15 @@ def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_spac
 
 @pytest.mark.slow
 def test_a_small_budget_stops_the_search_and_keeps_the_comparison_fair(
-        tmp_path: Path, tiny_space: str) -> None:
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()  # each training step takes 20 ms on it
+    slow_training_steps(monkeypatch, clock, 0.02)
     search_request = replace(request(tmp_path, tiny_space), n_trials=500)
-    started = time.time()
+    started = clock()
     result = run_recommendation(RecommendRequest(search=search_request, seeds=4, budget=40,
-                                        started=started, output_dir=str(tmp_path / "out"),
-                                        register=False))
-    assert time.time() - started <= 40 + tolerance(40)
+                                                 output_dir=str(tmp_path / "out"),
+                                                 register=False), clock=clock)
+    assert clock() - started <= 40 + tolerance(40)
     assert result.summary.n_trials < 500  # stopped for the comparison, not by the trial budget
     runs = [len(cell["runs"]) for cell in result.document["final"]["cells"]]
     assert len(runs) == 2 and runs[0] == runs[1]  # both cells tried, the same seeds for both

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -45,12 +44,13 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
+from selector.training.budget import Deadline
 from selector.training.fitting import Fitted
 from selector.urls import mask_url
 
 
 def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell,
-                       data: SequenceData, space: SearchSpace, work_end: float | None,
+                       data: SequenceData, space: SearchSpace, work_end: Deadline | None,
                        step: Step | None, seeds: int
                        ) -> tuple[Fitted | None, FinalComparison]:
     """The model to hand over: the refit, or the best seed's model (--no-refit, or when the
@@ -59,7 +59,7 @@ def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell
     held = final.best_model(cell)
     if request.refit or held is None:  # None: its runs were trained by other processes
         needed = refit_seconds(final.comparison, cell, data)
-        if work_end is None or time.time() + needed <= work_end or held is None:
+        if work_end is None or needed <= work_end.left() or held is None:
             if step:
                 step(f"{cell.upper()} refit on train + validation",
                      planned_runs(data, seeds, refit=True))
@@ -68,7 +68,7 @@ def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell
         return held, replace(final.comparison, budget_notes=(
             *final.comparison.budget_notes,
             f"no refit: it needs about {needed:.0f} s, the budget left "
-            f"{max(0.0, work_end - time.time()):.0f} s; the best seed's model is handed over."))
+            f"{max(0.0, work_end.left()):.0f} s; the best seed's model is handed over."))
     return held, final.comparison
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from selector.report import (
     BASELINE_SCHEMAS,
     decision_document,
 )
+from selector.search.schedule import SearchBudget
 from selector.search.state import StoredDecision, record_study
 from selector.search.storage import (
     StudyLock,
@@ -45,7 +45,7 @@ from selector.tracking import (
     Notify,
     champion_document,
 )
-from selector.training.budget import handover_reserve
+from selector.training.budget import SYSTEM_CLOCK, BudgetPlan, Clock
 from selector.urls import mask_url
 
 Comparer = Callable[..., FinalModels]  # `selector.final.compare`
@@ -69,37 +69,39 @@ class RecommendResult:
 @scoped
 def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | None = None,
                        notify: Notify | None = None, step: Step | None = None,
-                       comparison: Comparer = compare) -> RecommendResult:
+                       comparison: Comparer = compare,
+                       clock: Clock = SYSTEM_CLOCK) -> RecommendResult:
     """Search, retrain each cell's best with k seeds, decide, report, and hand over the model.
 
     Within ``request.budget`` seconds if given. With gates (a baseline, a minimum score), the
     document's ``gates`` say what changed (`RecommendResult.gates`); the model is then
     registered only if ``request.promote`` and the quality gates pass. ``step`` is called
     before each final training run with what it is (for a progress bar). ``comparison`` is the
-    final comparison step (`selector.final.compare`; a test passes its own). One
-    recommendation runs per study at a time: a second one is refused (`StudyBusy`).
+    final comparison step (`selector.final.compare`; a test passes its own); ``clock``
+    the one the budget is read on (a test passes a fake one). One recommendation runs per
+    study at a time: a second one is refused (`StudyBusy`).
     """
     notify = notify or logging.getLogger(__name__).warning
-    started = request.started or time.time()
+    plan = None if request.budget is None else \
+        BudgetPlan.starting(request.budget, request.started, clock)
     baseline, baseline_source = _baseline(request)  # before any training: a bad one fails fast
     search_request = request.search
     data = load_dataset(search_request.data, search_request.data_options)
-    work_end = measure_until = None
-    if request.budget is not None:
-        work_end = started + request.budget - handover_reserve(request.budget)
-        measure_until = work_end + handover_reserve(request.budget) / 3
-        search_request = replace(search_request, deadline=work_end,
-                                 final_seeds=request.seeds - int(not cross_validates(data)))
+    work_end = None if plan is None else plan.work
+    searching = None if work_end is None else \
+        SearchBudget(work_end, final_seeds=request.seeds - int(not cross_validates(data)))
     space = search_request.load_space(data)
     check_places(search_request, request.folder())
     with StudyLock(storage_for(search_request.storage), search_request.resolved_study_name(),
                    role="recommend", wait=False):
-        summary, study, kept = search_study(search_request, data, space, progress, notify)
+        summary, study, kept = search_study(search_request, data, space, progress, notify,
+                                            searching)
         seeds = tuple(search_request.seed + i for i in range(request.seeds))
         refit_wanted = request.refit
         final = comparison(study, data, space.training, seeds=seeds,
                         accelerator=search_request.accelerator, step=step, refit=refit_wanted,
-                        deadline=work_end, measure_until=measure_until, kept=kept)
+                        deadline=work_end, measure_until=None if plan is None else plan.measuring,
+                        kept=kept)
         profile = profile_dataset(data)
         record_study(study, final=final.comparison.to_dict(), profile=profile,
                      decision=StoredDecision(preferences=request.preferences,

@@ -49,8 +49,6 @@ class SearchRequest:
     stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
     join: bool = False  # a worker: the study must exist, and its stored settings rule
     space_yaml: str | None = None  # the space itself, as stored with a study being joined
-    deadline: float | None = None  # time.time() by which all training (search + final) ends
-    final_seeds: int = 0  # fresh seed runs per cell the final comparison plans to train
     data_fidelity: bool = True  # big data: search epochs are chunks (`selector.training.fidelity`)
 
     def __post_init__(self) -> None:
@@ -60,7 +58,6 @@ class SearchRequest:
         at_least("jobs", self.jobs, 1)
         at_least("seed", self.seed, 0)
         at_least("stale_after", self.stale_after, 1)
-        at_least("final_seeds", self.final_seeds, 0)
         positive("timeout", self.timeout)
         check_choice("accelerator", self.accelerator, Accelerator)
         if not self.storage:

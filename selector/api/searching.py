@@ -17,6 +17,7 @@ from selector.records import (
     SearchSummary,
     TrackingSummary,
 )
+from selector.search.schedule import SearchBudget
 from selector.search.space import SearchSpace
 from selector.search.state import study_state
 from selector.search.study import (
@@ -87,8 +88,11 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
 
 
 def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
-            progress: ProgressHook | None, notify: Notify | None
-            ) -> tuple[SearchSummary, optuna.Study, dict[str, tuple[int, Fitted]]]:
+                 progress: ProgressHook | None, notify: Notify | None,
+                 budget: SearchBudget | None = None
+                 ) -> tuple[SearchSummary, optuna.Study, dict[str, tuple[int, Fitted]]]:
+    """The search stage: run (or resume) the study's trials, within ``budget`` if given, and
+    log them; returns the summary, the study, and the models kept for reuse."""
     study, lock = open_for(request, data, space)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
@@ -106,11 +110,11 @@ def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
     try:
         if request.jobs <= 1:
             kept = run_trials(request, data, space, study, lock, callbacks, invocation,
-                               progress)
+                              progress, budget)
         else:
             polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
             joined = replace(request, join=True, space=space.name, space_yaml=space.text)
-            run_workers(joined, study, invocation, target, polls)
+            run_workers(joined, study, invocation, target, polls, budget)
         interrupted = False
     finally:
         if progress:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from selector.files import check_writable
 from selector.interrupts import INTERRUPTS
 from selector.search.objective import Objective, TrialFailed
 from selector.search.pruning import make_pruner
-from selector.search.schedule import SearchClock
+from selector.search.schedule import SearchBudget, SearchClock
 from selector.search.space import SearchSpace
 from selector.search.storage import (
     StudyLock,
@@ -94,13 +93,11 @@ def open_for(request: SearchRequest, data: SequenceData, space: SearchSpace,
 
 def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                 study: optuna.Study, lock: StudyLock, callbacks: Sequence[Callable[..., None]],
-                invocation: str, progress: ProgressHook | None = None
-                ) -> dict[str, tuple[int, Fitted]]:
-    """Run this process's trials; returns the models it kept for reuse (`Objective.kept`)."""
-    clock = None
-    if request.deadline is not None:
-        clock = SearchClock(start=time.time(), work_end=request.deadline,
-                            seeds=request.final_seeds, data=data)  # shares of what is left
+                invocation: str, progress: ProgressHook | None = None,
+                budget: SearchBudget | None = None) -> dict[str, tuple[int, Fitted]]:
+    """Run this process's trials, within ``budget`` if given; returns the models it kept for
+    reuse (`Objective.kept`)."""
+    clock = None if budget is None else SearchClock.starting(budget, data)
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation,

@@ -17,6 +17,7 @@ from selector.data import load_dataset
 from selector.errors import SelectorError
 from selector.interrupts import INTERRUPTS
 from selector.process import reuse_freed_memory, threads_per_worker
+from selector.search.schedule import SearchBudget
 from selector.search.study import spawn_workers
 from selector.tracking import (
     TrackingTarget,
@@ -25,7 +26,7 @@ from selector.tracking import (
 
 
 def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | None,
-            index: int) -> None:
+            budget: SearchBudget | None, index: int) -> None:
     """One of ``--jobs`` processes: its own data, its share of the cores, the shared study.
 
     It logs its own trials to MLflow; the main process logs whatever a worker could not.
@@ -39,16 +40,18 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
         study, lock = open_for(request, data, space, seed=request.seed + 1000 * index)
         callbacks = [TrialLogger(tracking, invocation)] if tracking else []
         with library_scope(), contextlib.suppress(KeyboardInterrupt):  # Optuna marked it failed
-            run_trials(request, data, space, study, lock, callbacks, invocation)
+            run_trials(request, data, space, study, lock, callbacks, invocation, budget=budget)
     except SelectorError as exc:  # the main process says which worker stopped, and exits
         print(f"Error in worker process {index + 1}: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
 
 
 def run_workers(request: SearchRequest, study: optuna.Study, invocation: str,
-                 target: TrackingTarget | None, polls: list[ProgressHook]) -> None:
-    """Run ``--jobs`` worker processes on the study; ``polls`` run twice a second meanwhile."""
-    workers = spawn_workers(_worker, (request, invocation, target), request.jobs)
+                 target: TrackingTarget | None, polls: list[ProgressHook],
+                 budget: SearchBudget | None = None) -> None:
+    """Run ``--jobs`` worker processes on the study, within ``budget`` if given; ``polls``
+    run twice a second meanwhile."""
+    workers = spawn_workers(_worker, (request, invocation, target, budget), request.jobs)
     try:
         while any(w.is_alive() for w in workers):
             for w in workers:

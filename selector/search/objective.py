@@ -22,6 +22,7 @@ from selector.records import Budgets
 from selector.search.space import SearchSpace
 from selector.search.state import record_trial, trial_attrs
 from selector.training import fast_gru
+from selector.training.budget import Deadline
 from selector.training.cost import Latency, latency
 from selector.training.fidelity import Fidelity
 from selector.training.fitting import (
@@ -47,7 +48,7 @@ class Objective:
     """Callable for `optuna.Study.optimize`: trains one candidate and returns its score.
 
     With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
-    ``deadline`` (a `time.time()` value, or a function of the cell giving one) ends each
+    ``deadline`` (a function of the cell giving a `Deadline`, or None) ends each
     trial's training in time. With ``reusable``, a trial that becomes its cell's best is
     scored on the test split too (`TrialAttrs.test_outcomes`) and kept in ``kept``: the final comparison
     counts it as one seed run instead of training it again. ``fidelity`` says how trials
@@ -57,7 +58,7 @@ class Objective:
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
                  seed: int = 0, multi_objective: bool = False,
                  accelerator: str = "cpu", invocation: str = "",
-                 deadline: Callable[[str], float | None] | None = None,
+                 deadline: Callable[[str], Deadline | None] | None = None,
                  reusable: bool = False, fidelity: Fidelity | None = None) -> None:
         self.data = data
         self.space = space

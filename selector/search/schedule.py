@@ -12,7 +12,6 @@ than every run being starved.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
 from selector.search.state import trial_attrs
 from selector.search.study import best_by_cell, cell_of
-from selector.training.budget import SEARCH_SHARE
+from selector.training.budget import SEARCH_SHARE, Deadline
 
 CONTEXT_SHARES = (0.25, 0.5)  # L1: the context models see the last 1/4 and 1/2 of each sequence
 CUT_PAIR_SHARE = 0.25  # a cut pair runs only with at least this share of its expected time
@@ -88,30 +87,44 @@ def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
 
 
 @dataclass(frozen=True)
+class SearchBudget:
+    """What a budgeted search is given: the deadline by which all training (the search and the
+    final comparison) ends, and how many fresh seed runs per cell the comparison plans."""
+
+    work: Deadline
+    final_seeds: int
+
+
+@dataclass(frozen=True)
 class SearchClock:
     """When the search must end under a budget, and each trial's deadline.
 
-    ``start`` and ``work_end`` bound the training time (`time.time()` values); ``seeds`` is
-    how many fresh seeds the comparison will train per cell.
+    ``start`` (on the deadline's clock) and ``work_end`` bound the training time; ``seeds``
+    is how many fresh seeds the comparison will train per cell.
     """
 
     start: float
-    work_end: float
+    work_end: Deadline
     seeds: int
     data: SequenceData
 
+    @classmethod
+    def starting(cls, budget: SearchBudget, data: SequenceData) -> SearchClock:
+        """The search's clock from now: its shares are of the time left."""
+        return cls(budget.work.now(), budget.work, budget.final_seeds, data)
+
     def search_end(self, study: optuna.Study) -> float:
         """The comparison's estimated share, within the search's bounds, comes off the end."""
-        span = self.work_end - self.start
+        span = self.work_end.at - self.start
         estimate = estimated_seconds(study, self.data, self.seeds)
         least, most = (1 - SEARCH_SHARE[1]) * span, (1 - SEARCH_SHARE[0]) * span
         reserve = (least + most) / 2 if estimate is None else min(max(estimate, least), most)
-        return self.work_end - reserve
+        return self.work_end.at - reserve
 
     def keep_going(self, study: optuna.Study) -> bool:
         """Start another trial while a cell has none complete (until the search's largest
         share is spent), or else if it gets at least a quarter of a typical trial's time."""
-        now = time.time()
+        now = self.work_end.now()
         if self._missing(study):
             return now < self.latest()
         typical = statistics.fmean(expected_runs(study).values())
@@ -119,28 +132,31 @@ class SearchClock:
 
     def latest(self) -> float:
         """The end of the search's largest share: a cell without a trial may run until then."""
-        return self.start + SEARCH_SHARE[1] * (self.work_end - self.start)
+        return self.start + SEARCH_SHARE[1] * (self.work_end.at - self.start)
 
     def first_end(self, study: optuna.Study) -> float:
         """By when a cell's first trial must be done while another cell still waits for its
         own: the search's least share, however the comparison's estimate moves."""
-        least = self.start + SEARCH_SHARE[0] * (self.work_end - self.start)
+        least = self.start + SEARCH_SHARE[0] * (self.work_end.at - self.start)
         return min(self.search_end(study), least)
 
-    def trial_deadline(self, study: optuna.Study, cell: str) -> float:
+    def trial_deadline(self, study: optuna.Study, cell: str) -> Deadline:
         """The search's end (`latest` for a cell's first trial); but while another cell than
         this trial's has no complete trial, an equal part of the time to `first_end` for each
         cell still missing one, so that both cells reach the comparison."""
         missing = self._missing(study)
         waiting = missing - {cell}
         if not waiting:
-            return max(self.search_end(study), self.latest() if cell in missing else 0.0)
-        now = time.time()
-        return now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1)
+            return self._at(max(self.search_end(study), self.latest() if cell in missing else 0.0))
+        now = self.work_end.now()
+        return self._at(now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1))
 
-    def training_deadline(self, study: optuna.Study, cell: str) -> float:
+    def training_deadline(self, study: optuna.Study, cell: str) -> Deadline:
         """`trial_deadline`, less what a trial of ``cell`` spends after training."""
-        return self.trial_deadline(study, cell) - expected_overheads(study)[cell]
+        return self.trial_deadline(study, cell).moved(-expected_overheads(study)[cell])
+
+    def _at(self, at: float) -> Deadline:
+        return Deadline(at, self.work_end.clock)
 
     @staticmethod
     def _missing(study: optuna.Study) -> set[Cell]:

@@ -17,6 +17,7 @@ from scipy import stats
 from torch import nn
 
 from selector.records import Ratio
+from selector.training.budget import Deadline
 from selector.training.model import RecurrentNet, count_parameters
 
 Key = TypeVar("Key", bound=Hashable)  # what each timed run is called by
@@ -113,17 +114,17 @@ def latency(net: nn.Module, probe: Probe, batch_size: int, *,
 
 
 def interleaved_ms(runs: dict[Key, Callable[[], object]], rounds: int, *,
-                   warmup: int = 3, until: float | None = None,
+                   warmup: int = 3, until: Deadline | None = None,
                    min_rounds: int = MIN_ROUNDS) -> dict[Key, list[float]]:
     """Each of ``runs`` timed once per round, in turn, so that both sides of a comparison see
     the same machine (a busy neighbour, a clock change) as alike as possible. With ``until``
-    (a `time.time()` value), rounds stop there once ``min_rounds`` are done (a budget)."""
+    (a budget's deadline), rounds stop there once ``min_rounds`` are done."""
     for run in runs.values():
         for _ in range(warmup):
             run()
     times: dict[Key, list[float]] = {name: [] for name in runs}
     for done in range(rounds):
-        if until is not None and done >= min_rounds and time.time() >= until:
+        if until is not None and done >= min_rounds and until.passed():
             break
         for name, run in runs.items():
             start = time.perf_counter()

@@ -28,7 +28,7 @@ from selector.interrupts import INTERRUPTS
 from selector.records import Cost, ModelConfig, TrainingSettings
 from selector.training import fast_gru
 from selector.training.baselines import baselines, strongest
-from selector.training.budget import StopAtDeadline
+from selector.training.budget import Deadline, StopAtDeadline
 from selector.training.cost import (
     THROUGHPUT_BATCH,
     Latency,
@@ -189,14 +189,14 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
         accelerator: str, train_set: SplitDataset | None = None,
         val_set: SplitDataset | None = None, callbacks: Sequence[Callback] = (),
         history: EpochHistory | None = None, epochs: int | None = None,
-        deadline: float | None = None, stopping: PlateauStopping | None = None,
+        deadline: Deadline | None = None, stopping: PlateauStopping | None = None,
         limit_batches: int | None = None, scored_after: int = 0) -> Fitted:
     """Train ``net`` on the training split, stopping early on the validation score; the
     returned system holds the weights of the best validation epoch.
 
     Early stopping waits while the run has not beaten the trivial baseline on validation
     (`selector.training.stopping`; ``stopping`` may be given to share its state with a pruner).
-    ``deadline`` (a `time.time()` value) ends training in time, keeping the best epoch so far.
+    ``deadline`` ends training in time, keeping the best epoch so far.
     ``limit_batches``: an epoch is that many batches, drawn afresh each epoch (a chunk of a
     big training split, `selector.training.fidelity`). ``scored_after``: sequences the caller scores
     once training ends, for which the deadline keeps time.

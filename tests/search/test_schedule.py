@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import optuna
 import pytest
 
 from selector.data import load_dataset
 from selector.search.schedule import CUT_PAIR_SHARE, SearchClock, estimated_seconds, pair_slices
+from selector.training.budget import Deadline
+from tests.helpers.clock import FakeClock
 
 CELL = {"cell": optuna.distributions.CategoricalDistribution(["gru", "lstm"])}
 
@@ -56,24 +56,25 @@ def test_a_cut_pair_runs_only_while_an_interval_still_needs_it() -> None:
 def test_the_search_keeps_the_comparison_share_and_both_cells_get_a_trial() -> None:
     data = load_dataset("example:digits")
     study = optuna.create_study(direction="maximize")
-    start = time.time()
-    clock = SearchClock(start=start, work_end=start + 100.0, seeds=2, data=data)
+    fake = FakeClock()
+    start = fake()
+    clock = SearchClock(start=start, work_end=Deadline(start + 100.0, fake), seeds=2, data=data)
     # Before any trial: the middle of the search's share.
     assert clock.search_end(study) == pytest.approx(start + 100.0 - 52.5)
     # Each cell's first trial must end by the search's least share (35%): the first of them
     # gets half of that, the other cell the rest.
     assert clock.first_end(study) == pytest.approx(start + 35.0)
-    assert clock.trial_deadline(study, "gru") == pytest.approx(start + 17.5, abs=1)
+    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 17.5)
     add(study, "gru", 0.9, 2.0)
     # LSTM, the last cell without one, may use the whole search; GRU again only half of the
     # least share while LSTM waits.
-    assert clock.trial_deadline(study, "lstm") == clock.latest() == pytest.approx(start + 60)
-    assert clock.trial_deadline(study, "gru") == pytest.approx(start + 17.5, abs=1)
+    assert clock.trial_deadline(study, "lstm").at == clock.latest() == pytest.approx(start + 60)
+    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 17.5)
     assert clock.keep_going(study)  # LSTM has no trial yet
     # A cheap comparison leaves the search its largest share (60%).
     add(study, "lstm", 0.8, 2.0)
     assert clock.search_end(study) == pytest.approx(start + 60.0)
-    assert clock.trial_deadline(study, "gru") == clock.search_end(study)
+    assert clock.trial_deadline(study, "gru").at == clock.search_end(study)
     assert clock.keep_going(study)
     # An expensive one takes at most 65% of the time.
     add(study, "gru", 0.95, 200.0)
