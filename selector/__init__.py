@@ -57,4 +57,5 @@ if TYPE_CHECKING:
     from selector.errors import DataError, ParameterError, SelectorError
     from selector.records import Budgets, DataProfile, Recommendation
 
-__getattr__, __dir__ = attach(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
+    __getattr__, __dir__ = attach(__name__, _EXPORTS)

@@ -13,7 +13,7 @@ that is handed over.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import lightning.pytorch as pl
@@ -54,6 +54,7 @@ from selector.training.baselines import baselines
 from selector.training.budget import Deadline
 from selector.training.fitting import (
     Fitted,
+    KeptModel,
     build_net,
     evaluate,
     fit,
@@ -108,7 +109,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             seeds: tuple[int, ...], accelerator: str = "auto", step: Step | None = None,
             refit: bool = False, deadline: Deadline | None = None,
             measure_until: Deadline | None = None,
-            kept: dict[str, tuple[int, Fitted]] | None = None) -> FinalModels:
+            kept: Mapping[Cell, KeptModel] | None = None) -> FinalModels:
     """Retrain each cell's best configuration with every seed and test it (the study is
     read, never written: the caller stores the result). ``refit``: a refit follows
     (`refit`), counted in the progress ``step`` reports.
@@ -169,7 +170,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
 
 
 def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
-            kept: dict[str, tuple[int, Fitted]], task: str
+            kept: Mapping[Cell, KeptModel], task: str
             ) -> dict[Cell, tuple[SeedRun, Fitted | None]]:
     """Each cell's best search trial as a seed run, if every cell's was scored on test (a
     lone cell's too: it has nothing to pair with, but its run need not be trained again)."""
@@ -186,7 +187,7 @@ def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Ce
                       outcomes=tuple(scored.tolist()), learned=attrs.learned, cut=attrs.cut,
                       trial=trial.number)
         model = kept.get(cell)
-        reused[cell] = (run, model[1] if model and model[0] == trial.number else None)
+        reused[cell] = (run, model.fitted if model and model.trial == trial.number else None)
     return reused
 
 

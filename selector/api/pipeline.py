@@ -1,14 +1,26 @@
-"""The recommendation: search, compare the cells' bests, decide, and hand over the model."""
+"""A recommendation, stage by stage: the one place that runs the stages in order and stores
+what they find.
+
+    load -> search -> compare -> decide -> choose the model -> hand over
+    data    Searched  FinalModels Recommendation  (model, comparison)  reports, model, MLflow
+
+Each stage is a function of typed inputs that returns a typed result and writes no study
+state: `RecommendationRun` stores each result on the study as its stage ends (`_store`), so
+`selector report` re-renders a recommendation without retraining. MLflow is written by the
+search (trial runs, as trials finish) and by the hand-over (the model, the verdict). A
+`--budget` is one `BudgetPlan`, read on one clock: each stage is handed its deadlines.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import optuna
+
+from selector.api.baseline import read_baseline
 from selector.api.handover import hand_over, model_to_hand_over
 from selector.api.requests import RecommendRequest
 from selector.api.scope import scoped
@@ -19,32 +31,15 @@ from selector.crossval import cross_validates
 from selector.data import load_dataset, profile_dataset
 from selector.decision.gates import evaluate
 from selector.decision.rules import decide
-from selector.errors import ParameterError
 from selector.files import keeping
-from selector.final import (
-    FinalModels,
-    Step,
-    compare,
-)
+from selector.final import FinalModels, Step, compare
 from selector.interrupts import INTERRUPTS
-from selector.records import (
-    Recommendation,
-    SearchSummary,
-)
-from selector.report import (
-    BASELINE_SCHEMAS,
-    decision_document,
-)
+from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
+from selector.report import decision_document
 from selector.search.schedule import SearchBudget
 from selector.search.state import StoredDecision, record_study
-from selector.search.storage import (
-    StudyLock,
-    storage_for,
-)
-from selector.tracking import (
-    Notify,
-    champion_document,
-)
+from selector.search.storage import StudyLock, storage_for
+from selector.tracking import Notify
 from selector.training.budget import SYSTEM_CLOCK, BudgetPlan, Clock
 from selector.urls import mask_url
 
@@ -66,84 +61,83 @@ class RecommendResult:
         return None if gates is None else gates["status"]
 
 
+@dataclass(frozen=True)
+class RecommendationRun:
+    """One recommendation of ``request``; calling it runs the stages (see the module)."""
+
+    request: RecommendRequest
+    progress: ProgressHook | None = None
+    notify: Notify | None = None  # warnings that must not stop it (default: logged)
+    step: Step | None = None  # before each final training run: what it is, how many in all
+    comparison: Comparer = compare  # the compare stage (a test passes its own)
+    clock: Clock = SYSTEM_CLOCK  # what the budget is read on (a test passes a fake one)
+
+    def __call__(self) -> RecommendResult:
+        request, search = self.request, self.request.search
+        notify = self.notify or logging.getLogger(__name__).warning
+        plan = None if request.budget is None else \
+            BudgetPlan.starting(request.budget, request.started, self.clock)
+        work = None if plan is None else plan.work
+        baseline, baseline_source = read_baseline(request)  # a bad one fails before training
+        data = load_dataset(search.data, search.data_options)
+        space = search.load_space(data)
+        check_places(search, request.folder())
+        with StudyLock(storage_for(search.storage), search.resolved_study_name(),
+                       role="recommend", wait=False):
+            searched = search_study(search, data, space, self.progress, notify, None
+                                    if work is None else SearchBudget(work, final_seeds=(
+                                        request.seeds - int(not cross_validates(data)))))
+            seeds = tuple(search.seed + i for i in range(request.seeds))
+            final = self.comparison(
+                searched.study, data, space.training, seeds=seeds, accelerator=search.accelerator,
+                step=self.step, refit=request.refit, deadline=work,
+                measure_until=None if plan is None else plan.measuring, kept=searched.kept)
+            profile = profile_dataset(data)
+            self._store(searched.study, final.comparison, profile)
+            INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
+            rec = decide(final.comparison, profile, search.budgets, request.preferences)
+            model, compared = None, final.comparison
+            if rec.verdict is not None:
+                INTERRUPTS.checkpoint()
+                model, compared = model_to_hand_over(request, final, rec.verdict, data, space,
+                                                     work, self.step, len(seeds))
+                self._store(searched.study, compared)
+            gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
+                             min_score=request.min_score) if request.gated else None
+            with keeping(f"The search and the final comparison are kept in "
+                         f"{mask_url(search.storage)} (study '{searched.study.study_name}'): "
+                         "free space and run the same command again (it resumes; the final "
+                         "runs are redone)."):
+                document = hand_over(request, searched.study, data, compared, rec, profile,
+                                     searched.summary, gates, notify, model)
+        return RecommendResult(searched.summary, rec, document)
+
+    def _store(self, study: optuna.Study, final: FinalComparison,
+               profile: DataProfile | None = None) -> None:
+        """The only write of a recommendation's state to its study (the search's own trials
+        and settings aside): the comparison, and with it the profile and the decision's
+        settings that `selector report` re-decides from."""
+        if profile is None:
+            record_study(study, final=final.to_dict())
+            return
+        record_study(study, final=final.to_dict(), profile=profile, decision=StoredDecision(
+            preferences=self.request.preferences, budgets=self.request.search.budgets))
+
+
 @scoped
 def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | None = None,
                        notify: Notify | None = None, step: Step | None = None,
                        comparison: Comparer = compare,
                        clock: Clock = SYSTEM_CLOCK) -> RecommendResult:
-    """Search, retrain each cell's best with k seeds, decide, report, and hand over the model.
+    """Search, retrain each cell's best with k seeds, decide, report, and hand over the model
+    (`RecommendationRun`).
 
     Within ``request.budget`` seconds if given. With gates (a baseline, a minimum score), the
     document's ``gates`` say what changed (`RecommendResult.gates`); the model is then
     registered only if ``request.promote`` and the quality gates pass. ``step`` is called
-    before each final training run with what it is (for a progress bar). ``comparison`` is the
-    final comparison step (`selector.final.compare`; a test passes its own); ``clock``
-    the one the budget is read on (a test passes a fake one). One recommendation runs per
-    study at a time: a second one is refused (`StudyBusy`).
+    before each final training run with what it is (for a progress bar). One recommendation
+    runs per study at a time: a second one is refused (`StudyBusy`). Raises `ParameterError`
+    for a bad baseline, `DataError` for unusable data, and `SelectorError` for other problems
+    a user can fix.
     """
-    notify = notify or logging.getLogger(__name__).warning
-    plan = None if request.budget is None else \
-        BudgetPlan.starting(request.budget, request.started, clock)
-    baseline, baseline_source = _baseline(request)  # before any training: a bad one fails fast
-    search_request = request.search
-    data = load_dataset(search_request.data, search_request.data_options)
-    work_end = None if plan is None else plan.work
-    searching = None if work_end is None else \
-        SearchBudget(work_end, final_seeds=request.seeds - int(not cross_validates(data)))
-    space = search_request.load_space(data)
-    check_places(search_request, request.folder())
-    with StudyLock(storage_for(search_request.storage), search_request.resolved_study_name(),
-                   role="recommend", wait=False):
-        summary, study, kept = search_study(search_request, data, space, progress, notify,
-                                            searching)
-        seeds = tuple(search_request.seed + i for i in range(request.seeds))
-        refit_wanted = request.refit
-        final = comparison(study, data, space.training, seeds=seeds,
-                        accelerator=search_request.accelerator, step=step, refit=refit_wanted,
-                        deadline=work_end, measure_until=None if plan is None else plan.measuring,
-                        kept=kept)
-        profile = profile_dataset(data)
-        record_study(study, final=final.comparison.to_dict(), profile=profile,
-                     decision=StoredDecision(preferences=request.preferences,
-                                             budgets=search_request.budgets))
-        INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
-        rec = decide(final.comparison, profile, search_request.budgets, request.preferences)
-        handed, compared = None, final.comparison
-        if rec.verdict is not None:
-            INTERRUPTS.checkpoint()
-            handed, compared = model_to_hand_over(request, final, rec.verdict, data, space,
-                                                  work_end, step, len(seeds))
-            record_study(study, final=compared.to_dict())
-        gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
-                         min_score=request.min_score) if request.gated else None
-        where = (f"The search and the final comparison are kept in "
-                 f"{mask_url(search_request.storage)} (study '{study.study_name}'): free space "
-                 "and run the same command again (it resumes; the final runs are redone).")
-        with keeping(where):
-            document = hand_over(request, study, data, compared, rec, profile, summary, gates,
-                                  notify, handed)
-    return RecommendResult(summary, rec, document)
-
-
-def _baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | None]:
-    """The previous decision to compare with: the champion's, or a recommendation.json."""
-    if request.baseline is None:
-        return None, None
-    if request.baseline == "champion":
-        uri = request.search.tracking_uri
-        if uri is None:
-            raise ParameterError("baseline", "'champion' reads the registered model from MLflow, "
-                                 "so it needs tracking; track, or give a recommendation.json",
-                                 request.baseline)
-        found = champion_document(uri, request.registered_name())
-        return found if found is not None else (None, None)  # the first run has none
-    path = Path(request.baseline)
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ParameterError("baseline", f"must be a readable recommendation JSON ({exc})",
-                             str(path)) from None
-    if not isinstance(document, dict) or document.get("schema") not in BASELINE_SCHEMAS:
-        raise ParameterError("baseline", "must be a recommendation.json written by selector "
-                             f"recommend (schema {' or '.join(BASELINE_SCHEMAS)})", str(path))
-    return document, str(path)
+    return RecommendationRun(request, progress, notify, step, comparison, clock)()

@@ -12,6 +12,7 @@ from selector.api.requests import SearchRequest
 from selector.api.scope import scoped
 from selector.api.trials import ProgressHook, check_places, open_for, run_trials
 from selector.api.workers import run_workers
+from selector.choices import Cell
 from selector.data import SequenceData, load_dataset
 from selector.records import (
     SearchSummary,
@@ -28,9 +29,19 @@ from selector.tracking import (
     Notify,
     StudyTracker,
 )
-from selector.training.fitting import Fitted
+from selector.training.fitting import KeptModel
 from selector.training.system import score_name
 from selector.urls import mask_url
+
+
+@dataclass(frozen=True)
+class Searched:
+    """The search stage's result: its summary, the study, and the models this process kept
+    for the comparison to reuse (`selector.final.compare`)."""
+
+    summary: SearchSummary
+    study: optuna.Study
+    kept: dict[Cell, KeptModel]
 
 
 @dataclass(frozen=True)
@@ -84,13 +95,12 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     data = load_dataset(request.data, request.data_options)
     space = request.load_space(data)
     check_places(request)
-    return search_study(request, data, space, progress, notify)[0]
+    return search_study(request, data, space, progress, notify).summary
 
 
 def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
                  progress: ProgressHook | None, notify: Notify | None,
-                 budget: SearchBudget | None = None
-                 ) -> tuple[SearchSummary, optuna.Study, dict[str, tuple[int, Fitted]]]:
+                 budget: SearchBudget | None = None) -> Searched:
     """The search stage: run (or resume) the study's trials, within ``budget`` if given, and
     log them; returns the summary, the study, and the models kept for reuse."""
     study, lock = open_for(request, data, space)
@@ -106,7 +116,7 @@ def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
     if progress:
         progress(study)
     interrupted = True
-    kept: dict[str, tuple[int, Fitted]] = {}
+    kept: dict[Cell, KeptModel] = {}
     try:
         if request.jobs <= 1:
             kept = run_trials(request, data, space, study, lock, callbacks, invocation,
@@ -123,4 +133,4 @@ def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
         tracking: TrackingSummary | None = None
         if tracker:
             tracking = tracker.finish(study, summary, interrupted=interrupted)
-    return replace(summary, tracking=tracking), study, kept
+    return Searched(replace(summary, tracking=tracking), study, kept)

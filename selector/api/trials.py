@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 
 from selector.api.requests import SearchRequest
-from selector.choices import Direction
+from selector.choices import Cell, Direction
 from selector.crossval import cross_validates
 from selector.data import SequenceData, fingerprint
 from selector.errors import param
@@ -35,7 +35,7 @@ from selector.tracking import (
 )
 from selector.training.devices import check_accelerator
 from selector.training.fidelity import Fidelity, search_fidelity
-from selector.training.fitting import Fitted
+from selector.training.fitting import KeptModel
 from selector.training.system import score_direction
 
 ProgressHook = Callable[[optuna.Study], None]
@@ -94,7 +94,7 @@ def open_for(request: SearchRequest, data: SequenceData, space: SearchSpace,
 def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                 study: optuna.Study, lock: StudyLock, callbacks: Sequence[Callable[..., None]],
                 invocation: str, progress: ProgressHook | None = None,
-                budget: SearchBudget | None = None) -> dict[str, tuple[int, Fitted]]:
+                budget: SearchBudget | None = None) -> dict[Cell, KeptModel]:
     """Run this process's trials, within ``budget`` if given; returns the models it kept for
     reuse (`Objective.kept`)."""
     clock = None if budget is None else SearchClock.starting(budget, data)

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
 __all__ = ["DataOptions", "Preprocessing", "SequenceData", "Splits", "Task", "fingerprint", "load_dataset",
            "profile_dataset"]
 
-__getattr__, __dir__ = attach(__name__, {
-    "Preprocessing": "selector.data.dataset",
-    "SequenceData": "selector.data.dataset",
-    "Splits": "selector.data.dataset",
-    "fingerprint": "selector.data.load",
-    "load_dataset": "selector.data.load",
-    "DataOptions": "selector.data.options",
-    "Task": "selector.choices",
-    "profile_dataset": "selector.data.profile",
-})
+if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
+    __getattr__, __dir__ = attach(__name__, {
+        "Preprocessing": "selector.data.dataset",
+        "SequenceData": "selector.data.dataset",
+        "Splits": "selector.data.dataset",
+        "fingerprint": "selector.data.load",
+        "load_dataset": "selector.data.load",
+        "DataOptions": "selector.data.options",
+        "Task": "selector.choices",
+        "profile_dataset": "selector.data.profile",
+    })

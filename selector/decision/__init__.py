@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["decide", "evaluate"]
 
-__getattr__, __dir__ = attach(__name__, {
-    "decide": "selector.decision.rules",
-    "evaluate": "selector.decision.gates",
-})
+if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
+    __getattr__, __dir__ = attach(__name__, {
+        "decide": "selector.decision.rules",
+        "evaluate": "selector.decision.gates",
+    })

@@ -22,17 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["Objective", "SearchSpace", "StudyState", "TrialAttrs", "load_space", "open_study",
            "parse_space", "preset_for", "storage_for", "study_state", "summarize", "trial_attrs"]
 
-__getattr__, __dir__ = attach(__name__, {
-    "Objective": "selector.search.objective",
-    "SearchSpace": "selector.search.space",
-    "load_space": "selector.search.space",
-    "parse_space": "selector.search.space",
-    "preset_for": "selector.search.space",
-    "StudyState": "selector.search.state",
-    "TrialAttrs": "selector.search.state",
-    "study_state": "selector.search.state",
-    "trial_attrs": "selector.search.state",
-    "storage_for": "selector.search.storage",
-    "open_study": "selector.search.study",
-    "summarize": "selector.search.study",
-})
+if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
+    __getattr__, __dir__ = attach(__name__, {
+        "Objective": "selector.search.objective",
+        "SearchSpace": "selector.search.space",
+        "load_space": "selector.search.space",
+        "parse_space": "selector.search.space",
+        "preset_for": "selector.search.space",
+        "StudyState": "selector.search.state",
+        "TrialAttrs": "selector.search.state",
+        "study_state": "selector.search.state",
+        "trial_attrs": "selector.search.state",
+        "storage_for": "selector.search.storage",
+        "open_study": "selector.search.study",
+        "summarize": "selector.search.study",
+    })

@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import optuna
 import torch
 
-from selector.choices import sign
+from selector.choices import Cell, sign
 from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.errors import first_line, param
@@ -28,6 +28,7 @@ from selector.training.fidelity import Fidelity
 from selector.training.fitting import (
     EpochHistory,
     Fitted,
+    KeptModel,
     build_net,
     fit,
     measure_cost,
@@ -75,7 +76,7 @@ class Objective:
         self.probe = probe_for(data)
         self.deadline = deadline
         self.reusable = reusable
-        self.kept: dict[str, tuple[int, Fitted]] = {}  # cell -> its best trial and model
+        self.kept: dict[Cell, KeptModel] = {}  # each cell's best trial and its model
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         record_trial(trial, invocation=self.invocation)
@@ -102,7 +103,7 @@ class Objective:
         if self.reusable and self._cell_best(trial, config.cell, best["val_score"]):
             record_trial(trial, test_outcomes=tuple(outcomes(
                 fitted.system, self.data, self.data.splits.test).tolist()))
-            self.kept[config.cell] = (trial.number, fitted)
+            self.kept[config.cell] = KeptModel(trial.number, fitted)
         if self.multi_objective:
             return best["val_score"], cost.latency_ms_p50
         return best["val_score"]

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["EpochHistory", "Fitted", "build_net", "fit"]
 
-__getattr__, __dir__ = attach(__name__, {
-    "EpochHistory": "selector.training.fitting",
-    "Fitted": "selector.training.fitting",
-    "build_net": "selector.training.fitting",
-    "fit": "selector.training.fitting",
-})
+if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
+    __getattr__, __dir__ = attach(__name__, {
+        "EpochHistory": "selector.training.fitting",
+        "Fitted": "selector.training.fitting",
+        "build_net": "selector.training.fitting",
+        "fit": "selector.training.fitting",
+    })

@@ -161,6 +161,15 @@ class Fitted:
     cut: bool = False
 
 
+@dataclass(frozen=True)
+class KeptModel:
+    """A search trial's trained model, kept in its process so that the final comparison can
+    count it as a seed run instead of training it again."""
+
+    trial: int
+    fitted: Fitted
+
+
 def _prepare(net: RecurrentNet, accelerator: str, train: Loader, val: Loader) -> None:
     """One-time work before any timer: load the GRU kernel, time the shapes of the first
     epoch's training batches and of the validation batches (see `fast_gru.FastPath`)."""
