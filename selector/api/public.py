@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from selector.api.pipeline import RecommendResult, run_recommendation
-from selector.api.requests import RecommendRequest, SearchRequest
+from selector.api.requests import recommend_request
 from selector.api.scope import scoped
 from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choice
 from selector.data import DataOptions, load_dataset, profile_dataset
@@ -24,7 +24,7 @@ from selector.data.memory import DataSource, as_source, is_in_memory
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.errors import ParameterError, at_least
 from selector.predict import predict as predict_table
-from selector.records import Budgets, DataProfile, Preferences
+from selector.records import Budgets, DataProfile
 from selector.tracking import default_tracking_uri
 
 DATA_OPTIONS = tuple(f.name for f in fields(DataOptions) if f.name != "seed")
@@ -75,23 +75,19 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
     `DataError` for data that cannot be used, and `SelectorError` for other problems a user
     can fix (a busy study, an unreachable storage or MLflow store).
     """
-    check_choice("objective", objective, Objective)
-    options = _data_options(data_options, seed)
-    search = SearchRequest(  # every argument is checked before anything is written
-        data="<in memory>" if is_in_memory(data) else str(data), data_options=options,
-        space=space, study_name=study_name,
-        storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
-        budgets=budgets or Budgets(), multi_objective=objective == "score-latency",
-        accelerator=accelerator, stale_after=stale_after, experiment_name=experiment_name,
-        tracking_uri=(tracking_uri or default_tracking_uri()) if tracking else None)
-    request = RecommendRequest(
-        search=search, seeds=seeds, refit=refit,
-        preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
-        model_name=model_name, register=register, budget=budget, baseline=baseline,
-        min_score=min_score, promote=promote)
+    request = recommend_request(  # every argument is checked before anything is written
+        "<in memory>" if is_in_memory(data) else str(data),
+        data_options=_data_options(data_options, seed), n_trials=n_trials, seeds=seeds,
+        seed=seed, budget=budget, space=space, prefer=prefer, min_gain=min_gain,
+        budgets=budgets, objective=objective, accelerator=accelerator, jobs=jobs,
+        timeout=timeout, refit=refit, study_name=study_name, storage=storage,
+        tracking_uri=(tracking_uri or default_tracking_uri()) if tracking else None,
+        experiment_name=experiment_name, register=register, model_name=model_name,
+        output_dir=output_dir, baseline=baseline, min_score=min_score, promote=promote,
+        stale_after=stale_after)
     source = as_source(data, Path(output_dir or "selector-output") / INPUTS_FOLDER)
-    request = replace(request, search=replace(search, data=source))
-    return run_recommendation(request, progress=progress)
+    return run_recommendation(replace(request, search=replace(request.search, data=source)),
+                              progress=progress)
 
 
 @scoped

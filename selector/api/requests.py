@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from selector.choices import Accelerator, check_choice
+from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.data import DataOptions, SequenceData, profile_dataset
 from selector.data.examples import example_name, is_example
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
@@ -159,3 +159,33 @@ class RecommendRequest:
     @property
     def gated(self) -> bool:
         return self.baseline is not None or self.min_score is not None
+
+
+def recommend_request(data: str, *, data_options: DataOptions | None = None, n_trials: int = 20,
+                      seeds: int = 3, seed: int = 0, budget: float | None = None,
+                      started: float | None = None, space: str | None = None,
+                      prefer: Prefer = "balanced", min_gain: float | None = None,
+                      budgets: Budgets | None = None, objective: Objective = "score",
+                      accelerator: Accelerator = "auto", jobs: int = 1,
+                      timeout: float | None = None, refit: bool = True,
+                      study_name: str | None = None, storage: str = DEFAULT_STORAGE,
+                      tracking_uri: str | None = None, experiment_name: str | None = None,
+                      register: bool = True, model_name: str | None = None,
+                      output_dir: str | None = None, baseline: str | None = None,
+                      min_score: float | None = None, promote: bool = False,
+                      stale_after: int = DEFAULT_STALE_AFTER) -> RecommendRequest:
+    """The request of a recommendation, from the options a user gives: the one way both
+    `selector.recommend` and ``selector recommend`` ask (``tracking_uri`` None: no MLflow).
+    Every argument is checked here (`ParameterError`), before anything is written."""
+    check_choice("objective", objective, Objective)
+    search = SearchRequest(
+        data=data, data_options=data_options or DataOptions(seed=seed), space=space,
+        study_name=study_name, storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs,
+        seed=seed, budgets=budgets or Budgets(), multi_objective=objective == "score-latency",
+        accelerator=accelerator, tracking_uri=tracking_uri, experiment_name=experiment_name,
+        stale_after=stale_after)
+    return RecommendRequest(
+        search=search, seeds=seeds, refit=refit,
+        preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
+        model_name=model_name, register=register, budget=budget, started=started,
+        baseline=baseline, min_score=min_score, promote=promote)

@@ -50,7 +50,6 @@ from selector.data.options import DataOptions
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from selector.records import (
     Budgets,
-    Preferences,
 )
 
 
@@ -151,37 +150,37 @@ def recommend(
       selector recommend fresh.parquet --budget 1800 --baseline champion --min-score 0.9
       --promote --summary summary.md
     """
-    from selector.api import RecommendRequest, SearchRequest, joined_request, run_recommendation
+    from selector.api import joined_request, run_recommendation
+    from selector.api.requests import recommend_request
     from selector.progress import SearchProgress, StepProgress
     from selector.training.budget import process_started, tolerance
     warn_about_passwords(ctx, "storage", storage)
     tracking = None if no_tracking else tracking_uri
-    if resume:
-        if not study_name:
-            raise typer.BadParameter("--resume finishes an existing study: name it with "
-                                     "--study-name (or SELECTOR_STUDY)", param_hint="--resume")
+    if not resume and data is None:
+        raise typer.BadParameter("give the data to search on, or --resume --study-name NAME "
+                                 "to finish an existing study", param_hint="DATA")
+    if resume and not study_name:
+        raise typer.BadParameter("--resume finishes an existing study: name it with "
+                                 "--study-name (or SELECTOR_STUDY)", param_hint="--resume")
+    request = recommend_request(
+        data or "<the study's data>", data_options=data_options, n_trials=n_trials,
+        seeds=seeds, seed=seed, budget=budget,
+        started=None if budget is None else process_started(), space=space, prefer=prefer,
+        min_gain=min_gain, budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
+                                           max_train_seconds=max_train_time),
+        objective=objective, accelerator=accelerator, jobs=jobs, timeout=timeout,
+        refit=not no_refit, study_name=study_name, storage=storage, tracking_uri=tracking,
+        experiment_name=experiment_name, register=not no_register, model_name=model_name,
+        output_dir=output_dir, baseline=baseline, min_score=min_score, promote=promote,
+        stale_after=stale_after)
+    if resume:  # the study's own settings (data, space, budgets), this run's own options
+        assert study_name is not None
         joined = joined_request(study_name, storage, data=data, jobs=jobs, timeout=timeout,
                                 accelerator=accelerator, tracking_uri=tracking,
                                 stale_after=stale_after)
-        search_request = replace(joined, budgets=replace(joined.budgets,
-                                                         max_train_seconds=max_train_time))
-    else:
-        if data is None:
-            raise typer.BadParameter("give the data to search on, or --resume --study-name NAME "
-                                     "to finish an existing study", param_hint="DATA")
-        search_request = SearchRequest(
-            data=data, data_options=data_options, space=space, study_name=study_name,
-            storage=storage, n_trials=n_trials, timeout=timeout, jobs=jobs, seed=seed,
-            budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
-                            max_train_seconds=max_train_time),
-            multi_objective=objective_flag(objective), accelerator=accelerator,
-            tracking_uri=tracking, experiment_name=experiment_name, stale_after=stale_after)
-    request = RecommendRequest(search=search_request, seeds=seeds, refit=not no_refit,
-                               preferences=Preferences(prefer=prefer, min_gain=min_gain),
-                               output_dir=output_dir,
-                               model_name=model_name, register=not no_register, budget=budget,
-                               started=None if budget is None else process_started(),
-                               baseline=baseline, min_score=min_score, promote=promote)
+        request = replace(request, search=replace(joined, budgets=replace(
+            joined.budgets, max_train_seconds=max_train_time)))
+    search_request = request.search
     hide = quiet or (as_json and not stderr.is_terminal)
     with interruptible(search_request, "re-run the same command to resume"), \
             contextlib.ExitStack() as stack:
