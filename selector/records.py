@@ -153,8 +153,8 @@ class CellResult:
     train_seconds: float  # of every epoch of every trial
     best_trial: int | None
     best_score: float | None
-    best_config: dict[str, Any] | None
-    best_cost: dict[str, Any] | None
+    best_config: ModelConfig | None
+    best_cost: Cost | None
     setup_seconds: float = 0.0  # one-time work during its trials, in no epoch's time
 
 

@@ -24,7 +24,7 @@ from tests.helpers.records import comparison, profile
 def summary() -> SearchSummary:
     cells = tuple(CellResult(cell=c, trials=6, complete=3, pruned=3, rejected=0, failed=0,
                              epochs=40, train_seconds=10.0, best_trial=1, best_score=0.9,
-                             best_config={}, best_cost={}) for c in ("gru", "lstm"))
+                             best_config=None, best_cost=None) for c in ("gru", "lstm"))
     return SearchSummary(study_name="s", storage="sqlite:///x.db", task="classification",
                          score_name="accuracy", direction="maximize", n_trials=12, cells=cells)
 

@@ -17,7 +17,9 @@ from selector.cli.common import (
 from selector.files import write_file
 from selector.records import (
     CellResult,
+    Cost,
     DataProfile,
+    ModelConfig,
     SearchSummary,
     TrackingSummary,
 )
@@ -126,19 +128,18 @@ def summary_table(summary: SearchSummary) -> Table:
         (f"best validation {summary.score_name}",
          lambda c: "-" if c.best_score is None else f"{c.best_score:.4f}"),
         ("best trial", lambda c: "-" if c.best_trial is None else f"#{c.best_trial}"),
-        ("  hidden x layers", lambda c: _config(c, lambda k: f"{k['hidden_size']} x "
-                                                f"{k['num_layers']}"
-                                                f"{' bi' if k['bidirectional'] else ''}")),
-        ("  learning rate", lambda c: _config(c, lambda k: f"{k['learning_rate']:.2e}")),
-        ("  parameters", lambda c: _cost(c, lambda k: f"{k['parameters']:,}")),
-        ("  train s/epoch", lambda c: _cost(c, lambda k: f"{k['train_seconds_per_epoch']:.2f}")),
-        ("  epochs to best", lambda c: _cost(c, lambda k: f"{k['best_epoch']}")),
+        ("  hidden x layers", lambda c: _config(c, lambda k: f"{k.hidden_size} x "
+                                                f"{k.num_layers}{' bi' if k.bidirectional else ''}")),
+        ("  learning rate", lambda c: _config(c, lambda k: f"{k.learning_rate:.2e}")),
+        ("  parameters", lambda c: _cost(c, lambda k: f"{k.parameters:,}")),
+        ("  train s/epoch", lambda c: _cost(c, lambda k: f"{k.train_seconds_per_epoch:.2f}")),
+        ("  epochs to best", lambda c: _cost(c, lambda k: f"{k.best_epoch}")),
         ("  latency p50/p95 (ms, batch 1)",
-         lambda c: _cost(c, lambda k: f"{k['latency_ms_p50']:.2f}/"
-                                      f"{_fmt(k.get('latency_ms_p95'), '{:.2f}')}")),
-        ("  throughput (seq/s)", lambda c: _cost(c, lambda k: f"{k['throughput_per_s']:,.0f}")),
+         lambda c: _cost(c, lambda k: f"{k.latency_ms_p50:.2f}/"
+                                      f"{_fmt(k.latency_ms_p95, '{:.2f}')}")),
+        ("  throughput (seq/s)", lambda c: _cost(c, lambda k: f"{k.throughput_per_s:,.0f}")),
         ("  training memory (MiB)",
-         lambda c: _cost(c, lambda k: f"{k['peak_memory_bytes'] / 2**20:.1f}")),
+         lambda c: _cost(c, lambda k: f"{k.peak_memory_bytes / 2**20:.1f}")),
     ]
     for label, show in rows:
         table.add_row(label, *(show(c) for c in summary.cells))
@@ -154,11 +155,11 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
 
-def _config(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
+def _config(cell: CellResult, show: Callable[[ModelConfig], str]) -> str:
     return "-" if cell.best_config is None else show(cell.best_config)
 
 
-def _cost(cell: CellResult, show: Callable[[dict[str, Any]], str]) -> str:
+def _cost(cell: CellResult, show: Callable[[Cost], str]) -> str:
     return "-" if cell.best_cost is None else show(cell.best_cost)
 
 

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial
 from selector.choices import Cell
 from selector.data.options import DataOptions
 from selector.errors import SelectorError
-from selector.records import Budgets, DataProfile, ModelConfig, Preferences
+from selector.records import Budgets, Cost, DataProfile, ModelConfig, Preferences
 
 SCHEMA_VERSION = 1
 SCHEMA_ATTR = "selector.schema"
@@ -86,6 +86,10 @@ class TrialAttrs:
         if self.config is None:
             raise SelectorError("this trial has no configuration yet (it has not started)")
         return ModelConfig(**self.config)
+
+    def cost_record(self) -> Cost | None:
+        """What the trained candidate costs, or None before it was measured."""
+        return None if self.cost is None else Cost(**self.cost)
 
 
 def trial_attrs(trial: FrozenTrial | optuna.Trial) -> TrialAttrs:

@@ -271,8 +271,8 @@ def summarize(study: optuna.Study, *, storage_url: str, score_name: str) -> Sear
                                     for e in a.curves), 3),
             best_trial=best.number if best else None,
             best_score=(best.values[0] if best else None),
-            best_config=chosen.config if chosen else None,
-            best_cost=chosen.cost if chosen else None,
+            best_config=chosen.model_config() if chosen else None,
+            best_cost=chosen.cost_record() if chosen else None,
             setup_seconds=round(sum(a.setup_seconds for a in attrs.values()), 3),
         ))
     direction = direction_of(study)

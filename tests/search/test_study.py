@@ -115,11 +115,11 @@ def test_summary_costs_are_present_and_sane(tmp_path: Path, tiny_space: str) -> 
         if cell.best_cost is None:
             continue
         cost = cell.best_cost
-        assert cost["size_bytes"] == 4 * cost["parameters"]
-        assert 0 < cost["latency_ms_p50"] <= cost["latency_ms_p95"]
-        assert 1 <= cost["best_epoch"] <= cost["epochs_trained"] <= 3
-        assert cost["peak_memory_bytes"] > cost["size_bytes"]
-        assert cost["train_seconds_per_epoch"] > 0 and cost["throughput_per_s"] > 0
+        assert cost.size_bytes == 4 * cost.parameters
+        assert cost.latency_ms_p95 is not None and 0 < cost.latency_ms_p50 <= cost.latency_ms_p95
+        assert 1 <= cost.best_epoch <= cost.epochs_trained <= 3
+        assert cost.peak_memory_bytes > cost.size_bytes
+        assert cost.train_seconds_per_epoch > 0 and cost.throughput_per_s > 0
         assert 0 < cell.best_score <= 1
 
 
