@@ -14,7 +14,7 @@ Both the interval selector uses now (paired by seed and by test example, `select
 and the one it used before (a t interval over the k per-seed differences, seed noise only)
 are computed on the same draws, side by side.
 
-A second table checks small data, where selector cross-validates (`selector.crossval`): at
+A second table checks small data, where selector cross-validates (`selector.data.crossval`): at
 two sizes, pairs of models with the same folds (or the same fixed split) and different
 training seeds give A/A draws for both methods, the seeds on the fixed test split and 5-fold
 cross-validation over train + validation judged by the corrected resampled t-test; their
@@ -34,9 +34,9 @@ import lightning.pytorch as pl
 import numpy as np
 
 from bench._common import machine, table
-from selector.crossval import FOLDS, Run, plan
 from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset
+from selector.data.crossval import FOLDS, Run, plan
 from selector.data.dataset import SequenceData
 from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.records import ModelConfig, TrainingSettings

@@ -11,16 +11,16 @@ import optuna
 
 from selector.api.requests import RecommendRequest
 from selector.choices import Cell
-from selector.data import SequenceData
-from selector.errors import first_line
-from selector.export import PARITY_TOLERANCE, ExportedModel, export_model
-from selector.final import (
+from selector.comparison.runs import (
     FinalModels,
     Step,
     planned_runs,
     refit,
     refit_seconds,
 )
+from selector.data import SequenceData
+from selector.errors import first_line
+from selector.export import PARITY_TOLERANCE, ExportedModel, export_model
 from selector.interrupts import INTERRUPTS
 from selector.plots import write_final_plot, write_study_plots
 from selector.records import (

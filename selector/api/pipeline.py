@@ -27,12 +27,12 @@ from selector.api.scope import scoped
 from selector.api.searching import search_study
 from selector.api.trials import ProgressHook, check_places
 from selector.choices import GateStatus
-from selector.crossval import cross_validates
+from selector.comparison.runs import FinalModels, Step, compare
 from selector.data import load_dataset, profile_dataset
+from selector.data.crossval import cross_validates
 from selector.decision.gates import evaluate
 from selector.decision.rules import decide
 from selector.files import keeping
-from selector.final import FinalModels, Step, compare
 from selector.interrupts import INTERRUPTS
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
 from selector.report import decision_document
@@ -43,7 +43,7 @@ from selector.tracking import Notify
 from selector.training.budget import SYSTEM_CLOCK, BudgetPlan, Clock
 from selector.urls import mask_url
 
-Comparer = Callable[..., FinalModels]  # `selector.final.compare`
+Comparer = Callable[..., FinalModels]  # `selector.comparison.runs.compare`
 
 
 @dataclass(frozen=True)

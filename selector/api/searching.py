@@ -37,7 +37,7 @@ from selector.urls import mask_url
 @dataclass(frozen=True)
 class Searched:
     """The search stage's result: its summary, the study, and the models this process kept
-    for the comparison to reuse (`selector.final.compare`)."""
+    for the comparison to reuse (`selector.comparison.runs.compare`)."""
 
     summary: SearchSummary
     study: optuna.Study

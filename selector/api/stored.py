@@ -12,12 +12,12 @@ from selector.api.handover import write_plots
 from selector.api.pipeline import RecommendResult
 from selector.api.scope import scoped
 from selector.choices import Prefer
+from selector.comparison.runs import (
+    stored_comparison,
+)
 from selector.decision.rules import decide
 from selector.defaults import DEFAULT_STORAGE
 from selector.errors import SelectorError
-from selector.final import (
-    stored_comparison,
-)
 from selector.records import (
     Budgets,
     DataProfile,

@@ -10,8 +10,8 @@ import optuna
 
 from selector.api.requests import SearchRequest
 from selector.choices import Cell, Direction
-from selector.crossval import cross_validates
 from selector.data import SequenceData, fingerprint
+from selector.data.crossval import cross_validates
 from selector.errors import param
 from selector.files import check_writable
 from selector.interrupts import INTERRUPTS

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import optuna
 
 from selector.choices import Cell
-from selector.crossval import plan
+from selector.data.crossval import plan
 from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
 from selector.search.state import trial_attrs

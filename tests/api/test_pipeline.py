@@ -14,10 +14,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from selector.api import RecommendRequest, SearchRequest, report_study, run_recommendation
+from selector.comparison.runs import FinalModels
 from selector.data import DataOptions
 from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
-from selector.final import FinalModels
 from selector.records import FinalComparison, ModelConfig, Preferences
 from selector.search.state import TrialAttrs, study_state
 from selector.training.fitting import EpochHistory, Fitted, build_net
@@ -30,7 +30,7 @@ GRU_WINS = comparison([0.90, 0.91, 0.905], [0.80, 0.81, 0.79])
 
 class FakeComparison:
     """The final comparison step: returns ``result``, with untrained models (the pipeline
-    stores it, as it stores what `selector.final.compare` returns)."""
+    stores it, as it stores what `selector.comparison.runs.compare` returns)."""
 
     def __init__(self, result: FinalComparison) -> None:
         self.result = result

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from selector.crossval import CV_BELOW, FOLDS, cross_validates, plan
 from selector.data import DataOptions, load_dataset
+from selector.data.crossval import CV_BELOW, FOLDS, cross_validates, plan
 from selector.decision.stats import corrected_resampled
 
 

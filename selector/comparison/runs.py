@@ -3,7 +3,7 @@
 Both cells get the same seeds and the same splits, so their test scores pair up seed by seed
 and test example by test example; the runs go pair by pair, so a budget that ends early
 leaves whole pairs (`selector.search.schedule`). Besides the test outcomes and the costs of these
-runs, the speed measurements of `selector.timings` (G1, G5) and, for long sequences, both
+runs, the speed measurements of `selector.comparison.timings` (G1, G5) and, for long sequences, both
 cells retrained with the same seeds on only the last part of each sequence (L1) feed the
 criteria. The result is stored on the study, so `selector report` re-renders it without
 retraining. `refit` then trains the chosen configuration on train + validation: the model
@@ -22,8 +22,9 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from selector.choices import Cell, sign
-from selector.crossval import FOLDS, Run, plan
+from selector.comparison.timings import equal_config, handed_over_latency
 from selector.data.batching import SplitDataset
+from selector.data.crossval import FOLDS, Run, plan
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError, param
 from selector.records import (
@@ -49,7 +50,6 @@ from selector.search.schedule import (
 )
 from selector.search.state import study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
-from selector.timings import equal_config, handed_over_latency
 from selector.training.baselines import baselines
 from selector.training.budget import Deadline
 from selector.training.fitting import (

@@ -10,10 +10,10 @@ import optuna
 import pytest
 
 from selector.api import RecommendRequest, SearchRequest, run_recommendation, search
+from selector.comparison.runs import compare, planned_runs, refit, stored_comparison
 from selector.data import load_dataset, profile_dataset
 from selector.decision.rules import decide
 from selector.errors import SelectorError
-from selector.final import compare, planned_runs, refit, stored_comparison
 from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
 from selector.training.budget import tolerance
 from selector.training.fitting import evaluate
