@@ -117,8 +117,8 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
     (`selector.search.schedule.pair_slices`), then L1's runs if they fit; the timings end by
     ``measure_until``. What was cut is said in the result's ``budget_notes``. With a
-    deadline, each cell's best search trial scored on test (`TrialAttrs.test_outcomes`) is
-    its first seed run, its model taken from ``kept`` when this process trained it.
+    deadline, each cell's best search trial is its first seed run when the search ``kept``
+    its model: it is tested here, like every run.
     """
     if len(seeds) < 2:
         raise SelectorError(f"the final comparison needs at least 2 seeds for an interval; got "
@@ -129,8 +129,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
                             "trial was pruned, rejected or failed. Run more trials, or loosen "
                             "the budgets.")
     present = [c for c in CELLS if c in bests]
-    reused = _reused(study, bests, present, kept or {}, data.task) if deadline is not None \
-        else {}
+    reused = _reused(bests, present, kept or {}, data) if deadline is not None else {}
     planned = plan(data, seeds[1:] if reused else seeds)
     total = planned_runs(data, len(seeds) - bool(reused), refit=refit)
 
@@ -169,25 +168,28 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         candidates, data, comparison.device, until=measure_until)), models)
 
 
-def _reused(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
-            kept: Mapping[Cell, KeptModel], task: str
-            ) -> dict[Cell, tuple[SeedRun, Fitted | None]]:
-    """Each cell's best search trial as a seed run, if every cell's was scored on test (a
-    lone cell's too: it has nothing to pair with, but its run need not be trained again)."""
+def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Cell, KeptModel],
+            data: SequenceData) -> dict[Cell, tuple[SeedRun, Fitted]]:
+    """Each cell's best search trial as its first seed run, tested here, where the search
+    kept every cell's best model (`KeptModel`; a lone cell's too: it has nothing to pair
+    with, but its run need not be trained again). Nothing is reused otherwise: a best trial
+    trained by another worker process is retrained like any seed."""
+    models = {c: kept.get(c) for c in present}
     stored = {c: trial_attrs(bests[c]) for c in present}
-    if any(a.test_outcomes is None or a.cost is None for a in stored.values()):
+    if any(m is None or m.trial != bests[c].number or stored[c].cost is None
+           for c, m in models.items()):
         return {}
     reused = {}
-    for cell in present:
+    for cell, model in models.items():
+        assert model is not None
         trial, attrs = bests[cell], stored[cell]
-        scored = np.asarray(attrs.test_outcomes, dtype=np.float64)
+        scored = outcomes(model.fitted.system, data, data.splits.test)
         run = SeedRun(seed=-1 if attrs.seed is None else attrs.seed,
-                      test_score=score_of(scored, task), val_score=trial.values[0],
+                      test_score=score_of(scored, data.task), val_score=trial.values[0],
                       train_seconds=run_seconds(trial), cost=Cost(**attrs.cost or {}),
-                      outcomes=tuple(scored.tolist()), learned=attrs.learned, cut=attrs.cut,
-                      trial=trial.number)
-        model = kept.get(cell)
-        reused[cell] = (run, model.fitted if model and model.trial == trial.number else None)
+                      outcomes=tuple(float(v) for v in scored), learned=attrs.learned,
+                      cut=attrs.cut, trial=trial.number)
+        reused[cell] = (run, model.fitted)
     return reused
 
 

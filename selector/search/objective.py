@@ -32,7 +32,6 @@ from selector.training.fitting import (
     build_net,
     fit,
     measure_cost,
-    outcomes,
     plateau_stopping,
     probe_for,
 )
@@ -50,10 +49,10 @@ class Objective:
 
     With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
     ``deadline`` (a function of the cell giving a `Deadline`, or None) ends each
-    trial's training in time. With ``reusable``, a trial that becomes its cell's best is
-    scored on the test split too (`TrialAttrs.test_outcomes`) and kept in ``kept``: the final comparison
-    counts it as one seed run instead of training it again. ``fidelity`` says how trials
-    read big data (chunks, a validation sample: `selector.training.fidelity`).
+    trial's training in time. With ``reusable``, a trial that becomes its cell's best keeps
+    its model in ``kept``: the final comparison tests it and counts it as one seed run
+    instead of training it again (the search never looks at the test split). ``fidelity``
+    says how trials read big data (chunks, a validation sample: `selector.training.fidelity`).
     """
 
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
@@ -101,8 +100,6 @@ class Objective:
                          "" if fitted.learned else ", never beat the trivial baseline"))
         best = fitted.history.best(self.direction)
         if self.reusable and self._cell_best(trial, config.cell, best["val_score"]):
-            record_trial(trial, test_outcomes=tuple(outcomes(
-                fitted.system, self.data, self.data.splits.test).tolist()))
             self.kept[config.cell] = KeptModel(trial.number, fitted)
         if self.multi_objective:
             return best["val_score"], cost.latency_ms_p50
@@ -147,8 +144,7 @@ class Objective:
             return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
                        train_set=self.train_set, val_set=self.val_set, callbacks=callbacks,
                        history=history, stopping=stopping, deadline=deadline,
-                       limit_batches=self.fidelity.limit_batches(net.config.batch_size),
-                       scored_after=len(self.data.splits.test) if self.reusable else 0)
+                       limit_batches=self.fidelity.limit_batches(net.config.batch_size))
         except optuna.TrialPruned:
             epoch = len(history.epochs)
             record_trial(trial, state_reason=f"pruned at epoch {epoch}", pruned_epoch=epoch)

@@ -9,7 +9,9 @@ read, a newer or unknown one is refused with both versions named.
 Version history:
     0: before the version was stored: the same keys, without ``selector.schema`` and the
        settings' ``data_fidelity`` (default True); a budget-cut trial said so only in words.
-    1: ``selector.schema``; trials store ``cut``.
+    1: ``selector.schema``; trials store ``cut``. (Trials of older searches may hold
+       ``test_outcomes``, written while the search tested its best trials for reuse; the
+       comparison tests them itself now, and the key is ignored.)
 """
 
 from __future__ import annotations
@@ -59,16 +61,14 @@ class TrialAttrs:
     learned: bool = True  # beat the trivial baseline on validation
     baseline: float | None = None  # the trivial baseline's validation score
     cut: bool = False  # stopped early by the time budget
-    test_outcomes: tuple[float, ...] | None = None  # a cell's best, scored on test (reuse)
     twin_of: int | None = None  # enqueued: the other cell's twin of this trial number
     balancing: bool = False  # enqueued to keep both cells' trial counts equal
 
     def to_attrs(self) -> dict[str, Any]:
         """The fields that are set, as stored (JSON types)."""
         attrs = _present(self)
-        for key in ("curves", "test_outcomes"):
-            if key in attrs:
-                attrs[key] = list(attrs[key])
+        if "curves" in attrs:
+            attrs["curves"] = list(attrs["curves"])
         return attrs
 
     @classmethod
@@ -78,8 +78,6 @@ class TrialAttrs:
         values = {k: v for k, v in attrs.items() if k in known}
         if "curves" in values:
             values["curves"] = tuple(values["curves"])
-        if values.get("test_outcomes") is not None:
-            values["test_outcomes"] = tuple(values["test_outcomes"])
         return cls(**values)
 
     def model_config(self) -> ModelConfig:

@@ -117,16 +117,14 @@ class StopAtDeadline(Callback):
     ``cut`` says whether the deadline, not early stopping or the epoch limit, ended the run.
     Before the first validation its length is estimated from the training batches so far:
     ``val_share`` validation sequences per training sequence, at `VALIDATION_COST` of a
-    training step's time per sequence. ``after`` is the scoring that follows training (a
-    test split), as a multiple of one validation: it is kept free too.
+    training step's time per sequence.
     """
 
-    def __init__(self, at: Deadline, *, val_share: float = 0.0, after: float = 0.0) -> None:
+    def __init__(self, at: Deadline, *, val_share: float = 0.0) -> None:
         self.at = at.at
         self.clock = at.clock
         self.cut = False
         self.val_share = val_share
-        self.after = after
         self._epoch_started = self._val_started = self.clock()
         self._val_seconds: float | None = None
 
@@ -142,7 +140,7 @@ class StopAtDeadline(Callback):
             batches = trainer.num_training_batches
             epoch = per_batch * (batches if isinstance(batches, int) else batch_idx + 1)
             validation = epoch * self.val_share * VALIDATION_COST
-        if not trainer.should_stop and now + validation * (1 + self.after) >= self.at:
+        if not trainer.should_stop and now + validation >= self.at:
             self._stop(trainer)
 
     def on_validation_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -153,9 +151,8 @@ class StopAtDeadline(Callback):
         self._val_seconds = now - self._val_started
         last_epoch = trainer.max_epochs is not None and \
             trainer.current_epoch + 1 >= trainer.max_epochs
-        scoring = self._val_seconds * self.after
         if not (trainer.should_stop or last_epoch) and \
-                now + (now - self._epoch_started) + scoring > self.at:
+                now + (now - self._epoch_started) > self.at:
             self._stop(trainer)
 
     def _stop(self, trainer: pl.Trainer) -> None:

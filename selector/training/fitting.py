@@ -199,7 +199,7 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
         val_set: SplitDataset | None = None, callbacks: Sequence[Callback] = (),
         history: EpochHistory | None = None, epochs: int | None = None,
         deadline: Deadline | None = None, stopping: PlateauStopping | None = None,
-        limit_batches: int | None = None, scored_after: int = 0) -> Fitted:
+        limit_batches: int | None = None) -> Fitted:
     """Train ``net`` on the training split, stopping early on the validation score; the
     returned system holds the weights of the best validation epoch.
 
@@ -207,8 +207,7 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     (`selector.training.stopping`; ``stopping`` may be given to share its state with a pruner).
     ``deadline`` ends training in time, keeping the best epoch so far.
     ``limit_batches``: an epoch is that many batches, drawn afresh each epoch (a chunk of a
-    big training split, `selector.training.fidelity`). ``scored_after``: sequences the caller scores
-    once training ends, for which the deadline keeps time.
+    big training split, `selector.training.fidelity`).
 
     ``history`` may be given so that a caller can read the curves even if training is cut
     short by an exception (a pruned trial). With ``epochs``, train exactly that many epochs
@@ -228,8 +227,7 @@ def fit(net: RecurrentNet, data: SequenceData, settings: TrainingSettings, *, se
     val_set = val_set or SplitDataset(data, data.splits.val)
     stopping = stopping or plateau_stopping(data, settings, train_set, val_set)
     clock_stop = [] if deadline is None else [StopAtDeadline(
-        deadline, val_share=0.0 if epochs is not None else len(val_set) / len(train_set),
-        after=scored_after / max(1, len(val_set)))]
+        deadline, val_share=0.0 if epochs is not None else len(val_set) / len(train_set))]
     trainer = pl.Trainer(
         max_epochs=epochs or settings.max_epochs, accelerator=accelerator, devices=1,
         logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -48,8 +48,7 @@ def test_what_is_recorded_reads_back_as_the_same_records(tmp_path: Path) -> None
 
 
 def test_trial_attrs_round_trip_and_ignore_keys_they_do_not_own() -> None:
-    attrs = TrialAttrs(cell="gru", config={"cell": "gru"}, curves=({"epoch": 1},),
-                       test_outcomes=(1.0, 0.0), cut=True)
+    attrs = TrialAttrs(cell="gru", config={"cell": "gru"}, curves=({"epoch": 1},), cut=True)
     stored = attrs.to_attrs()
     assert stored["curves"] == [{"epoch": 1}] and "rejected" not in stored  # defaults left out
     assert TrialAttrs.from_attrs({**stored, "someone_elses": 1}) == attrs
