@@ -137,7 +137,7 @@ def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | No
     registered only if ``request.promote`` and the quality gates pass. ``step`` is called
     before each final training run with what it is (for a progress bar). One recommendation
     runs per study at a time: a second one is refused (`StudyBusy`). Raises `ParameterError`
-    for a bad baseline, `DataError` for unusable data, and `SelectorError` for other problems
-    a user can fix.
+    for a bad baseline, `DataError` for unusable data, `StudyBusy` for a study another
+    recommendation is running, and `SelectorError` for other problems a user can fix.
     """
     return RecommendationRun(request, progress, notify, step, comparison, clock)()

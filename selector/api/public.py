@@ -93,7 +93,8 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
 @scoped
 def profile(data: DataSource, *, seed: int = 0, **data_options: Any) -> DataProfile:
     """What ``data`` looks like to selector (sizes, lengths, task, classes, split) and so
-    which search space it would get; ``data`` and ``data_options`` as in `recommend`."""
+    which search space it would get; ``data`` and ``data_options`` as in `recommend`.
+    Raises `ParameterError` for a bad argument and `DataError` for data it cannot use."""
     options = _data_options(data_options, seed)
     with tempfile.TemporaryDirectory(prefix="selector-") as folder:
         return profile_dataset(load_dataset(as_source(data, Path(folder)), options))
@@ -103,7 +104,9 @@ def profile(data: DataSource, *, seed: int = 0, **data_options: Any) -> DataProf
 def predict(model: str | Path, data: DataSource, *, runtime: Runtime = "torchscript",
             batch_size: int = 256) -> pd.DataFrame:
     """Predictions of a handed-over model (its folder) for every sequence of ``data``, which
-    is in the layout the model was trained on; one row per sequence, as `selector predict`."""
+    is in the layout the model was trained on; one row per sequence, as `selector predict`.
+    Raises `ParameterError` for a bad argument, `DataError` for data the model cannot read,
+    and `SelectorError` for a folder that holds no selector model."""
     check_choice("runtime", runtime, Runtime)
     at_least("batch_size", batch_size, 1)  # the project's range check, as every request uses
     with tempfile.TemporaryDirectory(prefix="selector-") as folder:  # in-memory data only

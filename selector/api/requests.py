@@ -108,7 +108,8 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
 
     ``data`` is where the study's data is on this machine (default: the path it was created
     with); it must hold the same content. ``invocation`` sets this run's own options (jobs,
-    timeout, accelerator, tracking_uri, stale_after).
+    timeout, accelerator, tracking_uri, stale_after). Raises `SelectorError` when there is
+    no such study or selector did not create it, and `ParameterError` for a bad option.
     """
     study = load_existing(storage_for(storage), study_name)
     stored = study_state(study).settings

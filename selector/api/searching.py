@@ -63,7 +63,9 @@ def prepare_study(request: SearchRequest) -> PreparedStudy:
 
     Workers (`search(joined_request(...))`, the CLI's ``selector worker``) then join it from
     any machine. Running it again is safe: a study made for the same data and space is kept,
-    with its budget set to ``request.n_trials``.
+    with its budget set to ``request.n_trials``. Raises `DataError` for unusable data, and
+    `SelectorError` when the study exists for other data or space, or the storage or MLflow
+    store cannot be used.
     """
     data = load_dataset(request.data, request.data_options)
     space = request.load_space(data)
@@ -90,7 +92,9 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
 
     Completed trials live in the study storage: an interrupted search loses nothing that
     finished, and re-running the same request resumes where it stopped. ``notify`` receives
-    warnings that must not stop the search (the tracking server went away).
+    warnings that must not stop the search (the tracking server went away). Raises
+    `DataError` for unusable data, and `SelectorError` for other problems a user can fix
+    (the storage, the space, a study made for other data, the MLflow store).
     """
     data = load_dataset(request.data, request.data_options)
     space = request.load_space(data)
