@@ -149,7 +149,7 @@ _STUDY_KEYS = {"task": "selector.task", "space": "selector.space",
                "data_digest": "selector.data_digest", "uid": "selector.uid",
                "settings": "selector.settings", "space_reason": "selector.space_reason",
                "profile": "selector.profile", "decision": "selector.decision",
-               "final": "selector.comparison.runs"}
+               "final": "selector.final"}
 IDENTITY = ("task", "data_digest", "space")  # what a study was made for: resumes must match
 
 

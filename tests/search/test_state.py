@@ -91,4 +91,4 @@ def test_the_stored_names_are_the_ones_studies_already_hold() -> None:
                               Preferences(), Budgets()), final={}).to_attrs()) == {
         "selector.schema", "selector.task", "selector.space", "selector.data_digest",
         "selector.uid", "selector.settings", "selector.space_reason", "selector.profile",
-        "selector.decision", "selector.comparison.runs"}
+        "selector.decision", "selector.final"}
