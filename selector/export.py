@@ -31,12 +31,12 @@ from selector.data.options import DataOptions
 from selector.files import write_file
 from selector.training.cost import Probe
 from selector.training.system import SequenceSystem
+from selector.versions import MODEL
 
 MODEL_FILE = "selector-model.json"
 TORCHSCRIPT_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-MODEL_SCHEMA = "selector.training.model/1"
 PARITY_TOLERANCE = 1e-4  # max |export - PyTorch|, absolute, on probabilities or scaled values
 
 
@@ -137,7 +137,7 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     if tokenizer:
         write_file(folder / TOKENIZER_FILE, tokenizer)
     document = {
-        "schema": MODEL_SCHEMA, **meta, "task": data.task, "format": data.format,
+        "schema": MODEL.marker, **meta, "task": data.task, "format": data.format,
         "data_options": asdict(options), "feature_names": list(data.feature_names),
         "target_names": list(data.target_names), "classes": list(data.classes),
         "output_shape": list(output_shape(data)), "preprocessing": prep,

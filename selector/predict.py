@@ -24,13 +24,13 @@ from selector.data.options import DataOptions
 from selector.errors import SelectorError, first_line, param
 from selector.export import (
     MODEL_FILE,
-    MODEL_SCHEMA,
     ONNX_FILE,
     TOKENIZER_FILE,
     TORCHSCRIPT_FILE,
     quiet_torchscript,
 )
 from selector.urls import mask_url
+from selector.versions import MODEL
 
 RUNTIMES = choices(Runtime)
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -83,9 +83,7 @@ def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
         raise SelectorError(f"{model}: no {MODEL_FILE} there. Give the model folder that "
                             "'selector recommend' wrote (its 'model/' output), or models:/NAME@ALIAS.")
     meta = json.loads(meta_path.read_text())
-    if meta.get("schema") != MODEL_SCHEMA:
-        raise SelectorError(f"{meta_path}: schema {meta.get('schema')!r}; this selector reads "
-                            f"{MODEL_SCHEMA}.")
+    MODEL.read(meta.get("schema"), str(meta_path))
     return ModelBundle(folder, meta)
 
 

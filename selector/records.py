@@ -7,6 +7,7 @@ from typing import Any
 
 from selector.choices import Cell, Confidence, Direction, Prefer, Reason, Task, check_choice, choices
 from selector.errors import ParameterError, at_least, positive
+from selector.versions import COMPARISON
 
 # Thresholds the decision criteria (selector/docs/criteria.md) read off the profile.
 SHORT_SEQUENCE_STEPS = 100  # G2: "sequences shorter than about 100 steps"
@@ -194,7 +195,6 @@ class SearchSummary:
 
 # -- the final comparison: each cell's best configuration retrained with k seeds -------------
 
-COMPARISON_VERSION = 2  # of the stored FinalComparison; older ones are refused with a message
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,7 @@ class FinalComparison:
     test_train_ratio: float = 0.0  # cv: held-out / training sequences of a fold (Nadeau-Bengio)
     baselines: dict[str, float] = field(default_factory=dict)  # trivial predictors, on test
     budget_notes: tuple[str, ...] = ()  # what --budget cut, in words
-    version: int = COMPARISON_VERSION
+    version: int = COMPARISON.version  # its `selector.versions.COMPARISON` marker
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,10 +17,8 @@ from typing import Any
 from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
 from selector.training.baselines import LEARNED_SKILL
+from selector.versions import RECOMMENDATION
 
-REPORT_SCHEMA = "selector.recommendation/2"
-# What the gates can compare with: the decision part they read is the same in both versions.
-BASELINE_SCHEMAS = ("selector.recommendation/1", REPORT_SCHEMA)
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "recommendation-2.schema.json"
 COST_ROWS = (  # key, label, format
     ("train_seconds_per_epoch", "training time per epoch (s)", "{:.3f}"),
@@ -42,7 +40,7 @@ def build_document(rec: Recommendation, final: FinalComparison, profile: DataPro
                    summary: SearchSummary, artifacts: dict[str, Any],
                    gates: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON document: verdict, evidence, per-cell scores and costs, and artifact paths."""
-    document = {"schema": REPORT_SCHEMA, "study": summary.study_name, "storage": summary.storage,
+    document = {"schema": RECOMMENDATION.marker, "study": summary.study_name, "storage": summary.storage,
                 **decision_document(rec),
                 "final": final.to_dict(), "profile": profile.to_dict(),
                 "search": summary.to_dict(), "artifacts": artifacts}

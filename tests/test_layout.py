@@ -49,8 +49,8 @@ def test_no_two_parts_import_each_other() -> None:
 
 # The documented flow (README, Development: Layout): plain helpers any part may use, then the
 # parts in the order data flows through them. A part imports only helpers and earlier parts.
-HELPERS = {"_lazy", "urls", "errors", "choices", "records", "defaults", "files", "interrupts",
-           "process"}
+HELPERS = {"_lazy", "urls", "errors", "versions", "choices", "records", "defaults", "files",
+           "interrupts", "process"}
 FLOW = ["data", "training", "export", "search", "comparison", "plots",
         "tracking", "decision", "report", "predict", "serving", "progress", "dashboard", "api",
         "cli", "__main__", "selector"]

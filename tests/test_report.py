@@ -88,7 +88,8 @@ def test_a_comparison_stored_by_an_older_selector_is_refused_by_name(tmp_path: P
     study = optuna.load_study(study_name="r", storage=storage)
     old = {k: v for k, v in (study_state(study).final or {}).items() if k != "version"}
     record_study(study, final=old)
-    with pytest.raises(SelectorError, match=r"version 1.*reads version 2.*selector recommend"):
+    with pytest.raises(SelectorError, match=r"selector.comparison 1, written by an older selector; "
+                       r"this one reads selector.comparison 2\. Run 'selector recommend'"):
         report_study("r", storage=storage, output_dir=str(tmp_path / "o"))
 
 

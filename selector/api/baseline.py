@@ -8,8 +8,8 @@ from typing import Any
 
 from selector.api.requests import RecommendRequest
 from selector.errors import ParameterError
-from selector.report import BASELINE_SCHEMAS
 from selector.tracking import champion_document
+from selector.versions import RECOMMENDATION, FormatError
 
 
 def read_baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str | None]:
@@ -32,7 +32,11 @@ def read_baseline(request: RecommendRequest) -> tuple[dict[str, Any] | None, str
     except (OSError, ValueError) as exc:
         raise ParameterError("baseline", f"must be a readable recommendation JSON ({exc})",
                              str(path)) from None
-    if not isinstance(document, dict) or document.get("schema") not in BASELINE_SCHEMAS:
-        raise ParameterError("baseline", "must be a recommendation.json written by selector "
-                             f"recommend (schema {' or '.join(BASELINE_SCHEMAS)})", str(path))
+    try:
+        if not isinstance(document, dict):
+            raise FormatError(f"{path} holds {type(document).__name__}, not a report")
+        RECOMMENDATION.read(document.get("schema"), str(path))
+    except FormatError as exc:
+        raise ParameterError("baseline", f"must be a recommendation.json written by selector "
+                             f"recommend ({exc})", str(path)) from None
     return document, str(path)

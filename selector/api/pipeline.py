@@ -48,11 +48,11 @@ Comparer = Callable[..., FinalModels]  # `selector.comparison.runs.compare`
 
 @dataclass(frozen=True)
 class RecommendResult:
-    """A recommendation, the search behind it, and the JSON report (schema REPORT_SCHEMA)."""
+    """A recommendation, the search behind it, and the JSON report (`versions.RECOMMENDATION`)."""
 
     summary: SearchSummary
     recommendation: Recommendation
-    document: dict[str, Any]  # the JSON report (schema REPORT_SCHEMA)
+    document: dict[str, Any]  # the JSON report (`versions.RECOMMENDATION`)
 
     @property
     def gates(self) -> GateStatus | None:

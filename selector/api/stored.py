@@ -48,7 +48,7 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
     The preset, minimum gain and budgets default to those of the last `recommend`; each one
     given replaces only itself (a new ``min_gain`` keeps the stored preset), and re-decides.
     Raises `SelectorError` when there is no such study, it holds no final comparison, or
-    an older selector stored it (`SchemaError`), and `ParameterError` for a bad argument.
+    an older selector stored it (`FormatError`), and `ParameterError` for a bad argument.
     """
     study, final, profile, rec = _redecided(study_name, storage, prefer, min_gain, budgets)
     summary = summarize(study, storage_url=storage, score_name=final.score_name)

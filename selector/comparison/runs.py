@@ -29,7 +29,6 @@ from selector.data.dataset import SequenceData
 from selector.errors import SelectorError, param
 from selector.records import (
     CELLS,
-    COMPARISON_VERSION,
     Cost,
     FinalCell,
     FinalComparison,
@@ -64,6 +63,7 @@ from selector.training.fitting import (
     score_of,
 )
 from selector.training.system import NonFiniteLossError, score_direction, score_name
+from selector.versions import COMPARISON
 
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
 
@@ -260,13 +260,9 @@ def stored_comparison(study: optuna.Study) -> FinalComparison | None:
     stored = study_state(study).final
     if not stored:
         return None
-    version = stored.get("version", 1)
-    if version != COMPARISON_VERSION:
-        raise SelectorError(
-            f"study '{study.study_name}' holds a final comparison of version {version}, written "
-            f"by another selector; this one reads version {COMPARISON_VERSION} (per-example test "
-            "outcomes, interleaved latency, both cells' L1 runs). Run 'selector recommend' on "
-            "the study again: its search trials are kept, only the final runs are redone.")
+    COMPARISON.read(stored.get("version", 1), f"the final comparison of study "
+                    f"'{study.study_name}'", hint="Run 'selector recommend' on the study again: "
+                    "its search trials are kept, only the final runs are redone.")
     return FinalComparison.from_dict(stored)
 
 

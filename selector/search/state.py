@@ -27,13 +27,9 @@ from selector.choices import Cell
 from selector.data.options import DataOptions
 from selector.errors import SelectorError
 from selector.records import Budgets, Cost, DataProfile, ModelConfig, Preferences
+from selector.versions import STUDY, FormatError
 
-SCHEMA_VERSION = 1
-SCHEMA_ATTR = "selector.schema"
-
-
-class SchemaError(SelectorError):
-    """A study written with a state schema this selector cannot read."""
+SCHEMA_ATTR = "selector.schema"  # the study's `selector.versions.STUDY` marker
 
 
 def _present(record: Any, names: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -155,9 +151,9 @@ IDENTITY = ("task", "data_digest", "space")  # what a study was made for: resume
 
 @dataclass(frozen=True)
 class StudyState:
-    """What selector stored on a study, read back and migrated to `SCHEMA_VERSION`."""
+    """What selector stored on a study, read back and migrated to `versions.STUDY`."""
 
-    schema: int = SCHEMA_VERSION
+    schema: int = STUDY.version
     task: str | None = None
     space: str | None = None  # the search space's name
     data_digest: str | None = None
@@ -173,7 +169,7 @@ class StudyState:
 
     def to_attrs(self) -> dict[str, Any]:
         """The fields that are set, keyed as stored, with the schema version."""
-        attrs: dict[str, Any] = {SCHEMA_ATTR: self.schema}
+        attrs: dict[str, Any] = {SCHEMA_ATTR: STUDY.marker}
         for name, key in _STUDY_KEYS.items():
             value = getattr(self, name)
             if value is not None:
@@ -183,24 +179,18 @@ class StudyState:
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any], *, study: str) -> StudyState:
-        schema = attrs.get(SCHEMA_ATTR, 0)
-        if not isinstance(schema, int) or isinstance(schema, bool) or schema < 0:
-            raise SchemaError(f"study '{study}' has an unknown state schema {schema!r}; this "
-                              f"selector reads schema {SCHEMA_VERSION} and older.")
-        if schema > SCHEMA_VERSION:
-            raise SchemaError(f"study '{study}' was written with state schema {schema} by a "
-                              f"newer selector; this one reads schema {SCHEMA_VERSION} and "
-                              "older. Upgrade selector to use this study.")
+        schema = STUDY.read(attrs.get(SCHEMA_ATTR, 0), f"study '{study}'")
         values = {name: attrs.get(key) for name, key in _STUDY_KEYS.items()}
         settings, profile, decision = (values.pop(k) for k in ("settings", "profile", "decision"))
         try:
-            return cls(schema=SCHEMA_VERSION, **values,
+            return cls(schema=STUDY.version, **values,
                        settings=None if settings is None else StoredSettings.from_attrs(settings),
                        profile=None if profile is None else DataProfile.from_dict(profile),
                        decision=None if decision is None else StoredDecision.from_attrs(decision))
         except (TypeError, KeyError, ValueError) as exc:
-            raise SchemaError(f"study '{study}' holds state that does not match schema "
-                              f"{schema} ({exc}); it was not written by this selector.") from None
+            raise FormatError(f"study '{study}' holds state that does not match "
+                              f"{STUDY.kind} {schema} ({exc}); it was not written by this "
+                              "selector.") from None
 
 
 def study_state(study: optuna.Study) -> StudyState:

@@ -12,8 +12,6 @@ from selector.data import DataOptions
 from selector.records import Budgets, Preferences
 from selector.search.state import (
     SCHEMA_ATTR,
-    SCHEMA_VERSION,
-    SchemaError,
     StoredDecision,
     StoredSettings,
     StudyState,
@@ -21,6 +19,7 @@ from selector.search.state import (
     record_study,
     study_state,
 )
+from selector.versions import STUDY, FormatError
 from tests.helpers.records import profile
 
 
@@ -41,7 +40,7 @@ def test_what_is_recorded_reads_back_as_the_same_records(tmp_path: Path) -> None
     record_study(s, task="classification", settings=settings(), profile=profile(),
                  decision=decision, space_reason="because")
     state = study_state(s)
-    assert s.user_attrs[SCHEMA_ATTR] == SCHEMA_VERSION
+    assert s.user_attrs[SCHEMA_ATTR] == STUDY.version == 1  # a bare number, as ever
     assert state.settings == settings() and state.decision == decision
     assert state.profile == profile() and state.space_reason == "because"
     assert state.identity() == {"task": "classification", "data_digest": None, "space": None}
@@ -65,22 +64,23 @@ def test_a_study_written_before_the_version_was_stored_is_migrated(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("stored", "message"), [
-    (SCHEMA_VERSION + 1, rf"schema {SCHEMA_VERSION + 1} by a newer selector; this one reads "
-                         rf"schema {SCHEMA_VERSION}"),
-    ("two", r"unknown state schema 'two'"),
+    (STUDY.version + 1, rf"is selector.study {STUDY.version + 1}, written by a newer selector; "
+                        rf"this one reads selector.study 0 to {STUDY.version}\. Upgrade"),
+    ("two", r"is marked 'two', not selector.study"),
+    (-1, r"is marked -1, not selector.study"),
 ])
 def test_a_newer_or_unknown_schema_is_refused_naming_both_versions(
         tmp_path: Path, stored: object, message: str) -> None:
     s = study(tmp_path)
     s.set_user_attr(SCHEMA_ATTR, stored)
-    with pytest.raises(SchemaError, match=message):
+    with pytest.raises(FormatError, match=message):
         study_state(s)
 
 
 def test_stored_settings_that_break_their_rules_are_refused(tmp_path: Path) -> None:
     s = study(tmp_path)
     s.set_user_attr("selector.settings", {**settings().to_attrs(), "budgets": {"max_params": -1}})
-    with pytest.raises(SchemaError, match="does not match schema"):
+    with pytest.raises(FormatError, match=r"does not match selector\.study \d"):
         study_state(s)
 
 
