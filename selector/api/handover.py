@@ -107,19 +107,9 @@ def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData
     INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes
     tracking = summary.tracking
     if tracking is not None and search_request.tracking_uri:
-        def handover() -> ModelHandover | None:  # for MLflow alone: a failure here loses no report
-            if exported is None:
-                return None
-            python_model, signature, example, requirements = pyfunc_parts(
-                exported.folder, data, search_request.data)
-            return ModelHandover(
-                folder=exported.folder, python_model=python_model, signature=signature,
-                input_example=example, requirements=requirements,
-                description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
-                register_as=request.registered_name() if register else None)
-
-        artifacts["mlflow"] = _log_handover(search_request.tracking_uri, tracking.parent_run_id,
-                                            handover, exported, notify)
+        artifacts["mlflow"] = model_record(tracking.parent_run_id) if exported is None else \
+            _log_handover(search_request.tracking_uri, tracking.parent_run_id, lambda: (
+                _model_handover(request, rec, exported, data, register)), exported.folder, notify)
     if gates is not None:
         gates["promoted"] = bool((artifacts.get("mlflow") or {}).get("registered_model"))
     document = build_document(rec, final, profile, summary, artifacts, gates)
@@ -138,16 +128,27 @@ def write_plots(study: optuna.Study, final: FinalComparison, folder: Path) -> li
     return [f"plots/{n}" for n in ["final_comparison.png", *names]]
 
 
-def _log_handover(uri: str, run_id: str, handover: Callable[[], ModelHandover | None],
-                  exported: ExportedModel | None, notify: Notify) -> dict[str, Any]:
-    if exported is None:
-        return model_record(run_id)
+def _model_handover(request: RecommendRequest, rec: Recommendation, exported: ExportedModel,
+                    data: SequenceData, register: bool) -> ModelHandover:
+    """The exported model as MLflow takes it: a pyfunc with its example and signature."""
+    python_model, signature, example, requirements = pyfunc_parts(
+        exported.folder, data, request.search.data)
+    return ModelHandover(
+        folder=exported.folder, python_model=python_model, signature=signature,
+        input_example=example, requirements=requirements,
+        description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
+        register_as=request.registered_name() if register else None)
+
+
+def _log_handover(uri: str, run_id: str, prepare: Callable[[], ModelHandover], folder: Path,
+                  notify: Notify) -> dict[str, Any]:
+    """Log (and register) the model; preparing it is for MLflow alone, so a failure in either
+    is a notice and loses neither the report nor the model folder."""
     try:
-        prepared = handover()
-        return log_model(uri, run_id, prepared) if prepared else model_record(run_id)
+        return log_model(uri, run_id, prepare())
     except Exception as exc:  # the model is on disk either way; MLflow is a view
         notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
-               f"{first_line(exc)}. It is saved in {exported.folder}.")
+               f"{first_line(exc)}. It is saved in {folder}.")
         return {**model_record(run_id), "error": first_line(exc)}
 
 
