@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 from sklearn.datasets import load_digits
 
-from selector.report import SCHEMA_FILE
+from selector.reports.document import SCHEMA_FILE
 from tests.conftest import TINY, selector
 from tests.helpers.tracking import trial_runs
 

@@ -51,8 +51,8 @@ def test_no_two_parts_import_each_other() -> None:
 # parts in the order data flows through them. A part imports only helpers and earlier parts.
 HELPERS = {"_lazy", "urls", "errors", "versions", "choices", "records", "defaults", "files",
            "interrupts", "process"}
-FLOW = ["data", "training", "export", "search", "comparison", "plots",
-        "tracking", "decision", "report", "predict", "serving", "progress", "dashboard", "api",
+FLOW = ["data", "training", "serving", "search", "comparison", "reports",
+        "tracking", "decision", "progress", "dashboard", "api",
         "cli", "__main__", "selector"]
 
 

@@ -11,8 +11,8 @@ import pytest
 from selector.api import RecommendRequest, SearchRequest
 from selector.api.baseline import read_baseline
 from selector.errors import ParameterError
-from selector.export import MODEL_FILE
-from selector.predict import open_model
+from selector.serving.export import MODEL_FILE
+from selector.serving.predict import open_model
 from selector.versions import COMPARISON, MODEL, RECOMMENDATION, STUDY, FormatError
 
 

@@ -20,9 +20,7 @@ from selector.comparison.runs import (
 )
 from selector.data import SequenceData
 from selector.errors import first_line
-from selector.export import PARITY_TOLERANCE, ExportedModel, export_model
 from selector.interrupts import INTERRUPTS
-from selector.plots import write_final_plot, write_study_plots
 from selector.records import (
     DataProfile,
     FinalComparison,
@@ -30,13 +28,15 @@ from selector.records import (
     Refit,
     SearchSummary,
 )
-from selector.report import (
+from selector.reports.document import (
     build_document,
     report_paths,
     write_reports,
 )
+from selector.reports.plots import write_final_plot, write_study_plots
 from selector.search.space import SearchSpace
-from selector.serving import pyfunc_parts
+from selector.serving.export import PARITY_TOLERANCE, ExportedModel, export_model
+from selector.serving.pyfunc import pyfunc_parts
 from selector.tracking import (
     ModelHandover,
     Notify,

@@ -35,7 +35,7 @@ from selector.decision.rules import decide
 from selector.files import keeping
 from selector.interrupts import INTERRUPTS
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
-from selector.report import decision_document
+from selector.reports.document import decision_document
 from selector.search.schedule import SearchBudget
 from selector.search.state import StoredDecision, record_study
 from selector.search.storage import StudyLock, storage_for

@@ -23,8 +23,8 @@ from selector.data import DataOptions, load_dataset, profile_dataset
 from selector.data.memory import DataSource, as_source, is_in_memory
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.errors import ParameterError, at_least
-from selector.predict import predict as predict_table
 from selector.records import Budgets, DataProfile
+from selector.serving.predict import predict as predict_table
 from selector.tracking import default_tracking_uri
 
 DATA_OPTIONS = tuple(f.name for f in fields(DataOptions) if f.name != "seed")
@@ -102,13 +102,15 @@ def profile(data: DataSource, *, seed: int = 0, **data_options: Any) -> DataProf
 
 @scoped
 def predict(model: str | Path, data: DataSource, *, runtime: Runtime = "torchscript",
-            batch_size: int = 256) -> pd.DataFrame:
-    """Predictions of a handed-over model (its folder) for every sequence of ``data``, which
-    is in the layout the model was trained on; one row per sequence, as `selector predict`.
+            batch_size: int = 256, tracking_uri: str | None = None) -> pd.DataFrame:
+    """Predictions of a handed-over model (its folder, or a registered one such as
+    ``models:/NAME@champion``, fetched from ``tracking_uri``, by default MLflow's) for every
+    sequence of ``data``, which is in the layout the model was trained on; one row per
+    sequence, as `selector predict`.
     Raises `ParameterError` for a bad argument, `DataError` for data the model cannot read,
     and `SelectorError` for a folder that holds no selector model."""
     check_choice("runtime", runtime, Runtime)
     at_least("batch_size", batch_size, 1)  # the project's range check, as every request uses
     with tempfile.TemporaryDirectory(prefix="selector-") as folder:  # in-memory data only
         return predict_table(str(model), as_source(data, Path(folder)), runtime=runtime,
-                             batch_size=batch_size)
+                             batch_size=batch_size, tracking_uri=tracking_uri)

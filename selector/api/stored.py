@@ -25,7 +25,7 @@ from selector.records import (
     Preferences,
     Recommendation,
 )
-from selector.report import (
+from selector.reports.document import (
     build_document,
     report_paths,
     write_reports,

@@ -84,13 +84,13 @@ def predict(
 
       selector predict models:/churn@champion new_visits.parquet -o churn_predictions.parquet
     """
-    from selector.predict import MLFLOW_SCHEMES, write_predictions
-    from selector.predict import predict as run_predict
+    from selector.serving.predict import MLFLOW_SCHEMES, write_predictions
+    from selector.serving.predict import predict as run_predict
     if model.startswith(MLFLOW_SCHEMES):
-        import mlflow
+        from selector.tracking import client_defaults
 
-        mlflow.set_tracking_uri(tracking_uri)
-    frame = run_predict(model, data, runtime=runtime)
+        client_defaults()  # the command's own terminal: no download progress bar
+    frame = run_predict(model, data, runtime=runtime, tracking_uri=tracking_uri)
     write_predictions(frame, output)
     if output != "-":
         stderr.print(f"Wrote {len(frame):,} predictions to {output}", markup=False,

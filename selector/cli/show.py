@@ -165,7 +165,7 @@ def _cost(cell: CellResult, show: Callable[[Cost], str]) -> str:
 
 def write_summary(document: dict[str, Any], path: Path | None) -> None:
     """The Markdown summary to ``path``, and appended to a GitHub Actions job's summary."""
-    from selector.report import summary_markdown
+    from selector.reports.document import summary_markdown
     text = summary_markdown(document)
     if path is not None:
         write_file(path, text)

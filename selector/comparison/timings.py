@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from selector.data.dataset import SequenceData
-from selector.export import onnx_forward
 from selector.records import CELLS, EqualConfigTiming, FinalCell, ModelConfig, RuntimeLatency
+from selector.serving.export import onnx_forward
 from selector.training.budget import Deadline
 from selector.training.cost import (
     LATENCY_TIMINGS,

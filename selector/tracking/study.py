@@ -37,8 +37,8 @@ from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
 from selector.data.profile import profile_dataset
 from selector.errors import SelectorError, first_line
-from selector.plots import write_study_plots
 from selector.records import SearchSummary, TrackingSummary
+from selector.reports.plots import write_study_plots
 from selector.search.space import SearchSpace
 from selector.search.state import study_state, trial_attrs
 from selector.search.study import FINISHED

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import optuna
 import pytest
 from mlflow import MlflowClient
@@ -78,11 +79,14 @@ def test_recommend_logs_everything_to_a_tracking_server(tmp_path: Path, tiny: st
         assert version.version == document["artifacts"]["mlflow"]["version"]
         assert client.get_run(parent.info.run_id).data.tags["selector.verdict"] == \
             document["verdict"]
+        before = mlflow.get_tracking_uri()
         predicted = CliRunner().invoke(app, ["predict", "models:/selector-digits@champion",
                                              "example:digits", "-o", "-", "--tracking-uri",
                                              server.url])
         assert predicted.exit_code == 0, predicted.output
         assert predicted.stdout.startswith("index,prediction,probability")
+        # --tracking-uri is where this model comes from, not MLflow's URI for the process.
+        assert mlflow.get_tracking_uri() == before != server.url
 
 
 def test_losing_the_server_mid_study_costs_no_training_and_nothing_is_lost(

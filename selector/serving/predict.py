@@ -1,6 +1,6 @@
 """`selector predict`: run an exported or registered model on new data.
 
-The model folder (see `selector.export`) says how its training data was read and
+The model folder (see `selector.serving.export`) says how its training data was read and
 preprocessed; new data goes through the same steps, sequences of equal length are batched
 together, and the predictions come back as a table keyed by each sequence's id.
 """
@@ -22,7 +22,7 @@ from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, load_inputs
 from selector.data.options import DataOptions
 from selector.errors import SelectorError, first_line, param
-from selector.export import (
+from selector.serving.export import (
     MODEL_FILE,
     ONNX_FILE,
     TOKENIZER_FILE,
@@ -55,25 +55,13 @@ class ModelBundle:
                          preprocessing=Preprocessing(**prep))
 
 
-def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
-    """A model folder, or an MLflow model URI (``models:/NAME@champion``) fetched to a folder."""
+def open_model(model: str, *, tracking_uri: str | None = None,
+               download_to: Path | None = None) -> ModelBundle:
+    """A model folder, or an MLflow model URI (``models:/NAME@champion``) fetched to a folder
+    from ``tracking_uri`` (default: MLflow's own, MLFLOW_TRACKING_URI)."""
     if model.startswith(MLFLOW_SCHEMES):
-        import mlflow
-
-        from selector.tracking import client_defaults
-
-        client_defaults()  # no download progress bar on the user's terminal
-        target = download_to or Path(tempfile.mkdtemp(prefix="selector-model-"))
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model,
-                                                             dst_path=str(target)))
-        except Exception as exc:
-            raise SelectorError(f"cannot fetch the model {model} from MLflow "
-                                f"({mask_url(mlflow.get_tracking_uri())}): {first_line(exc)}") from None
-        found = sorted(local.rglob(MODEL_FILE))
-        if not found:
-            raise SelectorError(f"{model} is not a selector model: no {MODEL_FILE} in it.")
-        folder = found[0].parent
+        folder = _download(model, tracking_uri, download_to or
+                           Path(tempfile.mkdtemp(prefix="selector-model-")))
     else:
         folder = Path(model).expanduser()
         if folder.is_file() and folder.name == MODEL_FILE:
@@ -85,6 +73,38 @@ def open_model(model: str, *, download_to: Path | None = None) -> ModelBundle:
     meta = json.loads(meta_path.read_text())
     MODEL.read(meta.get("schema"), str(meta_path))
     return ModelBundle(folder, meta)
+
+
+def _download(model: str, tracking_uri: str | None, target: Path) -> Path:
+    """The selector model folder inside the MLflow model ``model``, fetched into ``target``."""
+    import mlflow
+
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=_artifacts_of(model, uri), dst_path=str(target), tracking_uri=uri))
+    except Exception as exc:
+        raise SelectorError(f"cannot fetch the model {model} from MLflow "
+                            f"({mask_url(uri)}): {first_line(exc)}") from None
+    found = sorted(local.rglob(MODEL_FILE))
+    if not found:
+        raise SelectorError(f"{model} is not a selector model: no {MODEL_FILE} in it.")
+    return found[0].parent
+
+
+def _artifacts_of(model: str, uri: str) -> str:
+    """Where a ``models:/`` model's files are, looked up in the registry at ``uri`` (MLflow's
+    own lookup reads the process-wide registry URI, whatever ``download_artifacts`` is told)."""
+    if not model.startswith("models:/"):
+        return model
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = get_model_name_and_version(client, model)  # type: ignore[no-untyped-call]
+    if len(found) == 1:  # models:/m-<id>, a logged model
+        return str(client.get_logged_model(found[0]).artifact_location)
+    return str(client.get_model_version_download_uri(*found))
 
 
 class _Runner:
@@ -114,9 +134,11 @@ class _Runner:
 
 
 def predict(model: str | ModelBundle, data: str, *, runtime: str = "torchscript",
-            batch_size: int = 256) -> pd.DataFrame:
-    """Predictions for every sequence of ``data``, one row each, in the data's order."""
-    bundle = model if isinstance(model, ModelBundle) else open_model(model)
+            batch_size: int = 256, tracking_uri: str | None = None) -> pd.DataFrame:
+    """Predictions for every sequence of ``data``, one row each, in the data's order
+    (``tracking_uri``: where a ``models:/`` model is fetched from; see `open_model`)."""
+    bundle = model if isinstance(model, ModelBundle) else \
+        open_model(model, tracking_uri=tracking_uri)
     inputs = load_inputs(data, bundle.spec)
     run = _Runner(bundle, runtime)
     outputs = _run_by_length(inputs, run, batch_size)

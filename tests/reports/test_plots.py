@@ -8,7 +8,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import create_trial
 
-from selector.plots import _front, write_study_plots
+from selector.reports.plots import _front, write_study_plots
 
 SPACE = {"cell": CategoricalDistribution(["gru", "lstm"]), "hidden_size": IntDistribution(4, 64)}
 

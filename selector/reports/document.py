@@ -19,7 +19,7 @@ from selector.records import DataProfile, FinalComparison, Recommendation, Searc
 from selector.training.baselines import LEARNED_SKILL
 from selector.versions import RECOMMENDATION
 
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "recommendation-2.schema.json"
+SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "recommendation-2.schema.json"
 COST_ROWS = (  # key, label, format
     ("train_seconds_per_epoch", "training time per epoch (s)", "{:.3f}"),
     ("best_epoch", "epochs to best validation score", "{:.1f}"),

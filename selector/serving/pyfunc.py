@@ -26,7 +26,7 @@ from selector.data.memory import as_source
 from selector.data.options import DEFAULT_SPLIT_COLUMNS, DEFAULT_TARGET_COLUMNS
 from selector.data.readers import read_table
 from selector.errors import DataError
-from selector.predict import ModelBundle, open_model, predict
+from selector.serving.predict import ModelBundle, open_model, predict
 
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
 

@@ -12,9 +12,9 @@ import torch
 from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset, collate
 from selector.errors import DataError, SelectorError
-from selector.export import export_model
-from selector.predict import open_model, predict, write_predictions
 from selector.records import ModelConfig, TrainingSettings
+from selector.serving.export import export_model
+from selector.serving.predict import open_model, predict, write_predictions
 from selector.training.fitting import build_net, fit
 
 SETTINGS = TrainingSettings(max_epochs=2, patience=1)

@@ -16,7 +16,7 @@ from selector.decision.criteria import CLAIMS
 from selector.decision.rules import decide
 from selector.errors import SelectorError
 from selector.records import Budgets, CellResult, Preferences, SearchSummary
-from selector.report import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports
+from selector.reports.document import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports
 from selector.search.state import StoredDecision, record_study, study_state
 from tests.helpers.records import comparison, profile
 
