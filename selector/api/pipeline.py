@@ -80,11 +80,12 @@ class RecommendationRun:
         work = None if plan is None else plan.work
         baseline, baseline_source = read_baseline(request)  # a bad one fails before training
         data = load_dataset(search.data, search.data_options)
-        space = search.load_space(data)
+        profile = profile_dataset(data)  # once: the space's preset, MLflow, the decision
+        space = search.load_space(data, profile)
         check_places(search, request.folder())
         with StudyLock(storage_for(search.storage), search.resolved_study_name(),
                        role="recommend", wait=False):
-            searched = search_study(search, data, space, self.progress, notify, None
+            searched = search_study(search, data, profile, space, self.progress, notify, None
                                     if work is None else SearchBudget(work, final_seeds=(
                                         request.seeds - int(not cross_validates(data)))))
             seeds = tuple(search.seed + i for i in range(request.seeds))
@@ -92,7 +93,6 @@ class RecommendationRun:
                 searched.study, data, space.training, seeds=seeds, accelerator=search.accelerator,
                 step=self.step, refit=request.refit, deadline=work,
                 measure_until=None if plan is None else plan.measuring, kept=searched.kept)
-            profile = profile_dataset(data)
             self._store(searched.study, final.comparison, profile)
             INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
             rec = decide(final.comparison, profile, search.budgets, request.preferences)

@@ -12,10 +12,7 @@ from selector.data import DataOptions, SequenceData, profile_dataset
 from selector.data.examples import example_name, is_example
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
 from selector.errors import ParameterError, SelectorError, at_least, positive
-from selector.records import (
-    Budgets,
-    Preferences,
-)
+from selector.records import Budgets, DataProfile, Preferences
 from selector.search.space import SearchSpace, load_space, parse_space, preset_for
 from selector.search.state import StoredSettings, study_state
 from selector.search.storage import storage_for
@@ -47,9 +44,8 @@ class SearchRequest:
     tracking_uri: str | None = field(default_factory=default_tracking_uri)  # None: no MLflow
     experiment_name: str | None = None  # default: the study name
     stale_after: int = DEFAULT_STALE_AFTER  # heartbeat grace period (seconds)
-    join: bool = False  # a worker: the study must exist, and its stored settings rule
-    space_yaml: str | None = None  # the space itself, as stored with a study being joined
     data_fidelity: bool = True  # big data: search epochs are chunks (`selector.training.fidelity`)
+    joining: StoredSettings | None = None  # a worker's: the settings stored on the study it joins
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, str) or not self.data:
@@ -83,13 +79,20 @@ class SearchRequest:
                 "max_latency_ms": self.budgets.max_latency_ms,
                 "accelerator": self.accelerator, "storage": mask_url(self.storage)}
 
-    def load_space(self, data: SequenceData) -> SearchSpace:
-        """The given space, the joined study's, or the preset that fits ``data``."""
-        if self.space_yaml is not None:
-            return parse_space(self.space_yaml, source=f"study '{self.resolved_study_name()}'",
-                               name=self.space or "stored")
+    @property
+    def join(self) -> bool:
+        """Whether this runs trials of an existing study, whose stored settings rule."""
+        return self.joining is not None
+
+    def load_space(self, data: SequenceData, profile: DataProfile | None = None) -> SearchSpace:
+        """The joined study's space, the given one, or the preset that fits ``data`` (by its
+        ``profile``, made here if not given)."""
+        if self.joining is not None:
+            return parse_space(self.joining.space_yaml,
+                               source=f"study '{self.resolved_study_name()}'",
+                               name=self.joining.space)
         if self.space is None:
-            name, reason = preset_for(profile_dataset(data))
+            name, reason = preset_for(profile or profile_dataset(data))
             return replace(load_space(name), reason=reason)
         return load_space(self.space)
 
@@ -119,10 +122,10 @@ def joined_request(study_name: str, storage: str = DEFAULT_STORAGE, *, data: str
                             "to join.")
     return SearchRequest(
         data=data or stored.data, data_options=stored.data_options, space=stored.space,
-        space_yaml=stored.space_yaml, study_name=study_name, storage=storage,
-        n_trials=stored.n_trials, seed=stored.seed, budgets=stored.budgets,
-        multi_objective=stored.multi_objective, data_fidelity=stored.data_fidelity,
-        experiment_name=stored.experiment_name, join=True, **invocation)
+        study_name=study_name, storage=storage, n_trials=stored.n_trials, seed=stored.seed,
+        budgets=stored.budgets, multi_objective=stored.multi_objective,
+        data_fidelity=stored.data_fidelity, experiment_name=stored.experiment_name,
+        joining=stored, **invocation)
 
 
 @dataclass(frozen=True)

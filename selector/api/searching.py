@@ -13,11 +13,8 @@ from selector.api.scope import scoped
 from selector.api.trials import ProgressHook, check_places, open_for, run_trials
 from selector.api.workers import run_workers
 from selector.choices import Cell
-from selector.data import SequenceData, load_dataset
-from selector.records import (
-    SearchSummary,
-    TrackingSummary,
-)
+from selector.data import SequenceData, load_dataset, profile_dataset
+from selector.records import DataProfile, SearchSummary, TrackingSummary
 from selector.search.schedule import SearchBudget
 from selector.search.space import SearchSpace
 from selector.search.state import study_state
@@ -68,14 +65,15 @@ def prepare_study(request: SearchRequest) -> PreparedStudy:
     store cannot be used.
     """
     data = load_dataset(request.data, request.data_options)
-    space = request.load_space(data)
+    profile = profile_dataset(data)
+    space = request.load_space(data, profile)
     check_places(request)
     study, _ = open_for(request, data, space)
     parent = None
     if request.tracking_uri:
         tracker = StudyTracker(request.tracking_uri, invocation="create-study",
                                experiment_name=request.resolved_experiment_name())
-        parent = tracker.start(study, data, space, score_name=score_name(data.task),
+        parent = tracker.start(study, data, profile, space, score_name=score_name(data.task),
                                settings=request.settings(), status="SCHEDULED").parent_run_id
     return PreparedStudy(
         study_name=study.study_name, storage=mask_url(request.storage),
@@ -97,13 +95,14 @@ def search(request: SearchRequest, *, progress: ProgressHook | None = None,
     (the storage, the space, a study made for other data, the MLflow store).
     """
     data = load_dataset(request.data, request.data_options)
-    space = request.load_space(data)
+    profile = profile_dataset(data)
+    space = request.load_space(data, profile)
     check_places(request)
-    return search_study(request, data, space, progress, notify).summary
+    return search_study(request, data, profile, space, progress, notify).summary
 
 
-def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
-                 progress: ProgressHook | None, notify: Notify | None,
+def search_study(request: SearchRequest, data: SequenceData, profile: DataProfile,
+                 space: SearchSpace, progress: ProgressHook | None, notify: Notify | None,
                  budget: SearchBudget | None = None) -> Searched:
     """The search stage: run (or resume) the study's trials, within ``budget`` if given, and
     log them; returns the summary, the study, and the models kept for reuse."""
@@ -113,7 +112,7 @@ def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
     if request.tracking_uri:
         tracker = StudyTracker(request.tracking_uri, invocation=invocation, notify=notify,
                                experiment_name=request.resolved_experiment_name())
-        target = tracker.start(study, data, space, score_name=score_name(data.task),
+        target = tracker.start(study, data, profile, space, score_name=score_name(data.task),
                                settings=request.settings())
     callbacks: list[Callable[..., None]] = [lambda s, _t: progress(s)] if progress else []
     callbacks += [tracker] if tracker else []
@@ -127,7 +126,7 @@ def search_study(request: SearchRequest, data: SequenceData, space: SearchSpace,
                               progress, budget)
         else:
             polls = ([progress] if progress else []) + ([tracker.poll] if tracker else [])
-            joined = replace(request, join=True, space=space.name, space_yaml=space.text)
+            joined = replace(request, joining=request.stored_settings(space))
             run_workers(joined, study, invocation, target, polls, budget)
         interrupted = False
     finally:

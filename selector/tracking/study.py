@@ -35,9 +35,8 @@ from optuna.trial import FrozenTrial, TrialState
 from selector import DISTRIBUTION
 from selector.data.dataset import SequenceData
 from selector.data.examples import example_name, is_example
-from selector.data.profile import profile_dataset
 from selector.errors import SelectorError, first_line
-from selector.records import SearchSummary, TrackingSummary
+from selector.records import DataProfile, SearchSummary, TrackingSummary
 from selector.reports.plots import write_study_plots
 from selector.search.space import SearchSpace
 from selector.search.state import study_state, trial_attrs
@@ -91,7 +90,8 @@ class StudyTracker:
         self._logger: TrialLogger | None = None  # set by start(): the client and the target
 
     # -- start ---------------------------------------------------------------------------------
-    def start(self, study: optuna.Study, data: SequenceData, space: SearchSpace, *,
+    def start(self, study: optuna.Study, data: SequenceData, profile: DataProfile,
+              space: SearchSpace, *,
               score_name: str, settings: dict[str, Any],
               status: str = "RUNNING") -> TrackingTarget:
         """Find or create the experiment and the study's parent run; fails fast if unreachable.
@@ -106,7 +106,8 @@ class StudyTracker:
                 uid = str(study_state(study).uid)
                 parent = self._find_parent(client, experiment_id, uid)
                 if parent is None:
-                    mine = self._create_parent(client, experiment_id, uid, study, data, space)
+                    mine = self._create_parent(client, experiment_id, uid, study, data,
+                                               profile, space)
                     parent = self._find_parent(client, experiment_id, uid)
                     if parent != mine:
                         client.delete_run(mine)
@@ -151,8 +152,8 @@ class StudyTracker:
         return oldest.info.run_id if oldest else None
 
     def _create_parent(self, client: MlflowClient, experiment_id: str, uid: str,
-                       study: optuna.Study, data: SequenceData, space: SearchSpace) -> str:
-        profile = profile_dataset(data)
+                       study: optuna.Study, data: SequenceData, profile: DataProfile,
+                       space: SearchSpace) -> str:
         run = client.create_run(experiment_id, run_name=study.study_name, tags={
             "selector.role": "study", "selector.study": study.study_name,
             "selector.study_uid": uid, "selector.task": data.task,

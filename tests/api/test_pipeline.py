@@ -135,3 +135,19 @@ def test_a_model_mlflow_cannot_take_loses_neither_report_nor_model(
     assert (tmp_path / "out" / "model" / "model.onnx").exists()
     assert any("could not log or register the model" in n and "feature column(s) 'y'" in n
                for n in notes), notes
+
+
+def test_the_data_is_profiled_once_per_recommendation(
+        tmp_path: Path, tiny_space: str, local_tracking_store: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile picks the space's preset, goes to MLflow and into the decision: made once."""
+    import selector.data.profile as profiling
+
+    made: list[int] = []
+    sizing = profiling.training_size
+    monkeypatch.setattr(profiling, "training_size", lambda n: made.append(n) or sizing(n))
+    search = replace(searched(tmp_path, tiny_space), tracking_uri=local_tracking_store)
+    result = run_recommendation(
+        RecommendRequest(search=search, refit=False, output_dir=str(tmp_path / "out")),
+        comparison=FakeComparison(GRU_WINS), notify=lambda _: None)
+    assert result.recommendation.verdict == "gru" and len(made) == 1
