@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from selector._lazy import attach
 
 if TYPE_CHECKING:
-    from selector.api.pipeline import RecommendationRun, RecommendResult, run_recommendation
+    from selector.api.handover import RecommendResult
+    from selector.api.pipeline import RecommendationRun, run_recommendation
     from selector.api.public import predict, profile, recommend
     from selector.api.requests import RecommendRequest, SearchRequest, joined_request
     from selector.api.scope import library_scope
@@ -28,7 +29,7 @@ __all__ = ["PreparedStudy", "RecommendRequest", "RecommendResult", "Recommendati
 
 if not TYPE_CHECKING:  # the type checker sees the imports above: an unknown name fails
     __getattr__, __dir__ = attach(__name__, {
-        "RecommendResult": "selector.api.pipeline",
+        "RecommendResult": "selector.api.handover",
         "RecommendationRun": "selector.api.pipeline",
         "run_recommendation": "selector.api.pipeline",
         "predict": "selector.api.public",

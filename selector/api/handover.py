@@ -1,16 +1,16 @@
-"""The hand-over of a decided study: the model to hand over, its export, MLflow, reports."""
+"""The hand-over of a decided study: the model to hand over, its export, the reports, what the
+run object logs of them to MLflow (`log_handover`, `log_outcome`), and the result it returns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from selector.api.requests import RecommendRequest
-from selector.choices import Cell
+from selector.choices import Cell, GateStatus
 from selector.comparison.runs import (
     FinalModels,
     Step,
@@ -49,6 +49,21 @@ from selector.training.fitting import Fitted
 from selector.urls import mask_url
 
 
+@dataclass(frozen=True)
+class RecommendResult:
+    """A recommendation, the search behind it, and the JSON report (`versions.RECOMMENDATION`)."""
+
+    summary: SearchSummary
+    recommendation: Recommendation
+    document: dict[str, Any]  # the JSON report (`versions.RECOMMENDATION`)
+
+    @property
+    def gates(self) -> GateStatus | None:
+        """The gates' status ("passed", "changed" or "failed"), or None without gates."""
+        gates = self.document.get("gates")
+        return None if gates is None else gates["status"]
+
+
 def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell,
                        data: SequenceData, space: SearchSpace, work_end: Deadline | None,
                        step: Step | None, seeds: int
@@ -72,53 +87,57 @@ def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell
     return held, final.comparison
 
 
-def hand_over(request: RecommendRequest, study: optuna.Study, data: SequenceData,
-               final: FinalComparison, rec: Recommendation, profile: DataProfile,
-               summary: SearchSummary, gates: dict[str, Any] | None,
-               notify: Notify, chosen: Fitted | None) -> dict[str, Any]:
-    """The outputs of a decided study: plots, the model folder, the model ``chosen`` (the
-    refit, or the best seed's) in MLflow, and the reports; returns the JSON report.
-    Interrupts stop it between steps up to the hand-over."""
-    search_request = request.search
-    register = request.register and (gates is None or (request.promote and gates["passed"]))
+@dataclass(frozen=True)
+class Outputs:
+    """What the hand-over wrote to the output folder: the plots and, with a verdict, the
+    exported model; ``artifacts`` lists them as the JSON report does."""
+
+    folder: Path
+    artifacts: dict[str, Any]
+    exported: ExportedModel | None
+
+
+def write_outputs(request: RecommendRequest, study: optuna.Study, data: SequenceData,
+                  final: FinalComparison, rec: Recommendation, chosen: Fitted | None,
+                  notify: Notify) -> Outputs:
+    """The plots, and the model ``chosen`` (the refit, or the best seed's) exported to the
+    model folder. Interrupts stop it between the two."""
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": write_plots(study, final, folder)}
-    exported = None
     INTERRUPTS.checkpoint()
-    if rec.verdict is not None:
-        evidence = rec.cell(rec.verdict)
-        assert evidence is not None and chosen is not None
-        refitted = final.refit
-        exported = export_model(chosen.system, data, search_request.data_options,
-                                folder / "model", meta={
-                                    "cell": rec.verdict, "config": evidence.config,
-                                    "search_trial": evidence.trial, "study": study.study_name,
-                                    "score_name": rec.score_name,
-                                    "test_score": refitted.test_score if refitted
-                                    else evidence.test_mean,
-                                    "trained_on": "train+val" if refitted else "train",
-                                    "verdict": rec.headline, "rationale": list(rec.rationale)})
-        artifacts |= {"model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
-                      "onnx": str(exported.onnx), "parity": exported.parity}
-        if not exported.parity_ok:
-            notify(f"the exported model differs from PyTorch by up to "
-                   f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
-    INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes
-    tracking = summary.tracking
-    if tracking is not None and search_request.tracking_uri:
-        artifacts["mlflow"] = model_record(tracking.parent_run_id) if exported is None else \
-            _log_handover(search_request.tracking_uri, tracking.parent_run_id, lambda: (
-                _model_handover(request, rec, exported, data, register)), exported.folder, notify)
+    if rec.verdict is None:
+        return Outputs(folder, artifacts, None)
+    evidence = rec.cell(rec.verdict)
+    assert evidence is not None and chosen is not None
+    refitted = final.refit
+    exported = export_model(chosen.system, data, request.search.data_options, folder / "model",
+                            meta={"cell": rec.verdict, "config": evidence.config,
+                                  "search_trial": evidence.trial, "study": study.study_name,
+                                  "score_name": rec.score_name,
+                                  "test_score": refitted.test_score if refitted
+                                  else evidence.test_mean,
+                                  "trained_on": "train+val" if refitted else "train",
+                                  "verdict": rec.headline, "rationale": list(rec.rationale)})
+    if not exported.parity_ok:
+        notify(f"the exported model differs from PyTorch by up to "
+               f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
+    return Outputs(folder, artifacts | {
+        "model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
+        "onnx": str(exported.onnx), "parity": exported.parity}, exported)
+
+
+def write_document(rec: Recommendation, final: FinalComparison, profile: DataProfile,
+                   summary: SearchSummary, outputs: Outputs, gates: dict[str, Any] | None,
+                   logged: dict[str, Any] | None) -> tuple[dict[str, Any], list[Path]]:
+    """The JSON report (with ``logged``, where MLflow took the model) and the reports written
+    from it; returns the report and every file to log with the verdict."""
+    artifacts = outputs.artifacts | ({} if logged is None else {"mlflow": logged})
     if gates is not None:
-        gates["promoted"] = bool((artifacts.get("mlflow") or {}).get("registered_model"))
+        gates = {**gates, "promoted": bool((logged or {}).get("registered_model"))}
     document = build_document(rec, final, profile, summary, artifacts, gates)
-    written = write_reports(document, folder)
-    if tracking is not None and search_request.tracking_uri:
-        _log_verdict(search_request.tracking_uri, tracking.parent_run_id, rec, folder,
-                     [folder / p for p in artifacts["plots"]] + written, notify, gates,
-                     final.refit)
-    return document
+    written = write_reports(document, outputs.folder)
+    return document, [outputs.folder / p for p in outputs.artifacts["plots"]] + written
 
 
 def write_plots(study: optuna.Study, final: FinalComparison, folder: Path) -> list[str]:
@@ -128,32 +147,37 @@ def write_plots(study: optuna.Study, final: FinalComparison, folder: Path) -> li
     return [f"plots/{n}" for n in ["final_comparison.png", *names]]
 
 
-def _model_handover(request: RecommendRequest, rec: Recommendation, exported: ExportedModel,
-                    data: SequenceData, register: bool) -> ModelHandover:
-    """The exported model as MLflow takes it: a pyfunc with its example and signature."""
-    python_model, signature, example, requirements = pyfunc_parts(
-        exported.folder, data, request.search.data)
-    return ModelHandover(
-        folder=exported.folder, python_model=python_model, signature=signature,
-        input_example=example, requirements=requirements,
-        description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
-        register_as=request.registered_name() if register else None)
-
-
-def _log_handover(uri: str, run_id: str, prepare: Callable[[], ModelHandover], folder: Path,
-                  notify: Notify) -> dict[str, Any]:
-    """Log (and register) the model; preparing it is for MLflow alone, so a failure in either
-    is a notice and loses neither the report nor the model folder."""
+def log_handover(request: RecommendRequest, rec: Recommendation, outputs: Outputs,
+                 data: SequenceData, run_id: str, gates: dict[str, Any] | None,
+                 notify: Notify) -> dict[str, Any]:
+    """Log the exported model on the study's MLflow run and register it (unless gates hold it
+    back); returns where it went. Preparing it is for MLflow alone, so a failure in either is
+    a notice and loses neither the report nor the model folder."""
+    uri, exported = request.search.tracking_uri, outputs.exported
+    if exported is None or uri is None:
+        return model_record(run_id)
+    register = request.register and (gates is None or (request.promote and gates["passed"]))
     try:
-        return log_model(uri, run_id, prepare())
+        python_model, signature, example, requirements = pyfunc_parts(
+            exported.folder, data, request.search.data)
+        return log_model(uri, run_id, ModelHandover(
+            folder=exported.folder, python_model=python_model, signature=signature,
+            input_example=example, requirements=requirements,
+            description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
+            register_as=request.registered_name() if register else None))
     except Exception as exc:  # the model is on disk either way; MLflow is a view
         notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
-               f"{first_line(exc)}. It is saved in {folder}.")
+               f"{first_line(exc)}. It is saved in {exported.folder}.")
         return {**model_record(run_id), "error": first_line(exc)}
 
 
-def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files: list[Path],
-                 notify: Notify, gates: dict[str, Any] | None, refit: Refit | None) -> None:
+def log_outcome(request: RecommendRequest, run_id: str, rec: Recommendation, outputs: Outputs,
+                files: list[Path], notify: Notify, gates: dict[str, Any] | None,
+                refit: Refit | None) -> None:
+    """The verdict, its numbers and ``files`` (reports, plots) on the study's MLflow run."""
+    uri = request.search.tracking_uri
+    if uri is None:
+        return
     tags = {"selector.verdict": rec.verdict or "none", "selector.confidence": rec.confidence,
             "selector.headline": rec.headline}
     if gates is not None:
@@ -167,4 +191,4 @@ def _log_verdict(uri: str, run_id: str, rec: Recommendation, folder: Path, files
         log_verdict(uri, run_id, tags=tags, metrics=metrics, files=files)
     except Exception as exc:
         notify(f"MLflow: could not log the report to {mask_url(uri)}: "
-               f"{first_line(exc)}. It is in {folder}.")
+               f"{first_line(exc)}. It is in {outputs.folder}.")

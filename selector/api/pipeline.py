@@ -6,9 +6,10 @@ what they find.
 
 Each stage is a function of typed inputs that returns a typed result and writes no study
 state: `RecommendationRun` stores each result on the study as its stage ends (`_store`), so
-`selector report` re-renders a recommendation without retraining. MLflow is written by the
-search (trial runs, as trials finish) and by the hand-over (the model, the verdict). A
-`--budget` is one `BudgetPlan`, read on one clock: each stage is handed its deadlines.
+`selector report` re-renders a recommendation without retraining, and logs the hand-over to
+MLflow (`log_handover`, `log_outcome`); the search's trial runs are logged as trials finish,
+by the tracker the search is handed. A `--budget` is one `BudgetPlan`, read on one clock:
+each stage is handed its deadlines.
 """
 
 from __future__ import annotations
@@ -20,45 +21,30 @@ from typing import Any
 
 import optuna
 
+from selector.api import handover
 from selector.api.baseline import read_baseline
-from selector.api.handover import hand_over, model_to_hand_over
 from selector.api.requests import RecommendRequest
 from selector.api.scope import scoped
-from selector.api.searching import search_study
+from selector.api.searching import Searched, search_study
 from selector.api.trials import ProgressHook, check_places
-from selector.choices import GateStatus
 from selector.comparison.runs import FinalModels, Step, compare
-from selector.data import load_dataset, profile_dataset
+from selector.data import SequenceData, load_dataset, profile_dataset
 from selector.data.crossval import cross_validates
 from selector.decision.gates import evaluate
 from selector.decision.rules import decide
 from selector.files import keeping
 from selector.interrupts import INTERRUPTS
-from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
+from selector.records import DataProfile, FinalComparison, Recommendation
 from selector.reports.document import decision_document
 from selector.search.schedule import SearchBudget
 from selector.search.state import StoredDecision, record_study
 from selector.search.storage import StudyLock, storage_for
 from selector.tracking import Notify
 from selector.training.budget import SYSTEM_CLOCK, BudgetPlan, Clock
+from selector.training.fitting import Fitted
 from selector.urls import mask_url
 
 Comparer = Callable[..., FinalModels]  # `selector.comparison.runs.compare`
-
-
-@dataclass(frozen=True)
-class RecommendResult:
-    """A recommendation, the search behind it, and the JSON report (`versions.RECOMMENDATION`)."""
-
-    summary: SearchSummary
-    recommendation: Recommendation
-    document: dict[str, Any]  # the JSON report (`versions.RECOMMENDATION`)
-
-    @property
-    def gates(self) -> GateStatus | None:
-        """The gates' status ("passed", "changed" or "failed"), or None without gates."""
-        gates = self.document.get("gates")
-        return None if gates is None else gates["status"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +58,7 @@ class RecommendationRun:
     comparison: Comparer = compare  # the compare stage (a test passes its own)
     clock: Clock = SYSTEM_CLOCK  # what the budget is read on (a test passes a fake one)
 
-    def __call__(self) -> RecommendResult:
+    def __call__(self) -> handover.RecommendResult:
         request, search = self.request, self.request.search
         notify = self.notify or logging.getLogger(__name__).warning
         plan = None if request.budget is None else \
@@ -99,7 +85,7 @@ class RecommendationRun:
             model, compared = None, final.comparison
             if rec.verdict is not None:
                 INTERRUPTS.checkpoint()
-                model, compared = model_to_hand_over(request, final, rec.verdict, data, space,
+                model, compared = handover.model_to_hand_over(request, final, rec.verdict, data, space,
                                                      work, self.step, len(seeds))
                 self._store(searched.study, compared)
             gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
@@ -108,9 +94,27 @@ class RecommendationRun:
                          f"{mask_url(search.storage)} (study '{searched.study.study_name}'): "
                          "free space and run the same command again (it resumes; the final "
                          "runs are redone)."):
-                document = hand_over(request, searched.study, data, compared, rec, profile,
-                                     searched.summary, gates, notify, model)
-        return RecommendResult(searched.summary, rec, document)
+                document = self._hand_over(searched, data, profile, compared, rec, model,
+                                           gates, notify)
+        return handover.RecommendResult(searched.summary, rec, document)
+
+    def _hand_over(self, searched: Searched, data: SequenceData, profile: DataProfile,
+                   final: FinalComparison, rec: Recommendation, model: Fitted | None,
+                   gates: dict[str, Any] | None, notify: Notify) -> dict[str, Any]:
+        """The outputs (plots, the model folder, the reports) and, for a tracked study, what
+        its MLflow run is told of them; returns the JSON report."""
+        outputs = handover.write_outputs(self.request, searched.study, data, final, rec,
+                                         model, notify)
+        INTERRUPTS.checkpoint()  # from here on, the hand-over (a few seconds) completes
+        run = searched.summary.tracking
+        logged = None if run is None else handover.log_handover(
+            self.request, rec, outputs, data, run.parent_run_id, gates, notify)
+        document, files = handover.write_document(rec, final, profile, searched.summary,
+                                                  outputs, gates, logged)
+        if run is not None:
+            handover.log_outcome(self.request, run.parent_run_id, rec, outputs, files, notify,
+                                 gates, final.refit)
+        return document
 
     def _store(self, study: optuna.Study, final: FinalComparison,
                profile: DataProfile | None = None) -> None:
@@ -128,7 +132,7 @@ class RecommendationRun:
 def run_recommendation(request: RecommendRequest, *, progress: ProgressHook | None = None,
                        notify: Notify | None = None, step: Step | None = None,
                        comparison: Comparer = compare,
-                       clock: Clock = SYSTEM_CLOCK) -> RecommendResult:
+                       clock: Clock = SYSTEM_CLOCK) -> handover.RecommendResult:
     """Search, retrain each cell's best with k seeds, decide, report, and hand over the model
     (`RecommendationRun`).
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from selector.api.pipeline import RecommendResult, run_recommendation
+from selector.api.handover import RecommendResult
+from selector.api.pipeline import run_recommendation
 from selector.api.requests import recommend_request
 from selector.api.scope import scoped
 from selector.choices import Accelerator, Objective, Prefer, Runtime, check_choice

@@ -8,8 +8,7 @@ from typing import Any
 
 import optuna
 
-from selector.api.handover import write_plots
-from selector.api.pipeline import RecommendResult
+from selector.api.handover import RecommendResult, write_plots
 from selector.api.scope import scoped
 from selector.choices import Prefer
 from selector.comparison.runs import (
