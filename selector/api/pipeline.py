@@ -7,8 +7,8 @@ what they find.
 Each stage is a function of typed inputs that returns a typed result and writes no study
 state: `RecommendationRun` stores each result on the study as its stage ends (`_store`), so
 `selector report` re-renders a recommendation without retraining, and logs the hand-over to
-MLflow (`log_handover`, `log_outcome`); the search's trial runs are logged as trials finish,
-by the tracker the search is handed. A `--budget` is one `BudgetPlan`, read on one clock:
+MLflow (`log_handover`, `log_outcome`); the search's trial runs are logged by its own
+trial tracker as trials finish. A `--budget` is one `BudgetPlan`, read on one clock:
 each stage is handed its deadlines.
 """
 
