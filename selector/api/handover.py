@@ -16,10 +16,11 @@ from selector.comparison.runs import (
     Step,
     planned_runs,
     refit,
+    refit_epochs,
     refit_seconds,
 )
 from selector.data import SequenceData
-from selector.errors import first_line
+from selector.errors import first_line, param
 from selector.interrupts import INTERRUPTS
 from selector.records import (
     DataProfile,
@@ -68,23 +69,35 @@ def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell
                        data: SequenceData, space: SearchSpace, work_end: Deadline | None,
                        step: Step | None, seeds: int
                        ) -> tuple[Fitted | None, FinalComparison]:
-    """The model to hand over: the refit, or the best seed's model (--no-refit, or when the
-    budget left no time for a refit, which the comparison's budget notes then say); and the
+    """The model to hand over: the refit, or the best seed's model (--no-refit, or when a
+    refit would not be better, which the comparison's budget notes then say); and the
     comparison with the refit or that note added (for the caller to store)."""
-    held = final.best_model(cell)
-    if request.refit or held is None:  # None: its runs were trained by other processes
-        needed = refit_seconds(final.comparison, cell, data)
-        if work_end is None or needed <= work_end.left() or held is None:
-            if step:
-                step(f"{cell.upper()} refit on train + validation",
-                     planned_runs(data, seeds, refit=True))
-            return refit(final, cell, data, space.training,
-                         accelerator=request.search.accelerator, deadline=work_end)
-        return held, replace(final.comparison, budget_notes=(
-            *final.comparison.budget_notes,
-            f"no refit: it needs about {needed:.0f} s, the budget left "
-            f"{max(0.0, work_end.left()):.0f} s; the best seed's model is handed over."))
-    return held, final.comparison
+    held = final.best_model(cell)  # None: its runs were trained by other processes
+    if held is not None and not request.refit:
+        return held, final.comparison
+    why = None if held is None else _no_refit(final.comparison, cell, data, work_end)
+    if why is not None:
+        return held, replace(final.comparison, budget_notes=(*final.comparison.budget_notes,
+                                                             why))
+    if step:
+        step(f"{cell.upper()} refit on train + validation",
+             planned_runs(data, seeds, refit=True))
+    return refit(final, cell, data, space.training, accelerator=request.search.accelerator,
+                 deadline=work_end)
+
+
+def _no_refit(final: FinalComparison, cell: Cell, data: SequenceData,
+              work_end: Deadline | None) -> str | None:
+    """Why the best seed's model is handed over rather than a refit, or None to refit."""
+    if refit_epochs(final, cell) is None:
+        return (f"no refit: {param('budget')} cut every final {cell.upper()} run before it "
+                "converged, so no run says how long to train; the best seed's model is "
+                "handed over.")
+    needed = refit_seconds(final, cell, data)
+    if work_end is not None and needed > work_end.left():
+        return (f"no refit: it needs about {needed:.0f} s, the budget left "
+                f"{max(0.0, work_end.left()):.0f} s; the best seed's model is handed over.")
+    return None
 
 
 @dataclass(frozen=True)

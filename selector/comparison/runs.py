@@ -327,11 +327,21 @@ def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
     return tuple(measured), setup, []
 
 
+def refit_epochs(final: FinalComparison, cell: str) -> int | None:
+    """How long a refit of ``cell`` trains: the median best epoch of its final runs that ran
+    to their end. None when the budget cut every one: their best epochs say where the cut
+    fell, not how long the configuration needs, and a refit for that long would hand over a
+    model worse than the runs already trained."""
+    runs = next(c.runs for c in final.cells if c.cell == cell)
+    whole = [r.cost.best_epoch for r in runs if not r.cut]
+    return max(1, round(statistics.median(whole))) if whole else None
+
+
 def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> float:
     """What `refit` is expected to take: the chosen cell's epochs to its best, on train +
     validation."""
     runs = next(c.runs for c in final.cells if c.cell == cell)
-    epochs = statistics.median(r.cost.best_epoch for r in runs)
+    epochs = refit_epochs(final, cell) or max(r.cost.best_epoch for r in runs)
     per_epoch = statistics.fmean(r.cost.train_seconds_per_epoch for r in runs)
     grown = (len(data.splits.train) + len(data.splits.val)) / len(data.splits.train)
     return MARGIN * epochs * per_epoch * grown
@@ -341,15 +351,16 @@ def refit(final: FinalModels, cell: Cell, data: SequenceData,
           settings: TrainingSettings, *, accelerator: str = "auto",
           deadline: Deadline | None = None) -> tuple[Fitted, FinalComparison]:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'
-    best epochs, with the seed of its best-validation run; score it once on the test split.
-    A ``deadline`` may end it after fewer epochs (said in the comparison's budget notes).
+    best epochs (`refit_epochs`; the longest best epoch if the budget cut every run), with the
+    seed of its best-validation run; score it once on the test split. A ``deadline`` may end
+    it after fewer epochs (said in the comparison's budget notes).
 
     Returns the model to hand over and the comparison with the refit's record added (for
     the caller to store).
     """
     comparison = final.comparison
     chosen = next(c for c in comparison.cells if c.cell == cell)
-    epochs = max(1, round(statistics.median(r.cost.best_epoch for r in chosen.runs)))
+    epochs = refit_epochs(comparison, cell) or max(r.cost.best_epoch for r in chosen.runs)
     seed = chosen.runs[_best_run(comparison, cell)].seed
     pl.seed_everything(seed, workers=False, verbose=False)
     both = np.concatenate([data.splits.train, data.splits.val])

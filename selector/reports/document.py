@@ -135,8 +135,13 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     if refit:
         blocks.append(("p", f"Handed-over model: {refit['cell'].upper()} refit on train + "
                             f"validation for {refit['epochs']} epochs (the median best epoch of "
-                            f"its final runs), seed {refit['seed']}, {refit['train_seconds']:.1f} s;"
-                            f" test {score} {refit['test_score']:.4f}, scored once."))
+                            f"its final runs that the budget did not cut), seed {refit['seed']}, "
+                            f"{refit['train_seconds']:.1f} s; test {score} "
+                            f"{refit['test_score']:.4f}, scored once."))
+    elif doc["verdict"] is not None:
+        blocks.append(("p", f"Handed-over model: {doc['verdict'].upper()}'s final run with the "
+                            "best validation score, trained on the training split (no refit: "
+                            "--no-refit, or the reason under What the budget cut)."))
     rows = []
     for key, label, spec in COST_ROWS:
         values = [cells[c]["cost"].get(key) for c in cells]

@@ -14,7 +14,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from selector.api import RecommendRequest, SearchRequest, report_study, run_recommendation
-from selector.comparison.runs import FinalModels
+from selector.comparison.runs import FinalModels, refit_epochs
 from selector.data import DataOptions
 from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
@@ -151,3 +151,33 @@ def test_the_data_is_profiled_once_per_recommendation(
         RecommendRequest(search=search, refit=False, output_dir=str(tmp_path / "out")),
         comparison=FakeComparison(GRU_WINS), notify=lambda _: None)
     assert result.recommendation.verdict == "gru" and len(made) == 1
+
+
+def cut_short(final: FinalComparison, cell: str, runs: set[int]) -> FinalComparison:
+    """``final`` with ``cell``'s runs numbered ``runs`` cut by the budget at epoch 2."""
+    return replace(final, cells=tuple(c if c.cell != cell else replace(c, runs=tuple(
+        replace(r, cut=True, cost=replace(r.cost, best_epoch=2)) if i in runs else r
+        for i, r in enumerate(c.runs))) for c in final.cells))
+
+
+def test_runs_the_budget_cut_hand_over_the_best_run_not_a_shorter_refit(
+        tmp_path: Path, tiny_space: str) -> None:
+    """A refit for the epochs at which the budget cut the runs would be a less-trained model
+    than the runs themselves: the best run's model is handed over, and the report says why."""
+    request = RecommendRequest(search=searched(tmp_path, tiny_space), seeds=3, refit=True,
+                               output_dir=str(tmp_path / "out"))
+    result = run_recommendation(request,
+                                comparison=FakeComparison(cut_short(GRU_WINS, "gru", {0, 1, 2})))
+    final = result.document["final"]
+    assert result.recommendation.verdict == "gru" and final["refit"] is None
+    assert any("cut every final GRU run" in note for note in final["budget_notes"])
+    assert (tmp_path / "out" / "model" / "model.onnx").exists()
+    assert "Handed-over model: GRU's final run with the best validation score" in \
+        (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_refit_trains_as_long_as_the_runs_the_budget_did_not_cut() -> None:
+    final = comparison([0.90, 0.91, 0.905], [0.80, 0.81, 0.79])  # every best epoch is 5
+    assert refit_epochs(final, "gru") == 5
+    assert refit_epochs(cut_short(final, "gru", {0, 2}), "gru") == 5  # not the cut runs' 2
+    assert refit_epochs(cut_short(final, "gru", {0, 1, 2}), "gru") is None
