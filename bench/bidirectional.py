@@ -20,7 +20,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bench._common import machine, table
-from selector.process import reuse_freed_memory
+from selector.process import flush_denormals, reuse_freed_memory
 from selector.records import ModelConfig
 from selector.training.cost import interleaved_ms
 from selector.training.model import RecurrentNet
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     reuse_freed_memory()
+    flush_denormals()  # as the selector command does, before torch's threads start
     shapes = [(100, 16, 8)] if args.quick else [(200, 32, 32), (1700, 16, 19)]
     rounds = 3 if args.quick else 5
     rows = []

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench._common import machine, table
-from selector.process import reuse_freed_memory
+from selector.process import flush_denormals, reuse_freed_memory
 from selector.training import fast_gru
 
 FEATURES = 8
@@ -117,6 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     reuse_freed_memory()  # as selector's training does, for every variant
+    flush_denormals()  # as the selector command does, before torch's threads start
     if fast_gru.kernel() is None:
         raise SystemExit("the fast GRU kernel did not build: see the warning above")
     shapes = ([(50, 64, 1, 64), (200, 64, 1, 64), (100, 128, 2, 64), (100, 64, 1, 1)]

@@ -39,6 +39,7 @@ from selector.data.batching import SplitDataset
 from selector.data.crossval import FOLDS, Run, plan
 from selector.data.dataset import SequenceData
 from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
+from selector.process import flush_denormals
 from selector.records import ModelConfig, TrainingSettings
 from selector.training.fitting import build_net, fit, outcomes, score_of
 from selector.training.system import score_direction
@@ -150,6 +151,7 @@ def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, b
 
 
 def main() -> None:
+    flush_denormals()  # as the selector command does, before torch's threads start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small pools and few draws")
     parser.add_argument("--draws", type=int, default=2000)

@@ -23,6 +23,7 @@ import optuna
 from bench._common import machine, table
 from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data import load_dataset
+from selector.process import flush_denormals
 from selector.search.state import trial_attrs
 from selector.training.fidelity import search_fidelity
 
@@ -61,6 +62,7 @@ def run(data: str, trials: int, chunks: bool, folder: Path) -> list[object]:
 
 
 def main() -> None:
+    flush_denormals()  # as the selector command does, before torch's threads start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="example:adding?length=30&n=50000")
     parser.add_argument("--trials", type=int, default=6)

@@ -24,7 +24,7 @@ from bench._common import machine, median, table
 from selector.api import SearchRequest, prepare_study, search
 from selector.data.batching import SplitDataset
 from selector.data.load import load_dataset
-from selector.process import reuse_freed_memory
+from selector.process import flush_denormals, reuse_freed_memory
 from selector.records import ModelConfig, TrainingSettings
 from selector.training.fitting import build_net, fit, make_loader
 from selector.training.system import SequenceSystem, squared_error_sum
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     reuse_freed_memory()  # as selector's training does: the hand loop gets it too
+    flush_denormals()  # as the selector command does, before torch's threads start
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

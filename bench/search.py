@@ -25,6 +25,7 @@ import optuna
 from bench._common import machine, table
 from selector.api import RecommendRequest, SearchRequest, run_recommendation
 from selector.data.load import load_dataset
+from selector.process import flush_denormals
 from selector.records import TrainingSettings
 from selector.search.space import load_space
 from selector.training.fitting import build_net, fit
@@ -83,6 +84,7 @@ def run_naive(data_source: str, space_name: str, target: float, verdict: str,
 
 
 def main() -> None:
+    flush_denormals()  # as the selector command does, before torch's threads start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="example:digits")
     parser.add_argument("--trials", type=int, default=12, help="selector's search budget")

@@ -1,6 +1,7 @@
 """Process-wide settings that the `selector` command and its worker processes make for
-themselves: how many threads torch may use, and how freed memory is kept. Library calls never
-make them (`selector.api.scope`); the command does, once, before any work.
+themselves: how many threads torch may use, how freed memory is kept, and denormal floats
+flushed to zero. Library calls never make them (`selector.api.scope`); the command does, once,
+before any work.
 """
 
 from __future__ import annotations
@@ -35,6 +36,23 @@ def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
 def threads_per_worker(jobs: int) -> int:
     """Torch threads for each of ``jobs`` processes so they never oversubscribe the CPUs."""
     return max(1, available_cpus() // jobs)
+
+
+def flush_denormals() -> bool:
+    """Treat denormal floats as zero in this process's floating-point arithmetic (x86 FTZ and
+    DAZ); returns whether the CPU supports it.
+
+    Backpropagating through long sequences drives gradients into the denormal range, where
+    each operation costs tens of times a normal one: a training step at length 200 (hidden 64,
+    batch 64, one thread) took 273 ms for an LSTM and 172 ms for the fast GRU with denormals,
+    26 and 13 ms without, on a Xeon with AVX-512 (`python -m bench.cells`). Values that small
+    change no trained weight that matters. The mode belongs to a thread: threads started
+    afterwards (torch's OpenMP pool, the fast GRU's workers) inherit it, those already running
+    keep theirs, so it is made before any training, by the command and by each worker process.
+    """
+    import torch
+
+    return bool(torch.set_flush_denormal(True))
 
 
 def reuse_freed_memory() -> bool:

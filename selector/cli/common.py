@@ -25,6 +25,7 @@ from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.cli.data_options import finite
 from selector.errors import ParameterError, SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
+from selector.process import flush_denormals
 from selector.urls import mask_url
 
 if TYPE_CHECKING:
@@ -202,7 +203,9 @@ def warn_about_passwords(ctx: typer.Context, parameter: str, url: str) -> None:
 
 @contextlib.contextmanager
 def interruptible(request: SearchRequest, how_to_resume: str) -> Iterator[None]:
-    """Ctrl-C/SIGTERM stop at the next safe point (never mid-write); exit 130 saying so."""
+    """The command's training: Ctrl-C/SIGTERM stop at the next safe point (never mid-write),
+    exiting 130 saying so; denormal floats are flushed to zero, before torch's threads start."""
+    flush_denormals()
     INTERRUPTS.install()
     try:
         yield
