@@ -15,7 +15,7 @@ from selector.api.workers import run_workers
 from selector.choices import Cell
 from selector.data import SequenceData, load_dataset, profile_dataset
 from selector.records import DataProfile, SearchSummary, TrackingSummary
-from selector.search.schedule import SearchBudget
+from selector.search.schedule import SearchBudget, start_cheap
 from selector.search.space import SearchSpace
 from selector.search.state import study_state
 from selector.search.study import (
@@ -107,6 +107,8 @@ def search_study(request: SearchRequest, data: SequenceData, profile: DataProfil
     """The search stage: run (or resume) the study's trials, within ``budget`` if given, and
     log them; returns the summary, the study, and the models kept for reuse."""
     study, lock = open_for(request, data, space)
+    if budget is not None:
+        start_cheap(study, space, data)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
     if request.tracking_uri:

@@ -21,6 +21,7 @@ from selector.choices import Cell
 from selector.data.crossval import plan
 from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
+from selector.search.space import SearchSpace
 from selector.search.state import trial_attrs
 from selector.search.study import best_by_cell, cell_of
 from selector.training.budget import SEARCH_SHARE, Deadline
@@ -84,6 +85,15 @@ def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
     runs = seeds * sum(expected.values()) * (per_seed + long_range) + max(expected.values())
     typical = statistics.fmean(expected.values())
     return MARGIN * (runs + (typical if next_trial else 0.0))
+
+
+def start_cheap(study: optuna.Study, space: SearchSpace, data: SequenceData) -> None:
+    """Under a budget, a new study's first candidate is the space's cheapest
+    (`SearchSpace.cheapest`), and the twin rule queues its LSTM next: on long data the
+    sampler's first draw alone could spend the budget (112 units x 2 layers at 400 steps
+    left time for 2 trials in 15 minutes), where a small pair trains to a verdict."""
+    if not study.get_trials(deepcopy=False):
+        study.enqueue_trial(space.cheapest(text=data.is_text))
 
 
 @dataclass(frozen=True)

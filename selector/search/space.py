@@ -87,6 +87,16 @@ class SearchSpace:
     def distributions(self) -> dict[str, BaseDistribution]:
         return {p.name: p.distribution for p in self.parameters}
 
+    def cheapest(self, *, text: bool) -> dict[str, Any]:
+        """The GRU candidate that costs least to train and still learns fast: the narrowest,
+        shallowest, one-way network, the largest batch, the least regularisation, and a
+        learning rate three quarters up its range (on its scale); as `suggest` draws them."""
+        chosen: dict[str, Any] = {}
+        for p in self.parameters:
+            if p.active(chosen) and (text or p.name != "embedding_dim"):
+                chosen[p.name] = _cheapest(p.name, p.distribution)
+        return chosen
+
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, d: BaseDistribution) -> Any:
     if isinstance(d, CategoricalDistribution):
@@ -95,6 +105,22 @@ def _suggest(trial: optuna.trial.BaseTrial, name: str, d: BaseDistribution) -> A
         return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
     assert isinstance(d, FloatDistribution)
     return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+
+
+def _cheapest(name: str, d: BaseDistribution) -> Any:
+    if isinstance(d, CategoricalDistribution):
+        choices = list(d.choices)
+        preferred = {"cell": "gru", "bidirectional": False}.get(name)
+        if name == "batch_size":
+            return max(choices, key=lambda c: float(c or 0))
+        matching = [c for c in choices if str(c).lower() == str(preferred).lower()]
+        return matching[0] if matching else choices[0]
+    assert isinstance(d, IntDistribution | FloatDistribution)
+    if name != "learning_rate":
+        return d.low
+    if d.log:
+        return math.exp(0.25 * math.log(d.low) + 0.75 * math.log(d.high))
+    return d.low + 0.75 * (d.high - d.low)
 
 
 SMALL_DATA = 500  # training sequences below which the networks are kept narrow

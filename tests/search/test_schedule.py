@@ -6,7 +6,15 @@ import optuna
 import pytest
 
 from selector.data import load_dataset
-from selector.search.schedule import CUT_PAIR_SHARE, SearchClock, estimated_seconds, pair_slices
+from selector.records import ModelConfig
+from selector.search.schedule import (
+    CUT_PAIR_SHARE,
+    SearchClock,
+    estimated_seconds,
+    pair_slices,
+    start_cheap,
+)
+from selector.search.space import load_space
 from selector.training.budget import Deadline
 from tests.helpers.clock import FakeClock
 
@@ -79,3 +87,15 @@ def test_the_search_keeps_the_comparison_share_and_both_cells_get_a_trial() -> N
     # An expensive one takes at most 65% of the time.
     add(study, "gru", 0.95, 200.0)
     assert clock.search_end(study) == pytest.approx(start + 35.0)
+
+
+def test_a_budgeted_study_starts_with_its_cheapest_pair_and_a_resumed_one_as_it_was() -> None:
+    space = load_space("long_sequences")
+    data = load_dataset("example:digits")
+    study = optuna.create_study(direction="maximize")
+    start_cheap(study, space, data)
+    first = study.ask()
+    assert space.suggest(first, text=False) == ModelConfig(**space.cheapest(text=False))
+    study.tell(first, 0.5)
+    start_cheap(study, space, data)  # a study with trials: nothing queued
+    assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.WAITING]

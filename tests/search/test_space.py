@@ -132,3 +132,12 @@ def test_a_chosen_preset_is_recorded_and_printed_and_space_overrides(
     given = runner.invoke(app, [*base, "--study-name", "given", "--space", tiny_space, "--json"])
     search = json.loads(given.stdout)["search"]
     assert (search["space"], search["space_reason"]) == ("tiny", None)
+
+
+def test_the_cheapest_candidate_is_small_one_way_and_learns_at_a_brisk_rate() -> None:
+    long = load_space("long_sequences")
+    assert long.cheapest(text=False) == {
+        "cell": "gru", "hidden_size": 32, "num_layers": 1, "bidirectional": False,
+        "learning_rate": pytest.approx(1.28e-3, rel=0.01), "batch_size": 64,
+        "weight_decay": 1e-7}  # no dropout (one layer), no embedding (not text)
+    assert load_space("text").cheapest(text=True)["embedding_dim"] == 32
