@@ -6,10 +6,13 @@ classification, each at n sequences of a given length), with MLflow tracking and
 registration in a temporary folder, exactly as a user would. Recorded per run: the wall time
 from process start to exit, the overrun beyond the budget (it must stay within
 `selector.training.budget.tolerance`), the peak resident memory, the trials the search ran, the verdict
-and its confidence, and how many things the budget cut.
+and its confidence, whether a verdict was reached, the handed-over model's test score (the
+refit's, else its cell's mean over seeds), and how many things the budget cut. Each budget
+ends with the share of its runs that reached a verdict.
 
     python -m bench.scale                                  # the full grid, --budget 120 each
     python -m bench.scale --tasks adding --sizes 1000 50000 --lengths 50 2000 --budget 90
+    python -m bench.scale --tasks adding --sizes 8000 --lengths 400 --budget 300 900 1800
     python -m bench.scale --quick                          # one small run, for the smoke test
 """
 
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench._common import machine, table
 from selector.training.budget import tolerance
@@ -52,12 +56,22 @@ def run(task: str, n: int, length: int, budget: float) -> list[object]:
             print(f"{source}: exit {code}\n{err[-4000:]}", file=sys.stderr, flush=True)
             reason = (err.strip().splitlines() or ["?"])[-1][:60]
             return [task, n, length, budget, wall, max(0.0, wall - budget),
-                    _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "-"]
+                    _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "no", "-", "-"]
     document = json.loads(out)
     final = document["final"]
     return [task, n, length, budget, wall, max(0.0, wall - budget), _ok(wall, budget), peak,
             document["search"]["n_trials"], f"{document['verdict']} ({document['confidence']})",
+            "yes" if document["verdict"] else "no", _handed_over_score(document),
             len(final.get("budget_notes", []))]
+
+
+def _handed_over_score(document: dict[str, Any]) -> float | str:
+    """The test score of the model handed over: the refit's, else its cell's seed mean."""
+    refit = document["final"].get("refit")
+    if refit:
+        return float(refit["test_score"])
+    chosen = [c for c in document["cells"] if c["cell"] == document["verdict"]]
+    return float(chosen[0]["test_mean"]) if chosen else "-"
 
 
 def _ok(wall: float, budget: float) -> str:
@@ -69,25 +83,30 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
-    parser.add_argument("--budget", type=float, default=120.0)
+    parser.add_argument("--budget", nargs="+", type=float, default=[120.0],
+                        help="seconds; several budgets run the grid at each")
     parser.add_argument("--quick", action="store_true", help="one small run (smoke test)")
     args = parser.parse_args()
     if args.quick:
-        args.tasks, args.sizes, args.lengths, args.budget = ["adding"], [600], [30], 40.0
+        args.tasks, args.sizes, args.lengths, args.budget = ["adding"], [600], [30], [40.0]
     print(f"# selector recommend --budget at scale\n{machine()}\n"
           f"tolerance: max(10 s, 5% of the budget)\n", flush=True)
     rows = []
-    for task in args.tasks:
-        for n in args.sizes:
-            for length in args.lengths:
-                rows.append(run(task, n, length, args.budget))
-                print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
+    for budget in args.budget:
+        for task in args.tasks:
+            for n in args.sizes:
+                for length in args.lengths:
+                    rows.append(run(task, n, length, budget))
+                    print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(table(HEADER, rows))
+    for budget in args.budget:
+        reached = [r[10] == "yes" for r in rows if r[3] == budget]
+        print(f"budget {budget:g} s: a verdict in {sum(reached)} of {len(reached)} runs")
 
 
 HEADER = ["task", "sequences", "length", "budget s", "wall s", "overrun s", "within tolerance",
-          "peak MiB", "trials", "verdict", "budget cuts"]
+          "peak MiB", "trials", "verdict", "verdict reached", "handed-over test", "budget cuts"]
 
 if __name__ == "__main__":
     main()
