@@ -23,12 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from bench._common import machine, table
 from selector.process import flush_denormals, reuse_freed_memory
+from selector.serving.export import onnx_session
 from selector.training import fast_gru
 
 FEATURES = 8
@@ -79,16 +79,13 @@ def training_step(net: Net, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def onnx_session(net: Net, x: torch.Tensor, folder: Path) -> Callable[[], object]:
+def onnx_runner(net: Net, x: torch.Tensor, folder: Path) -> Callable[[], object]:
     path = folder / f"{id(net)}.onnx"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and RNN notes
         torch.onnx.export(net.eval(), (x,), str(path), dynamo=False, input_names=["x"],
                           dynamic_axes={"x": {0: "batch", 1: "steps"}})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(str(path), threads=torch.get_num_threads())  # keeps the FTZ mode
     feed = {"x": x.numpy()}
     return lambda: session.run(None, feed)
 
@@ -103,7 +100,7 @@ def measure(length: int, hidden: int, layers: int, batch: int, folder: Path) -> 
                      "fast": training_step(fast, x)})
     with torch.inference_mode():
         eager = best_ms({"lstm": lambda: lstm.eval()(x), "gru": lambda: gru.eval()(x)})
-    onnx = best_ms({"lstm": onnx_session(lstm, x, folder), "gru": onnx_session(gru, x, folder)})
+    onnx = best_ms({"lstm": onnx_runner(lstm, x, folder), "gru": onnx_runner(gru, x, folder)})
     return [length, hidden, layers, batch, train["lstm"], train["gru"], train["fast"],
             train["fast"] / train["lstm"], train["fast"] / train["gru"],
             eager["gru"] / eager["lstm"], onnx["gru"] / onnx["lstm"],

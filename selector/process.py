@@ -55,6 +55,13 @@ def flush_denormals() -> bool:
     return bool(torch.set_flush_denormal(True))
 
 
+def flushing_denormals() -> bool:
+    """Whether the calling thread flushes denormal floats to zero, whoever set it."""
+    import torch
+
+    return float(torch.tensor([1e-39]) * 1.0) == 0.0
+
+
 def reuse_freed_memory() -> bool:
     """Keep large freed blocks in this process's heap (glibc), for the next training step.
 

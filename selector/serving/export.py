@@ -29,6 +29,7 @@ from torch import nn
 from selector.data.dataset import SequenceData
 from selector.data.options import DataOptions
 from selector.files import write_file
+from selector.process import flushing_denormals
 from selector.training.cost import Probe
 from selector.training.system import SequenceSystem
 from selector.versions import MODEL
@@ -101,18 +102,28 @@ def onnx_bytes(net: ExportNet, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
+def onnx_session(model: bytes | str, *, threads: int = 0) -> Any:
+    """An ONNX Runtime session on the CPU (``threads`` 0: its default) that leaves the calling
+    thread's denormal mode as it was. Creating a session sets that mode to the session's
+    option, off by default: it undid `selector.process.flush_denormals` for every training
+    run after the comparison's ONNX timings (the refit of a long-sequence model among them).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.set_denormal_as_zero",
+                                     "1" if flushing_denormals() else "0")
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 def onnx_forward(system: SequenceSystem, data: SequenceData, probe: Probe,
                  batch_size: int) -> Callable[[], object]:
     """One ONNX Runtime inference of the exported form of ``system`` on a probe batch, with as
     many threads as torch uses: the runtime a deployed model runs, for latency."""
-    import onnxruntime
-
     net = ExportNet(system, output_shape(data)).cpu().eval()
     x, _ = probe.batch(batch_size, torch.device("cpu"))
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = onnxruntime.InferenceSession(onnx_bytes(net, x), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnx_session(onnx_bytes(net, x), threads=torch.get_num_threads())
     feed = {"x": x.numpy()}
     return lambda: session.run(None, feed)
 
@@ -159,12 +170,9 @@ def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, flo
     The reference is the training-time model on (padded batch, lengths); the exports see the
     same sequences without padding, at batch sizes 1 and 3 and two sequence lengths.
     """
-    import onnxruntime
-
     with quiet_torchscript():
         scripted = torch.jit.load(str(folder / TORCHSCRIPT_FILE))
-    session = onnxruntime.InferenceSession(str(folder / ONNX_FILE),
-                                           providers=["CPUExecutionProvider"])
+    session = onnx_session(str(folder / ONNX_FILE))
     worst = {"torchscript": 0.0, "onnx": 0.0}
     scale = _scale(system)
     for length in sorted({probe.length, max(1, probe.length // 2 + 1)}):

@@ -27,6 +27,7 @@ from selector.serving.export import (
     ONNX_FILE,
     TOKENIZER_FILE,
     TORCHSCRIPT_FILE,
+    onnx_session,
     quiet_torchscript,
 )
 from selector.urls import mask_url
@@ -114,10 +115,7 @@ class _Runner:
         check_choice("runtime", runtime, Runtime)
         self.runtime = runtime
         if runtime == "onnx":
-            import onnxruntime
-
-            self.session = onnxruntime.InferenceSession(str(bundle.folder / ONNX_FILE),
-                                                        providers=["CPUExecutionProvider"])
+            self.session = onnx_session(str(bundle.folder / ONNX_FILE))
         else:
             import torch
 

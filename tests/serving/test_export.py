@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,27 @@ def test_predict_names_what_is_wrong(tmp_path: Path) -> None:
         open_model(str(tmp_path))
     with pytest.raises(SelectorError, match=r"expected a \.csv, \.tsv or \.parquet"):
         write_predictions(pd.DataFrame({"a": [1]}), str(tmp_path / "p.xlsx"))
+
+
+ONNX_KEEPS_THE_MODE = """
+import io, warnings, torch
+from selector.process import flush_denormals, flushing_denormals
+from selector.serving.export import onnx_session
+model = io.BytesIO()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    torch.onnx.export(torch.nn.Linear(4, 2), (torch.randn(1, 4),), model, dynamo=False)
+{flush}
+onnx_session(model.getvalue())
+print(flushing_denormals())
+"""
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_onnx_sessions_leave_the_threads_denormal_mode_as_it_was(flush: bool) -> None:
+    """ONNX Runtime resets the calling thread's mode when it makes a session: the training
+    after the comparison's ONNX timings ran with denormals again, many times slower."""
+    code = ONNX_KEEPS_THE_MODE.format(flush="flush_denormals()" if flush else "")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == str(flush)
