@@ -38,6 +38,9 @@ def threads_per_worker(jobs: int) -> int:
     return max(1, available_cpus() // jobs)
 
 
+FLUSH_DENORMALS = "SELECTOR_FLUSH_DENORMALS"  # "1": the command flushes them (its default)
+
+
 def flush_denormals() -> bool:
     """Treat denormal floats as zero in this process's floating-point arithmetic (x86 FTZ and
     DAZ); returns whether the CPU supports it.
@@ -48,7 +51,8 @@ def flush_denormals() -> bool:
     26 and 13 ms without, on a Xeon with AVX-512 (`python -m bench.cells`). Values that small
     change no trained weight that matters. The mode belongs to a thread: threads started
     afterwards (torch's OpenMP pool, the fast GRU's workers) inherit it, those already running
-    keep theirs, so it is made before any training, by the command and by each worker process.
+    keep theirs, so it is made before any training, by the command (unless
+    ``SELECTOR_FLUSH_DENORMALS=0``) and by each worker process.
     """
     import torch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -23,12 +24,27 @@ from selector.cli.common import interruptible
 with interruptible(SearchRequest(data="example:digits"), ""):
     pass
 """
+COMMAND_DEFAULT = """
+import os, sys
+from selector.cli import main
+sys.argv = ["selector", "--version"]
+try:
+    main()
+except SystemExit:
+    pass
+print(os.environ.get("SELECTOR_FLUSH_DENORMALS"))
+"""
 
 
-def denormals_left(setup: str) -> int:
-    done = subprocess.run([sys.executable, "-c", DENORMALS_LEFT.format(setup=setup)],
-                          capture_output=True, text=True, timeout=120, check=True)
-    return int(done.stdout.strip().splitlines()[-1])
+def run(code: str, **env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != "SELECTOR_FLUSH_DENORMALS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True, env={**environ, **env})
+    return done.stdout.strip().splitlines()[-1]
+
+
+def denormals_left(setup: str, **env: str) -> int:
+    return int(run(DENORMALS_LEFT.format(setup=setup), **env))
 
 
 @pytest.mark.skipif(not __import__("torch").set_flush_denormal(False),  # leaves the mode off
@@ -36,4 +52,9 @@ def denormals_left(setup: str) -> int:
 def test_commands_that_train_flush_denormals_in_every_torch_thread() -> None:
     assert denormals_left("") == 1 << 20  # a plain process keeps them
     assert denormals_left("from selector.process import flush_denormals; flush_denormals()") == 0
-    assert denormals_left(CLI_TRAINING) == 0  # `selector recommend`, `search` and `worker`
+    # `selector recommend`, `search` and `worker`: the command's process sets the switch
+    assert run(COMMAND_DEFAULT) == "1"
+    assert denormals_left(CLI_TRAINING, SELECTOR_FLUSH_DENORMALS="1") == 0
+    assert denormals_left(CLI_TRAINING, SELECTOR_FLUSH_DENORMALS="0") == 1 << 20  # opted out
+    # The CLI run inside another program's process (a test's CliRunner) leaves its mode alone.
+    assert denormals_left(CLI_TRAINING) == 1 << 20

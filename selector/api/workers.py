@@ -16,7 +16,12 @@ from selector.api.trials import ProgressHook, open_for, run_trials
 from selector.data import load_dataset
 from selector.errors import SelectorError
 from selector.interrupts import INTERRUPTS
-from selector.process import flush_denormals, reuse_freed_memory, threads_per_worker
+from selector.process import (
+    FLUSH_DENORMALS,
+    flush_denormals,
+    reuse_freed_memory,
+    threads_per_worker,
+)
 from selector.search.schedule import SearchBudget
 from selector.search.study import spawn_workers
 from selector.tracking import (
@@ -33,7 +38,8 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
     """
     INTERRUPTS.install()  # a worker process of our own: its process-wide state is ours
     reuse_freed_memory()
-    flush_denormals()
+    if os.environ.get(FLUSH_DENORMALS) != "0":  # the user's opt-out (`selector.process`)
+        flush_denormals()
     torch.set_num_threads(threads_per_worker(request.jobs))
     try:
         data = load_dataset(request.data, request.data_options)

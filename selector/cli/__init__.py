@@ -19,7 +19,7 @@ from typer import rich_utils
 
 from selector.cli.common import app, error_document, print_json, warn
 from selector.interrupts import raise_on_signals
-from selector.process import reuse_freed_memory, threads_per_worker
+from selector.process import FLUSH_DENORMALS, reuse_freed_memory, threads_per_worker
 from selector.urls import mask_url
 
 __all__ = ["app", "command", "main", "run"]
@@ -46,6 +46,7 @@ def main() -> None:
     raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
     # torch counts the machine's cores, not our share; read when torch loads (only if needed)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(1)))
+    os.environ.setdefault(FLUSH_DENORMALS, "1")  # training commands flush them (`process`)
     sys.exit(run(sys.argv[1:]))
 
 

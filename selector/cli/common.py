@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -25,7 +26,7 @@ from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.cli.data_options import finite
 from selector.errors import ParameterError, SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
-from selector.process import flush_denormals
+from selector.process import FLUSH_DENORMALS, flush_denormals
 from selector.urls import mask_url
 
 if TYPE_CHECKING:
@@ -204,8 +205,12 @@ def warn_about_passwords(ctx: typer.Context, parameter: str, url: str) -> None:
 @contextlib.contextmanager
 def interruptible(request: SearchRequest, how_to_resume: str) -> Iterator[None]:
     """The command's training: Ctrl-C/SIGTERM stop at the next safe point (never mid-write),
-    exiting 130 saying so; denormal floats are flushed to zero, before torch's threads start."""
-    flush_denormals()
+    exiting 130 saying so. In the ``selector`` process (`selector.cli.main` sets
+    ``SELECTOR_FLUSH_DENORMALS=1`` unless the user set it), denormal floats are flushed to
+    zero first, before torch's threads start; the CLI called in another program's process
+    leaves that process's mode alone."""
+    if os.environ.get(FLUSH_DENORMALS) == "1":
+        flush_denormals()
     INTERRUPTS.install()
     try:
         yield
