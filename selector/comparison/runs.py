@@ -130,8 +130,6 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
                             "the budgets.")
     present = [c for c in CELLS if c in bests]
     reused = _reused(bests, present, kept or {}, data) if deadline is not None else {}
-    if reused:
-        seeds = (seeds[0], *fresh_seeds(seeds, {run.seed for run, _ in reused.values()}))
     planned = plan(data, seeds[1:] if reused else seeds)
     total = planned_runs(data, len(seeds) - bool(reused), refit=refit)
 
@@ -168,20 +166,6 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     candidates = FinalModels(comparison, models).candidates()
     return FinalModels(replace(comparison, latency=handed_over_latency(
         candidates, data, comparison.device, until=measure_until)), models)
-
-
-def fresh_seeds(seeds: tuple[int, ...], taken: set[int]) -> tuple[int, ...]:
-    """The seeds of the pairs trained after the reused first pair: as many as follow the
-    first of ``seeds``, from them on, skipping the seeds the reused runs were trained with
-    (``taken``). A fresh run with a reused run's seed and configuration would come back
-    identical: a copy, not another sample of the seed's effect."""
-    fresh: list[int] = []
-    candidate = seeds[1]
-    while len(fresh) < len(seeds) - 1:
-        if candidate not in taken and candidate not in fresh:
-            fresh.append(candidate)
-        candidate += 1
-    return tuple(fresh)
 
 
 def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Cell, KeptModel],
