@@ -211,12 +211,16 @@ class SeedRun:
     learned: bool = True  # its validation score beat the trivial baseline's (selector.training.baselines)
     cut: bool = False  # --budget ended its training before early stopping did
     trial: int | None = None  # the search trial it is (--budget reuses a cell's best trial)
+    stands_for: int | None = None  # a reused trial: the seed whose pair it takes
 
     @property
     def pair(self) -> tuple[int, int]:
-        """What it is paired with in the other cell: the same seed and fold, or, for a reused
-        search trial, the other cell's reused trial."""
-        return (-1, 0) if self.trial is not None else (self.seed, self.fold or 0)
+        """What it is paired with in the other cell: the same seed and fold; a reused search
+        trial takes the pair of the seed it ``stands_for`` (one stored without: the other
+        cell's reused trial)."""
+        if self.trial is not None:
+            return (-1, 0) if self.stands_for is None else (self.stands_for, 0)
+        return self.seed, self.fold or 0
 
 
 @dataclass(frozen=True)

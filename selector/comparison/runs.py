@@ -129,27 +129,27 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
                             "trial was pruned, rejected or failed. Run more trials, or loosen "
                             "the budgets.")
     present = [c for c in CELLS if c in bests]
-    reused = _reused(bests, present, kept or {}, data) if deadline is not None else {}
-    planned = plan(data, seeds[1:] if reused else seeds)
-    total = planned_runs(data, len(seeds) - bool(reused), refit=refit)
+    reused = _reused(bests, present, kept or {}, data, seeds) if deadline is not None else {}
+    planned = plan(data, seeds)
+    total = planned_runs(data, len(seeds), refit=refit) - len(reused)
 
     def announce(label: str) -> None:
         if step:
             step(label, total)
 
-    runs: dict[str, list[SeedRun]] = {c: [reused[c][0]] if reused else [] for c in present}
-    models: dict[str, list[Fitted | None]] = {c: [reused[c][1]] if reused else []
-                                               for c in present}
+    runs: dict[str, list[SeedRun]] = {c: [] for c in present}
+    models: dict[str, list[Fitted | None]] = {c: [] for c in present}
     notes = _seed_pairs(study, bests, present, planned, data, settings, accelerator, announce,
-                        deadline, runs, models)
+                        deadline, reused, runs, models)
     cells = [_final_cell(study, bests[c], runs[c]) for c in present]
     trained = [m for fitted in models.values() for m in fitted if m is not None]
     device = str(next(trained[0].system.parameters()).device) if trained else "cpu"
     setup = sum(m.setup_seconds for m in trained)
     long_range: tuple[LongRange, ...] = ()
-    fresh = planned[:len(runs[present[0]]) - bool(reused)]  # the planned runs that ran
-    if not is_short(data) and len(cells) == len(CELLS) and fresh:
-        long_range, more, note = _long_range(cells, fresh, data, settings, accelerator,
+    paired = {r.pair for r in runs[present[0]]}
+    ran = [r for r in planned if (r.seed, r.fold or 0) in paired]  # the pairs that ran
+    if not is_short(data) and len(cells) == len(CELLS) and ran:
+        long_range, more, note = _long_range(cells, ran, data, settings, accelerator,
                                               announce, deadline, expected_runs(study))
         setup += more
         notes += note
@@ -169,11 +169,15 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
 
 
 def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Cell, KeptModel],
-            data: SequenceData) -> dict[Cell, tuple[SeedRun, Fitted]]:
-    """Each cell's best search trial as its first seed run, tested here, where the search
+            data: SequenceData, seeds: tuple[int, ...]) -> dict[Cell, tuple[SeedRun, Fitted]]:
+    """Each cell's best search trial as one of its seed runs, tested here, where the search
     kept every cell's best model (`KeptModel`; a lone cell's too: it has nothing to pair
     with, but its run need not be trained again). Nothing is reused otherwise: a best trial
-    trained by another worker process is retrained like any seed."""
+    trained by another worker process is retrained like any seed.
+
+    A reused run stands for its own seed where that is one of ``seeds`` (the other cell
+    trains that seed fresh, and no fresh run of this cell repeats it), else for the first:
+    every cell's runs cover the same seeds as a run that reuses nothing."""
     models = {c: kept.get(c) for c in present}
     stored = {c: trial_attrs(bests[c]) for c in present}
     if any(m is None or m.trial != bests[c].number or stored[c].cost is None
@@ -183,12 +187,13 @@ def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Ce
     for cell, model in models.items():
         assert model is not None
         trial, attrs = bests[cell], stored[cell]
+        seed = -1 if attrs.seed is None else attrs.seed
         scored = outcomes(model.fitted.system, data, data.splits.test)
-        run = SeedRun(seed=-1 if attrs.seed is None else attrs.seed,
-                      test_score=score_of(scored, data.task), val_score=trial.values[0],
+        run = SeedRun(seed=seed, test_score=score_of(scored, data.task), val_score=trial.values[0],
                       train_seconds=run_seconds(trial), cost=Cost(**attrs.cost or {}),
                       outcomes=tuple(float(v) for v in scored), learned=attrs.learned,
-                      cut=attrs.cut, trial=trial.number)
+                      cut=attrs.cut, trial=trial.number,
+                      stands_for=seed if seed in seeds else seeds[0])
         reused[cell] = (run, model.fitted)
     return reused
 
@@ -196,31 +201,43 @@ def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Ce
 def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
                 planned: list[Run], data: SequenceData, settings: TrainingSettings,
                 accelerator: str, announce: Callable[[str], None], deadline: Deadline | None,
-                runs: dict[str, list[SeedRun]], models: dict[str, list[Fitted | None]]
-                ) -> list[str]:
-    """Train the planned runs pair by pair (``runs`` and ``models`` grow); under a
-    ``deadline``, only the pairs it pays for. Returns what the budget cut, in words."""
+                reused: Mapping[Cell, tuple[SeedRun, Fitted]], runs: dict[str, list[SeedRun]],
+                models: dict[str, list[Fitted | None]]) -> list[str]:
+    """Train the planned runs pair by pair (``runs`` and ``models`` grow; a ``reused`` run
+    takes its place in the pair it stands for); under a ``deadline``, only the pairs it pays
+    for. Returns what the budget cut, in words."""
     expected = {c: s for c, s in expected_runs(study).items() if c in present}
     after = expected_overheads(study)  # measuring and scoring, after each run's training
     share = {id(r): len(r.train) / len(data.splits.train) for r in planned}
-    done = len(runs[present[0]])
-    notes = []
+
+    def fresh(planned_run: Run) -> list[Cell]:
+        return [c for c in present if c not in reused or planned_run.fold is not None
+                or reused[c][0].stands_for != planned_run.seed]
+
+    planned = sorted(planned, key=lambda r: len(fresh(r)))  # pairs with a reused run first
+    notes: list[str] = []
+    done = 0
     for index, planned_run in enumerate(planned):
         given = None
         if deadline is not None:
             scaled = {c: s * share[id(planned_run)] for c, s in expected.items()}
-            given, affordable = pair_slices(deadline.left(), scaled,
-                                             len(planned) - index, done)
+            left = [len(fresh(r)) for r in planned[index:]]
+            given, affordable = pair_slices(deadline.left(), scaled, left, done)
             if given is None and done == 0:  # nothing to compare yet: one pair, cut short
-                given, affordable = max(0.0, deadline.left()) / len(present), 1
-            if given is None or affordable < len(planned) - index:
-                notes.append(_seeds_note(done + min(affordable, len(planned) - index),
-                                         done + len(planned) - index, given is None))
+                given, affordable = max(0.0, deadline.left()) / max(1, left[0]), 1
+            if given is None or affordable < len(left):
+                notes.append(_seeds_note(done + min(affordable, len(left)), done + len(left),
+                                         given is None))
                 if given is None:
                     break
                 planned = planned[:index + affordable]
         fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
+        training = fresh(planned_run)
         for cell in present:
+            if cell not in training:
+                runs[cell].append(reused[cell][0])
+                models[cell].append(reused[cell][1])
+                continue
             announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
             until = None if given is None or deadline is None else \
                 deadline.after(given - after[cell])

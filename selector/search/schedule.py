@@ -12,7 +12,7 @@ than every run being starved.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import optuna
@@ -175,11 +175,12 @@ class SearchClock:
         return set(CELLS) - done
 
 
-def pair_slices(left: float, expected: Mapping[Cell, float], pairs_left: int,
+def pair_slices(left: float, expected: Mapping[Cell, float], pairs: Sequence[int],
                 pairs_done: int) -> tuple[float | None, int]:
-    """The seconds each cell's run of the next seed pair may take (the same for both: equal
+    """The seconds each run of the next seed pair may take (the same for both cells: equal
     effort, whatever a cut search trial suggested), and how many pairs (this one included)
-    the budget pays for; None when it cannot pay for even a cut pair.
+    the budget pays for; None when it cannot pay for even a cut pair. ``pairs`` holds how
+    many runs each remaining pair trains (2, or 1 where a reused search trial is one of them).
 
     A run is expected to take as long as the slower cell's best trial. Every remaining pair
     that fits runs uncut, the spare time shared out. Otherwise the pairs that fit whole run
@@ -188,14 +189,13 @@ def pair_slices(left: float, expected: Mapping[Cell, float], pairs_left: int,
     are done (an interval needs two).
     """
     run = max(expected.values(), default=0.0)
-    pair = run * len(expected)
-    if pair <= 0:
-        return left / max(1, len(expected) * pairs_left), pairs_left
-    if left >= pairs_left * pair:
-        return left / (pairs_left * len(expected)), pairs_left
-    if left >= pair:
-        affordable = int(left // pair)
-        return left / (affordable * len(expected)), affordable
-    if pairs_done < 2 and left >= CUT_PAIR_SHARE * pair:
-        return left / len(expected), 1
+    if run <= 0:
+        return left / max(1, sum(pairs)), len(pairs)
+    affordable = 0
+    while affordable < len(pairs) and sum(pairs[:affordable + 1]) * run <= left:
+        affordable += 1
+    if affordable:
+        return left / max(1, sum(pairs[:affordable])), affordable
+    if pairs_done < 2 and left >= CUT_PAIR_SHARE * pairs[0] * run:
+        return left / pairs[0], 1
     return None, 0

@@ -75,6 +75,26 @@ def test_a_small_budget_stops_the_search_and_keeps_the_comparison_fair(
 
 
 @pytest.mark.slow
+def test_a_reused_search_trial_takes_its_own_seeds_pair_and_no_run_repeats_it(
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a budget each cell's best search trial is one of its seed runs. The LSTM twin
+    (trial 1) trained with seed 1: a fresh LSTM run with seed 1 would be the same model
+    counted twice. It stands for seed 1 instead, and the LSTM trains seeds 0 and 2."""
+    clock = FakeClock()
+    slow_training_steps(monkeypatch, clock, 0.02)
+    result = run_recommendation(RecommendRequest(
+        search=replace(request(tmp_path, tiny_space), n_trials=2), seeds=3, budget=60,
+        output_dir=str(tmp_path / "out"), register=False), clock=clock)
+    final = FinalComparison.from_dict(result.document["final"])
+    for cell in final.cells:
+        reused = [r for r in cell.runs if r.trial is not None]
+        assert len(reused) == 1 and reused[0].seed == reused[0].stands_for == cell.trial
+        assert sorted(r.seed for r in cell.runs) == [0, 1, 2]  # each seed once
+        assert sorted(r.pair for r in cell.runs) == [(0, 0), (1, 0), (2, 0)]
+    assert [c.trial for c in final.cells] == [0, 1]
+
+
+@pytest.mark.slow
 def test_l1_retrains_both_cells_and_the_refit_uses_train_and_validation(
         tmp_path: Path, tiny_space: str) -> None:
     source = "example:adding?length=100&n=240"

@@ -44,21 +44,30 @@ def test_the_comparison_time_is_estimated_from_each_cell_best_trial() -> None:
 
 def test_pairs_that_fit_run_whole_with_equal_time_for_both_cells() -> None:
     # The slower cell's best trial sets the pace; both cells get the same time (equal effort).
-    assert pair_slices(150.0, {"gru": 10.0, "lstm": 30.0}, pairs_left=2, pairs_done=0) == (
+    assert pair_slices(150.0, {"gru": 10.0, "lstm": 30.0}, pairs=[2, 2], pairs_done=0) == (
         pytest.approx(37.5), 2)
 
 
 def test_seeds_the_budget_cannot_pay_for_are_dropped_not_starved() -> None:
-    slices, pairs = pair_slices(130.0, {"gru": 10.0, "lstm": 30.0}, pairs_left=3, pairs_done=1)
+    slices, pairs = pair_slices(130.0, {"gru": 10.0, "lstm": 30.0}, pairs=[2, 2, 2], pairs_done=1)
     assert pairs == 2 and slices == pytest.approx(32.5)  # two whole pairs, not three cut ones
+
+
+def test_a_pair_with_a_reused_search_trial_pays_for_one_run() -> None:
+    # 100 s at 30 s a run: the two pairs with a reused trial (1 run each), not a third whole
+    # pair, and the time is shared among the 3 runs that train.
+    assert pair_slices(100.0, {"gru": 10.0, "lstm": 30.0}, pairs=[1, 1, 2], pairs_done=0) == (
+        pytest.approx(100 / 2), 2)
+    assert pair_slices(100.0, {"gru": 10.0, "lstm": 30.0}, pairs=[1, 2, 2], pairs_done=0) == (
+        pytest.approx(100 / 3), 2)
 
 
 def test_a_cut_pair_runs_only_while_an_interval_still_needs_it() -> None:
     expected = {"gru": 40.0, "lstm": 60.0}
-    assert pair_slices(50.0, expected, pairs_left=2, pairs_done=1) == (pytest.approx(25.0), 1)
-    assert pair_slices(50.0, expected, pairs_left=2, pairs_done=2) == (None, 0)
+    assert pair_slices(50.0, expected, pairs=[2, 2], pairs_done=1) == (pytest.approx(25.0), 1)
+    assert pair_slices(50.0, expected, pairs=[2, 2], pairs_done=2) == (None, 0)
     too_little = CUT_PAIR_SHARE * 120.0 - 1
-    assert pair_slices(too_little, expected, pairs_left=2, pairs_done=0) == (None, 0)
+    assert pair_slices(too_little, expected, pairs=[2, 2], pairs_done=0) == (None, 0)
 
 
 def test_the_search_keeps_the_comparison_share_and_both_cells_get_a_trial() -> None:
