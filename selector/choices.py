@@ -29,6 +29,11 @@ Reason = Literal["over-budget", "untested", "only-one-fits", "not-learned", "lea
                  "on-par-cheaper"]
 
 
+def other_cell(cell: str) -> Cell:
+    """The cell that is not ``cell``: a candidate's twin's."""
+    return "lstm" if cell == "gru" else "gru"
+
+
 def choices(kind: Any) -> tuple[Any, ...]:
     """The values of a `Literal` type, in their declared order."""
     return tuple(get_args(kind))

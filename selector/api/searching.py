@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -10,7 +11,7 @@ import optuna
 
 from selector.api.requests import SearchRequest
 from selector.api.scope import scoped
-from selector.api.trials import ProgressHook, check_places, open_for, run_trials
+from selector.api.trials import ProgressHook, budget_floor, check_places, open_for, run_trials
 from selector.api.workers import run_workers
 from selector.choices import Cell
 from selector.data import SequenceData, load_dataset, profile_dataset
@@ -109,6 +110,9 @@ def search_study(request: SearchRequest, data: SequenceData, profile: DataProfil
     study, lock = open_for(request, data, space)
     if budget is not None:
         start_cheap(study, space, data)
+        short = budget_floor(request, data, space, budget.work)
+        if short:
+            (notify or logging.getLogger(__name__).warning)(short)
     invocation = uuid.uuid4().hex[:12]
     tracker, target = None, None
     if request.tracking_uri:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from selector.data.crossval import cross_validates
 from selector.errors import param
 from selector.files import check_writable
 from selector.interrupts import INTERRUPTS
+from selector.records import ModelConfig
+from selector.search.costing import TrialCosting, least_useful
 from selector.search.objective import Objective, TrialFailed
 from selector.search.pruning import make_pruner
 from selector.search.schedule import SearchBudget, SearchClock
@@ -33,9 +36,10 @@ from selector.tracking import (
     check_store_file,
     local_folders,
 )
+from selector.training.budget import Deadline
 from selector.training.devices import check_accelerator
 from selector.training.fidelity import Fidelity, search_fidelity
-from selector.training.fitting import KeptModel
+from selector.training.fitting import KeptModel, probe_for
 from selector.training.system import score_direction
 
 ProgressHook = Callable[[optuna.Study], None]
@@ -91,6 +95,32 @@ def open_for(request: SearchRequest, data: SequenceData, space: SearchSpace,
     return study, StudyLock(storage, name)
 
 
+def _costing(data: SequenceData, space: SearchSpace, fidelity: Fidelity,
+             cap: Callable[[], float]) -> TrialCosting:
+    settings = fidelity.settings(space.training)
+    return TrialCosting(data, probe_for(data), cap,
+                        epoch_sequences=fidelity.chunk or len(data.splits.train),
+                        val_sequences=len(fidelity.val),
+                        rung=min(settings.min_epochs_before_pruning, settings.max_epochs))
+
+
+def budget_floor(request: SearchRequest, data: SequenceData, space: SearchSpace,
+                 work: Deadline) -> str | None:
+    """A warning, with the numbers, when the training time a budget leaves (until ``work``)
+    is less than the smallest useful recommendation needs (`least_useful`); else None."""
+    costing = _costing(data, space, _fidelity(request, data), cap=lambda: math.inf)
+    needed, epochs = least_useful(costing, ModelConfig(**space.cheapest(text=data.is_text)))
+    left = work.left()
+    if needed <= left:
+        return None
+    return (f"{param('budget')} leaves about {left:.0f} s for training, and the smallest useful "
+            f"recommendation on this data needs about {needed:.0f} s: the cheapest GRU and LSTM "
+            f"take about {epochs['gru']:.1f} and {epochs['lstm']:.1f} s an epoch here, and each "
+            f"needs {costing.rung} epochs in the search and {costing.rung} more with a second "
+            f"seed. Expect no recommendation, or give a budget about {needed - left:.0f} s "
+            "larger.")
+
+
 def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                 study: optuna.Study, lock: StudyLock, callbacks: Sequence[Callable[..., None]],
                 invocation: str, progress: ProgressHook | None = None,
@@ -98,13 +128,16 @@ def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
     """Run this process's trials, within ``budget`` if given; returns the models it kept for
     reuse (`Objective.kept`)."""
     clock = None if budget is None else SearchClock.starting(budget, data)
+    fidelity = _fidelity(request, data)
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation,
                           deadline=None if clock is None else
                           functools.partial(clock.training_deadline, study),
                           reusable=clock is not None and not cross_validates(data),
-                          fidelity=_fidelity(request, data))
+                          fidelity=fidelity,
+                          costing=None if clock is None else _costing(data, space, fidelity,
+                                                                      clock.trial_cap))
 
     def idle(waiting: optuna.Study) -> None:  # other workers' trials hold the rest of the budget
         if progress:

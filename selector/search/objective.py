@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import NoReturn
 
 import lightning.pytorch as pl
 import optuna
@@ -19,6 +20,7 @@ from selector.data.batching import SplitDataset
 from selector.data.dataset import SequenceData
 from selector.errors import first_line, param
 from selector.records import Budgets
+from selector.search.costing import TrialCosting
 from selector.search.space import SearchSpace
 from selector.search.state import record_trial, trial_attrs
 from selector.training import fast_gru
@@ -49,17 +51,20 @@ class Objective:
 
     With ``multi_objective`` it returns (validation score, batch-1 latency in ms).
     ``deadline`` (a function of the cell giving a `Deadline`, or None) ends each
-    trial's training in time. With ``reusable``, a trial that becomes its cell's best keeps
-    its model in ``kept``: the final comparison tests it and counts it as one seed run
-    instead of training it again (the search never looks at the test split). ``fidelity``
-    says how trials read big data (chunks, a validation sample: `selector.training.fidelity`).
+    trial's training in time, and ``costing`` rejects untrained a candidate (or twin) that
+    could not reach its first pruning check in the time a trial may train. With
+    ``reusable``, a trial that becomes its cell's best keeps its model in ``kept``: the
+    final comparison tests it and counts it as one seed run instead of training it again
+    (the search never looks at the test split). ``fidelity`` says how trials read big data
+    (chunks, a validation sample: `selector.training.fidelity`).
     """
 
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
                  seed: int = 0, multi_objective: bool = False,
                  accelerator: str = "cpu", invocation: str = "",
                  deadline: Callable[[str], Deadline | None] | None = None,
-                 reusable: bool = False, fidelity: Fidelity | None = None) -> None:
+                 reusable: bool = False, fidelity: Fidelity | None = None,
+                 costing: TrialCosting | None = None) -> None:
         self.data = data
         self.space = space
         self.budgets = budgets
@@ -75,6 +80,7 @@ class Objective:
         self.probe = probe_for(data)
         self.deadline = deadline
         self.reusable = reusable
+        self.costing = costing
         self.kept: dict[Cell, KeptModel] = {}  # each cell's best trial and its model
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
@@ -106,7 +112,14 @@ class Objective:
         return best["val_score"]
 
     def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> Latency:
-        """Costs known before training; a candidate over budget is rejected here, untrained."""
+        """Costs known before training; a candidate over budget is rejected here, untrained
+        (one too slow for the time budget before its latency is measured)."""
+        if self.costing is not None:
+            probed, too_long = self.costing.price(trial.study, net,
+                                                  twin=trial_attrs(trial).twin_of is None)
+            record_trial(trial, probe_epoch_seconds=probed)
+            if too_long:
+                self._reject(trial, [too_long])
         params = count_parameters(net)
         first = latency(net, self.probe, 1)
         record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)
@@ -118,10 +131,14 @@ class Objective:
             reasons.append(f"latency {first.p50_ms:.2f} ms > "
                            f"{param('max_latency_ms', self.budgets.max_latency_ms)}")
         if reasons:
-            reason = "rejected before training: " + "; ".join(reasons)
-            record_trial(trial, state_reason=reason, rejected=True)
-            raise optuna.TrialPruned(reason)
+            self._reject(trial, reasons)
         return first
+
+    @staticmethod
+    def _reject(trial: optuna.Trial, reasons: list[str]) -> NoReturn:
+        reason = "rejected before training: " + "; ".join(reasons)
+        record_trial(trial, state_reason=reason, rejected=True)
+        raise optuna.TrialPruned(reason)
 
     def _cell_best(self, trial: optuna.Trial, cell: str, score: float) -> bool:
         """Whether ``score`` beats every complete trial of ``cell`` so far."""

@@ -27,6 +27,7 @@ from selector.search.study import best_by_cell, cell_of
 from selector.training.budget import SEARCH_SHARE, Deadline
 
 CONTEXT_SHARES = (0.25, 0.5)  # L1: the context models see the last 1/4 and 1/2 of each sequence
+TRIAL_SHARE = 0.25  # of the search's largest share: the most one trial may train
 CUT_PAIR_SHARE = 0.25  # a cut pair runs only with at least this share of its expected time
 MARGIN = 1.25  # on top of training time: testing and measuring each run
 
@@ -150,16 +151,23 @@ class SearchClock:
         least = self.start + SEARCH_SHARE[0] * (self.work_end.at - self.start)
         return min(self.search_end(study), least)
 
+    def trial_cap(self) -> float:
+        """The most seconds one trial may train: `TRIAL_SHARE` of the search's largest share."""
+        return TRIAL_SHARE * (self.latest() - self.start)
+
     def trial_deadline(self, study: optuna.Study, cell: str) -> Deadline:
         """The search's end (`latest` for a cell's first trial); but while another cell than
         this trial's has no complete trial, an equal part of the time to `first_end` for each
-        cell still missing one, so that both cells reach the comparison."""
+        cell still missing one, so that both cells reach the comparison. Never more than
+        `trial_cap` from now."""
         missing = self._missing(study)
         waiting = missing - {cell}
-        if not waiting:
-            return self._at(max(self.search_end(study), self.latest() if cell in missing else 0.0))
         now = self.work_end.now()
-        return self._at(now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1))
+        if not waiting:
+            end = max(self.search_end(study), self.latest() if cell in missing else 0.0)
+        else:
+            end = now + max(0.0, self.first_end(study) - now) / (len(waiting) + 1)
+        return self._at(min(end, now + self.trial_cap()))
 
     def training_deadline(self, study: optuna.Study, cell: str) -> Deadline:
         """`trial_deadline`, less what a trial of ``cell`` spends after training."""

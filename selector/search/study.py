@@ -21,7 +21,7 @@ from typing import Any, cast
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from selector.choices import Direction, sign
+from selector.choices import Direction, other_cell, sign
 from selector.errors import SelectorError, causes, did_you_mean, param
 from selector.records import CELLS, CellResult, SearchSummary
 from selector.search.state import TrialAttrs, record_study, study_state, trial_attrs
@@ -110,7 +110,7 @@ class CellFairness:
         if trial.state == TrialState.COMPLETE and len(study.directions) == 1:
             cell = trial.params["cell"]
             if best_by_cell(study, trials)[cell].number == trial.number:
-                study.enqueue_trial({**trial.params, "cell": _other(cell)}, skip_if_exists=True,
+                study.enqueue_trial({**trial.params, "cell": other_cell(cell)}, skip_if_exists=True,
                                     user_attrs=TrialAttrs(twin_of=trial.number).to_attrs())
                 trials = study.get_trials(deepcopy=False)
         counts = Counter(cell_of(t) for t in trials if _trains(t))
@@ -126,8 +126,6 @@ def _trains(trial: FrozenTrial) -> bool:
     return trial.state != TrialState.FAIL and not trial_attrs(trial).rejected
 
 
-def _other(cell: str) -> str:
-    return "lstm" if cell == "gru" else "gru"
 
 
 def direction_of(study: optuna.Study) -> Direction:

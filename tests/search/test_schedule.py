@@ -81,17 +81,21 @@ def test_the_search_keeps_the_comparison_share_and_both_cells_get_a_trial() -> N
     # Each cell's first trial must end by the search's least share (35%): the first of them
     # gets half of that, the other cell the rest.
     assert clock.first_end(study) == pytest.approx(start + 35.0)
-    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 17.5)
+    # ... but no trial trains longer than a quarter of the search's largest share (60%).
+    assert clock.trial_cap() == pytest.approx(15.0)
+    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 15.0)
     add(study, "gru", 0.9, 2.0)
-    # LSTM, the last cell without one, may use the whole search; GRU again only half of the
-    # least share while LSTM waits.
-    assert clock.trial_deadline(study, "lstm").at == clock.latest() == pytest.approx(start + 60)
-    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 17.5)
+    # LSTM, the last cell without one, may run until the search's end but for that cap.
+    assert clock.latest() == pytest.approx(start + 60)
+    assert clock.trial_deadline(study, "lstm").at == pytest.approx(start + 15.0)
+    fake.advance(50.0)
+    assert clock.trial_deadline(study, "lstm").at == clock.latest()
+    fake.advance(-50.0)
     assert clock.keep_going(study)  # LSTM has no trial yet
     # A cheap comparison leaves the search its largest share (60%).
     add(study, "lstm", 0.8, 2.0)
     assert clock.search_end(study) == pytest.approx(start + 60.0)
-    assert clock.trial_deadline(study, "gru").at == clock.search_end(study)
+    assert clock.trial_deadline(study, "gru").at == pytest.approx(start + 15.0)
     assert clock.keep_going(study)
     # An expensive one takes at most 65% of the time.
     add(study, "gru", 0.95, 200.0)

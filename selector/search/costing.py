@@ -1,0 +1,118 @@
+"""What a candidate will cost before it trains, and whether a budgeted search can pay for it.
+
+Under `--budget` no trial may train longer than `TRIAL_SHARE` of the search's time
+(`TRIAL_SHARE`, `selector.search.schedule.SearchClock.trial_cap`). Before a candidate trains, one training
+step of it, and of its twin (the same hyperparameters in the other cell, which the search
+queues when a candidate becomes its cell's best), is timed at its batch size on a probe of
+the data's median length; times the steps a search epoch takes, with its validation, that is
+the epoch's estimated seconds. The study's finished trials calibrate the probe: the estimate
+is scaled by the median ratio of their measured epochs to their own probes. A candidate
+whose first pruning rung (`TrainingSettings.min_epochs_before_pruning` epochs) would not
+fit in what a trial may train, or whose twin's would not, is rejected untrained: the
+search's time goes to candidates that can be compared. A cell's first trial is never
+rejected so (without one, nothing can be compared); its deadline cuts it instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import optuna
+import torch
+
+from selector.choices import Cell, other_cell
+from selector.data.dataset import SequenceData
+from selector.errors import param
+from selector.records import CELLS, ModelConfig
+from selector.search.schedule import MARGIN
+from selector.search.state import trial_attrs
+from selector.search.study import cell_of
+from selector.training.budget import VALIDATION_COST
+from selector.training.cost import Probe, timings_ms, training_step
+from selector.training.fitting import build_net
+from selector.training.model import RecurrentNet
+
+
+def epoch_seconds(trial: optuna.trial.FrozenTrial) -> float | None:
+    """A trained trial's median epoch, training and validation; None before its first."""
+    curves = trial_attrs(trial).curves
+    if not curves:
+        return None
+    return statistics.median(e["train_seconds"] + e.get("val_seconds", 0.0) for e in curves)
+
+
+def calibration(study: optuna.Study) -> float:
+    """How much longer trials' epochs took than their probes said: the median ratio over the
+    finished trials that have both (1 before any)."""
+    ratios = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                         optuna.trial.TrialState.PRUNED)):
+        measured, probed = epoch_seconds(trial), trial_attrs(trial).probe_epoch_seconds
+        if measured is not None and probed:
+            ratios.append(measured / probed)
+    return statistics.median(ratios) if ratios else 1.0
+
+
+@dataclass(frozen=True)
+class TrialCosting:
+    """Prices candidates before they train (see the module). ``cap`` gives the seconds one
+    trial may train now; a search epoch reads ``epoch_sequences`` training sequences and
+    validates ``val_sequences``; the pruner first judges a trial after ``rung`` epochs."""
+
+    data: SequenceData
+    probe: Probe
+    cap: Callable[[], float]
+    epoch_sequences: int
+    val_sequences: int
+    rung: int
+
+    def probe_epoch(self, net: RecurrentNet) -> float:
+        """One search epoch of ``net``, in seconds, from one timed training step (on a copy:
+        a step changes the weights) after one untimed."""
+        batch = net.config.batch_size
+        step = timings_ms(training_step(copy.deepcopy(net), self.probe, batch), 1,
+                          warmup=1)[0] / 1000.0
+        validation = VALIDATION_COST * self.val_sequences / self.epoch_sequences
+        return step * math.ceil(self.epoch_sequences / batch) * (1 + validation)
+
+    def price(self, study: optuna.Study, net: RecurrentNet, *, twin: bool
+              ) -> tuple[float, str | None]:
+        """The candidate's probed epoch seconds (uncalibrated, for the record) and, when it
+        (or, with ``twin``, its twin) cannot reach its first rung in time, why it is rejected."""
+        cell = net.config.cell
+        with torch.random.fork_rng():  # dropout and the twin's weights: the trial's seeding
+            probed = {cell: self.probe_epoch(net)}  # stays as if nothing had been timed
+            if not _trained(study, cell):
+                return probed[cell], None
+            if twin:
+                other = other_cell(cell)
+                probed[other] = self.probe_epoch(build_net(replace(net.config, cell=other),
+                                                           self.data))
+        scale, cap = calibration(study), self.cap()
+        over = [f"{c.upper()} {self.rung} x {scale * s:.1f}" for c, s in probed.items()
+                if self.rung * scale * s > cap]
+        if not over:
+            return probed[cell], None
+        return probed[cell], (
+            f"its first {self.rung} epochs (before a pruning check) would take longer than the "
+            f"{cap:.0f} s one trial may train under {param('budget')}: {', '.join(over)} s")
+
+
+def least_useful(costing: TrialCosting, cheapest: ModelConfig) -> tuple[float, dict[Cell, float]]:
+    """The training seconds of the smallest useful recommendation, and each cell's probed
+    epoch: each cell's ``cheapest`` candidate trained to its first rung in the search and
+    again with a second seed (the comparison's least), `MARGIN` on top for measuring."""
+    with torch.random.fork_rng():
+        epochs = {c: costing.probe_epoch(build_net(replace(cheapest, cell=c), costing.data))
+                  for c in CELLS}
+    return MARGIN * 2 * costing.rung * sum(epochs.values()), epochs
+
+
+def _trained(study: optuna.Study, cell: Cell) -> bool:
+    """Whether ``cell`` has a complete trial."""
+    return any(cell_of(t) == cell for t in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
