@@ -2,7 +2,7 @@
 
 Each cell of the grid runs the real command in a fresh process, on a generated dataset
 (`example:adding` regression, `example:copy` copy-memory classification and `example:drift`
-classification, each at n sequences of a given length), with MLflow tracking and model
+classification, each at n sequences of a given length, once per --seed), with MLflow tracking and model
 registration in a temporary folder, exactly as a user would. Recorded per run: the wall time
 from process start to exit, the overrun beyond the budget (it must stay within
 `selector.training.budget.tolerance`), the peak resident memory, the trials the search ran, the verdict
@@ -12,7 +12,7 @@ ends with the share of its runs that reached a verdict.
 
     python -m bench.scale                                  # the full grid, --budget 120 each
     python -m bench.scale --tasks adding --sizes 1000 50000 --lengths 50 2000 --budget 90
-    python -m bench.scale --tasks adding --sizes 8000 --lengths 400 --budget 300 900 1800
+    python -m bench.scale --tasks adding --sizes 8000 --lengths 400 --budget 900 --seeds 0 1 2 3 4
     python -m bench.scale --quick                          # one small run, for the smoke test
 """
 
@@ -36,8 +36,8 @@ SIZES = (1_000, 10_000, 50_000)
 LENGTHS = (50, 400, 2_000)
 
 
-def run(task: str, n: int, length: int, budget: float) -> list[object]:
-    """One `selector recommend` in a fresh process and folder; one row of the table."""
+def run(task: str, n: int, length: int, budget: float, seed: int = 0) -> list[object]:
+    """One `selector recommend --seed` in a fresh process and folder; one row of the table."""
     source = f"example:{task}?length={length}&n={n}"
     with tempfile.TemporaryDirectory(prefix="selector-scale-") as folder:
         out_path, err_path = Path(folder, "out.json"), Path(folder, "err.txt")
@@ -45,7 +45,7 @@ def run(task: str, n: int, length: int, budget: float) -> list[object]:
             started = time.perf_counter()
             process = subprocess.Popen(
                 [sys.executable, "-m", "selector", "recommend", source, "--budget",
-                 f"{budget:g}", "--json", "--quiet"], cwd=folder, stdout=out_file,
+                 f"{budget:g}", "--seed", str(seed), "--json", "--quiet"], cwd=folder, stdout=out_file,
                 stderr=err_file, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
             _, status, usage = os.wait4(process.pid, 0)
             wall = time.perf_counter() - started
@@ -55,12 +55,12 @@ def run(task: str, n: int, length: int, budget: float) -> list[object]:
         if code != 0:
             print(f"{source}: exit {code}\n{err[-4000:]}", file=sys.stderr, flush=True)
             reason = (err.strip().splitlines() or ["?"])[-1][:60]
-            return [task, n, length, budget, wall, max(0.0, wall - budget),
+            return [task, n, length, seed, budget, wall, max(0.0, wall - budget),
                     _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "no", "-", "-"]
     document = json.loads(out)
     final = document["final"]
-    return [task, n, length, budget, wall, max(0.0, wall - budget), _ok(wall, budget), peak,
-            document["search"]["n_trials"], f"{document['verdict']} ({document['confidence']})",
+    return [task, n, length, seed, budget, wall, max(0.0, wall - budget), _ok(wall, budget),
+            peak, document["search"]["n_trials"], f"{document['verdict']} ({document['confidence']})",
             "yes" if document["verdict"] else "no", _handed_over_score(document),
             len(final.get("budget_notes", []))]
 
@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
     parser.add_argument("--budget", nargs="+", type=float, default=[120.0],
                         help="seconds; several budgets run the grid at each")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="selector's --seed: each grid cell runs once per seed")
     parser.add_argument("--quick", action="store_true", help="one small run (smoke test)")
     args = parser.parse_args()
     if args.quick:
@@ -96,16 +98,17 @@ def main() -> None:
         for task in args.tasks:
             for n in args.sizes:
                 for length in args.lengths:
-                    rows.append(run(task, n, length, budget))
-                    print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
+                    for seed in args.seeds:
+                        rows.append(run(task, n, length, budget, seed))
+                        print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(table(HEADER, rows))
     for budget in args.budget:
-        reached = [r[10] == "yes" for r in rows if r[3] == budget]
+        reached = [r[11] == "yes" for r in rows if r[4] == budget]
         print(f"budget {budget:g} s: a verdict in {sum(reached)} of {len(reached)} runs")
 
 
-HEADER = ["task", "sequences", "length", "budget s", "wall s", "overrun s", "within tolerance",
+HEADER = ["task", "sequences", "length", "seed", "budget s", "wall s", "overrun s", "within tolerance",
           "peak MiB", "trials", "verdict", "verdict reached", "handed-over test", "budget cuts"]
 
 if __name__ == "__main__":
