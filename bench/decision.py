@@ -12,7 +12,11 @@ model's outcome on every test sequence is kept. Then many comparisons are drawn 
 
 Both the interval selector uses now (paired by seed and by test example, `selector.decision.stats`)
 and the one it used before (a t interval over the k per-seed differences, seed noise only)
-are computed on the same draws, side by side.
+are computed on the same draws, side by side. The sequential comparison
+(`selector.decision.sequential`) is then drawn the same way: k to the design's most pairs, a
+look after each, stopping once the repeated interval decides against the balanced preset's
+minimum gain; its false wins and power are read from the interval where it stopped, and its
+compute is the mean pairs it ran against the fixed k.
 
 A second table checks small data, where selector cross-validates (`selector.data.crossval`): at
 two sizes, pairs of models with the same folds (or the same fixed split) and different
@@ -22,6 +26,7 @@ interval widths are what the size threshold `CV_BELOW` was chosen by.
 
     python -m bench.decision                 # three datasets, 2000 draws each (~5 minutes)
     python -m bench.decision --quick         # small pools, for the smoke test
+    python -m bench.decision --seeds 3 --max-seeds 6   # the sequential design's limits
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset
 from selector.data.crossval import FOLDS, Run, plan
 from selector.data.dataset import SequenceData
+from selector.decision.rules import MIN_GAIN
+from selector.decision.sequential import Design, decided
 from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.process import flush_denormals
 from selector.records import ModelConfig, TrainingSettings
@@ -150,25 +157,63 @@ def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, b
             **{f"{name} width": float(np.mean(widths[name])) for name in widths}}
 
 
+def sequential_rates(a: Pool, b: Pool, *, same: bool, draws: int, design: Design,
+                     maximize: bool, block: int, min_gain: float,
+                     rng: np.random.Generator) -> dict[str, float]:
+    """The sequential comparison on the same kind of draws: pairs from ``design.least`` to
+    ``design.most``, stopping at the first look whose repeated interval decides (`decided`,
+    against ``min_gain``). The share of draws whose interval at the stop excludes zero, and
+    the mean pairs run."""
+    wins, pairs = 0, []
+    n = a.outcomes.shape[1]
+    for _ in range(draws):
+        k = design.most
+        if same:
+            picked = rng.choice(len(a.outcomes), 2 * k, replace=False)
+            left, right = a.outcomes[picked[:k]], a.outcomes[picked[k:]]
+        else:
+            left = a.outcomes[rng.choice(len(a.outcomes), k, replace=False)]
+            right = b.outcomes[rng.choice(len(b.outcomes), k, replace=False)]
+        if block > 1:
+            start = int(rng.integers(0, n - n // 2 + 1))
+            sample = np.arange(start, start + n // 2)
+        else:
+            sample = rng.choice(n, n // 2, replace=False)
+        left, right = left[:, sample], right[:, sample]
+        for look in range(design.least, design.most + 1):
+            gain = paired_gain(left[:look], right[:look], maximize=maximize,
+                               level=design.level_at(look), block=block)
+            if decided(gain.low, gain.high, min_gain) or look == design.most:
+                wins += gain.low > 0 or gain.high < 0
+                pairs.append(look)
+                break
+    return {"rate": wins / draws, "pairs": float(np.mean(pairs))}
+
+
 def main() -> None:
     flush_denormals()  # as the selector command does, before torch's threads start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small pools and few draws")
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=3, help="k: seeds per side, as --seeds")
+    parser.add_argument("--max-seeds", type=int, default=None,
+                        help="the sequential design's most pairs, as --max-seeds (default 2k)")
     args = parser.parse_args()
+    design = Design(2, 3, LEVEL) if args.quick else \
+        Design(args.seeds, args.max_seeds or 2 * args.seeds, LEVEL)  # (quick: small pools)
     pool_size, draws, epochs = (7, 100, 2) if args.quick else (40, args.draws, 16)
     settings = TrainingSettings(max_epochs=epochs, patience=4)
     crippled_settings = TrainingSettings(max_epochs=max(1, epochs // 4), patience=4)
     rng = np.random.default_rng(0)
-    rows = []
+    rows: list[list[object]] = []
+    sequential_rows: list[list[object]] = []
     for source, options, config in DATASETS:
         data = load_dataset(source, options)
         maximize = score_direction(data.task) == "maximize"
         block = (data.lookback or 0) + (data.horizon or 0) or 1
         normal = train_pool(data, config, settings, range(pool_size))
         weak = train_pool(data, config, crippled_settings,
-                          range(100, 100 + max(args.seeds, pool_size // 2)))
+                          range(100, 100 + max(args.seeds, design.most, pool_size // 2)))
         scores = [np.mean(p.outcomes, axis=1) for p in (normal, weak)]
         if not maximize:
             scores = [np.sqrt(s) for s in scores]
@@ -176,18 +221,36 @@ def main() -> None:
                    block=block, rng=rng)
         gap = rates(normal, weak, same=False, draws=draws, k=args.seeds, maximize=maximize,
                     block=block, rng=rng)
+        # the balanced preset's minimum gain: a share of the score for RMSE
+        min_gain = MIN_GAIN["balanced"] * (1.0 if maximize else float(np.mean(scores[0])))
+        sequential = [sequential_rates(normal, other, same=same, draws=draws, design=design,
+                                       maximize=maximize, block=block, min_gain=min_gain,
+                                       rng=rng)
+                      for other, same in ((normal, True), (weak, False))]
         rows.append([source, data.task, normal.outcomes.shape[1] // 2,
                      f"{np.mean(scores[0]):.4f} vs {np.mean(scores[1]):.4f}",
                      f"{aa['old rate']:.1%}", f"{aa['new rate']:.1%}",
                      f"{aa['old width']:.4f}", f"{aa['new width']:.4f}",
                      f"{gap['old rate']:.1%}", f"{gap['new rate']:.1%}",
                      f"{normal.seconds + weak.seconds:.0f}"])
+        sequential_rows.append([
+            source, f"{sequential[0]['rate']:.1%}", f"{sequential[1]['rate']:.1%}",
+            f"{gap['new rate']:.1%}", f"{sequential[0]['pairs']:.2f}",
+            f"{sequential[1]['pairs']:.2f}",
+            f"{max(sequential[0]['pairs'], sequential[1]['pairs']) / args.seeds:.2f}x"])
         print(f"{source}: done", flush=True)
     print(f"\nMeasured on {machine()}; {LEVEL:.0%} intervals, k = {args.seeds} seeds per side, "
           f"{draws} draws per row, pools of {pool_size} seeds.\n")
     print(table(["data", "task", "test sequences per draw", "score: config vs crippled",
                  "A/A false wins, before", "A/A false wins, now", "A/A width, before",
                  "A/A width, now", "gap power, before", "gap power, now", "training s"], rows))
+    print(f"\nSequential: {design.least} to {design.most} seed pairs, a look after each from "
+          f"{design.least}, stopping once the repeated {LEVEL:.0%} interval decides against the "
+          "balanced preset's minimum gain (selector.decision.sequential); the same draws' kind "
+          f"as above, {draws} each.\n")
+    print(table(["data", "A/A false wins", "gap power", f"gap power, fixed {args.seeds}",
+                 "mean pairs, A/A", "mean pairs, gap",
+                 f"compute vs fixed {args.seeds} (worse case)"], sequential_rows))
     pairs = 4 if args.quick else 12
     small_settings = TrainingSettings(max_epochs=epochs, patience=4)
     config = ModelConfig(cell="gru", hidden_size=16, batch_size=32, learning_rate=1e-2)

@@ -316,13 +316,23 @@ class FinalComparison:
     test_train_ratio: float = 0.0  # cv: held-out / training sequences of a fold (Nadeau-Bengio)
     baselines: dict[str, float] = field(default_factory=dict)  # trivial predictors, on test
     budget_notes: tuple[str, ...] = ()  # what --budget cut, in words
+    least_seeds: int = 0  # sequential: pairs before the first look (0: every seed, fixed)
+    stopped: str = ""  # sequential: why pairs stopped: "decided", "budget" or "maximum"
     version: int = COMPARISON.version  # its `selector.versions.COMPARISON` marker
 
+    def seeds_run(self) -> tuple[int, ...]:
+        """The seeds that ran: all of ``seeds`` unless a sequential comparison stopped early."""
+        if not self.least_seeds or not self.cells:
+            return self.seeds
+        ran = {r.pair[0] for r in self.cells[0].runs}
+        return tuple(s for s in self.seeds if s in ran)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "seeds_run": list(self.seeds_run())}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FinalComparison:
+        d = {k: v for k, v in d.items() if k != "seeds_run"}
         cells = tuple(FinalCell(**{**c, "runs": tuple(
             SeedRun(**{**r, "cost": Cost(**r["cost"]), "outcomes": tuple(r["outcomes"])})
             for r in c["runs"])}) for c in d["cells"])
@@ -411,6 +421,9 @@ class Comparison:
     learned: dict[str, int] = field(default_factory=dict)  # cell -> runs that beat the baseline
     runs: dict[str, int] = field(default_factory=dict)  # cell -> final runs
     cut: dict[str, int] = field(default_factory=dict)  # cell -> runs --budget cut short
+    most_pairs: int = 0  # sequential: the most seed pairs (0: a fixed number, ``pairs``)
+    stopped: str = ""  # sequential: "decided", "budget" or "maximum"
+    look_level: float | None = None  # sequential: the repeated interval's level at this look
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from selector.data import SequenceData, load_dataset, profile_dataset
 from selector.data.crossval import cross_validates
 from selector.decision.gates import evaluate
 from selector.decision.rules import decide
+from selector.decision.sequential import settled
 from selector.files import keeping
 from selector.interrupts import INTERRUPTS
 from selector.records import DataProfile, FinalComparison, Recommendation
@@ -74,11 +75,13 @@ class RecommendationRun:
             searched = search_study(search, data, profile, space, self.progress, notify, None
                                     if work is None else SearchBudget(work, final_seeds=(
                                         request.seeds - int(not cross_validates(data)))))
-            seeds = tuple(search.seed + i for i in range(request.seeds))
+            seeds = tuple(search.seed + i for i in range(request.most_seeds))
             final = self.comparison(
                 searched.study, data, space.training, seeds=seeds, accelerator=search.accelerator,
                 step=self.step, refit=request.refit, deadline=work,
-                measure_until=None if plan is None else plan.measuring, kept=searched.kept)
+                measure_until=None if plan is None else plan.measuring, kept=searched.kept,
+                least=request.seeds, stop=lambda so_far: settled(decide(
+                    so_far, profile, search.budgets, request.preferences)))
             self._store(searched.study, final.comparison, profile)
             INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
             rec = decide(final.comparison, profile, search.budgets, request.preferences)

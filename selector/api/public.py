@@ -44,9 +44,10 @@ def _data_options(given: dict[str, Any], seed: int) -> DataOptions:
 
 
 @scoped
-def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int = 0,
-              budget: float | None = None, space: str | None = None,
-              prefer: Prefer = "balanced", min_gain: float | None = None,
+def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3,
+              max_seeds: int | None = None, seed: int = 0, budget: float | None = None,
+              space: str | None = None, prefer: Prefer = "balanced",
+              min_gain: float | None = None,
               budgets: Budgets | None = None, objective: Objective = "score",
               accelerator: Accelerator = "auto", jobs: int = 1, timeout: float | None = None,
               refit: bool = True, study_name: str | None = None,
@@ -58,7 +59,8 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
               stale_after: int = DEFAULT_STALE_AFTER,
               progress: Callable[..., None] | None = None,
               **data_options: Any) -> RecommendResult:
-    """Search both cells on ``data``, compare their bests over ``seeds`` seeds, and decide.
+    """Search both cells on ``data``, compare their bests over ``seeds`` seeds (more, up to
+    ``max_seeds``, while the verdict is undecided), and decide.
 
     ``data`` is a file path, ``example:NAME``, a pandas DataFrame in any layout the CLI reads
     (long, text, one series), or arrays ``(X, y)`` / ``(X, y, lengths)`` with X shaped
@@ -79,8 +81,8 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3, seed: int
     request = recommend_request(  # every argument is checked before anything is written
         "<in memory>" if is_in_memory(data) else str(data),
         data_options=_data_options(data_options, seed), n_trials=n_trials, seeds=seeds,
-        seed=seed, budget=budget, space=space, prefer=prefer, min_gain=min_gain,
-        budgets=budgets, objective=objective, accelerator=accelerator, jobs=jobs,
+        max_seeds=max_seeds, seed=seed, budget=budget, space=space, prefer=prefer,
+        min_gain=min_gain, budgets=budgets, objective=objective, accelerator=accelerator, jobs=jobs,
         timeout=timeout, refit=refit, study_name=study_name, storage=storage,
         tracking_uri=(tracking_uri or default_tracking_uri()) if tracking else None,
         experiment_name=experiment_name, register=register, model_name=model_name,

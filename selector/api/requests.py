@@ -11,7 +11,7 @@ from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.data import DataOptions, SequenceData, profile_dataset
 from selector.data.examples import example_name, is_example
 from selector.defaults import DEFAULT_STALE_AFTER, DEFAULT_STORAGE
-from selector.errors import ParameterError, SelectorError, at_least, positive
+from selector.errors import ParameterError, SelectorError, at_least, param, positive
 from selector.records import Budgets, DataProfile, Preferences
 from selector.search.space import SearchSpace, load_space, parse_space, preset_for
 from selector.search.state import StoredSettings, study_state
@@ -133,7 +133,8 @@ class RecommendRequest:
     """A search, then the final comparison, the decision, the reports and the model."""
 
     search: SearchRequest
-    seeds: int = 3
+    seeds: int = 3  # the least seed pairs
+    max_seeds: int | None = None  # the most, added while undecided; default: twice ``seeds``
     refit: bool = True  # hand over the chosen configuration refit on train + validation
     preferences: Preferences = field(default_factory=Preferences)
     output_dir: str | None = None  # default: selector-output/<study name>
@@ -149,10 +150,19 @@ class RecommendRequest:
         if not isinstance(self.seeds, int) or self.seeds < 2:
             raise ParameterError("seeds", "must be at least 2 (one seed has no spread to judge "
                                  "a difference by)", self.seeds)
+        if self.max_seeds is not None and (not isinstance(self.max_seeds, int)
+                                           or self.max_seeds < self.seeds):
+            raise ParameterError("max_seeds", f"must be at least {param('seeds')} "
+                                 f"({self.seeds})", self.max_seeds)
         positive("budget", self.budget)
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise ParameterError("min_score", "must be a finite number", self.min_score)
 
+
+    @property
+    def most_seeds(self) -> int:
+        """The most seed pairs the comparison may run (`max_seeds`, default twice `seeds`)."""
+        return 2 * self.seeds if self.max_seeds is None else self.max_seeds
 
     def folder(self) -> Path:
         return Path(self.output_dir or Path("selector-output") / self.search.resolved_study_name())
@@ -166,7 +176,8 @@ class RecommendRequest:
 
 
 def recommend_request(data: str, *, data_options: DataOptions | None = None, n_trials: int = 20,
-                      seeds: int = 3, seed: int = 0, budget: float | None = None,
+                      seeds: int = 3, max_seeds: int | None = None, seed: int = 0,
+                      budget: float | None = None,
                       started: float | None = None, space: str | None = None,
                       prefer: Prefer = "balanced", min_gain: float | None = None,
                       budgets: Budgets | None = None, objective: Objective = "score",
@@ -189,7 +200,7 @@ def recommend_request(data: str, *, data_options: DataOptions | None = None, n_t
         accelerator=accelerator, tracking_uri=tracking_uri, experiment_name=experiment_name,
         stale_after=stale_after)
     return RecommendRequest(
-        search=search, seeds=seeds, refit=refit,
+        search=search, seeds=seeds, max_seeds=max_seeds, refit=refit,
         preferences=Preferences(prefer=prefer, min_gain=min_gain), output_dir=output_dir,
         model_name=model_name, register=register, budget=budget, started=started,
         baseline=baseline, min_score=min_score, promote=promote)

@@ -71,9 +71,15 @@ def recommend(
     max_latency_ms: MaxLatencyOpt = None,
     max_train_time: MaxTrainTimeOpt = None,
     seeds: Annotated[int, typer.Option(
-        min=2, help="Final runs per cell: each cell's best configuration is retrained with this "
-        "many seeds on the same splits, and tested (at least 2: one seed has no spread to "
-        "judge a difference by).", rich_help_panel="Decision")] = 3,
+        min=2, help="Final runs per cell, at least: each cell's best configuration is retrained "
+        "with this many seeds on the same splits, and tested (at least 2: one seed has no "
+        "spread to judge a difference by); more follow, up to --max-seeds, while the verdict "
+        "is undecided.", rich_help_panel="Decision")] = 3,
+    max_seeds: Annotated[int | None, typer.Option(
+        min=2, help="Final runs per cell, at most: seed pairs are added one at a time while the "
+        "verdict is undecided (a sequential design that keeps the error rate) and --budget "
+        "allows. Default: twice --seeds; equal to --seeds for a fixed number.",
+        rich_help_panel="Decision", show_default=False)] = None,
     no_refit: Annotated[bool, typer.Option(
         "--no-refit", help="Hand over the chosen cell's best-validation seed model (trained on "
         "the training split) instead of its configuration refit on train + validation.",
@@ -164,7 +170,7 @@ def recommend(
                                  "--study-name (or SELECTOR_STUDY)", param_hint="--resume")
     request = recommend_request(
         data or "<the study's data>", data_options=data_options, n_trials=n_trials,
-        seeds=seeds, seed=seed, budget=budget,
+        seeds=seeds, max_seeds=max_seeds, seed=seed, budget=budget,
         started=None if budget is None else process_started(), space=space, prefer=prefer,
         min_gain=min_gain, budgets=Budgets(max_params=max_params, max_latency_ms=max_latency_ms,
                                            max_train_seconds=max_train_time),

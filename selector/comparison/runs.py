@@ -22,14 +22,14 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from selector.choices import Cell, sign
+from selector.comparison.pairs import reused_runs, run_pairs, train_run
 from selector.comparison.timings import equal_config, handed_over_latency
 from selector.data.batching import SplitDataset
-from selector.data.crossval import FOLDS, Run, plan
+from selector.data.crossval import Run, plan
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError, param
 from selector.records import (
     CELLS,
-    Cost,
     FinalCell,
     FinalComparison,
     LongRange,
@@ -41,11 +41,8 @@ from selector.records import (
 from selector.search.schedule import (
     CONTEXT_SHARES,
     MARGIN,
-    expected_overheads,
     expected_runs,
     is_short,
-    pair_slices,
-    run_seconds,
 )
 from selector.search.state import study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
@@ -57,10 +54,6 @@ from selector.training.fitting import (
     build_net,
     evaluate,
     fit,
-    measure_cost,
-    outcomes,
-    probe_for,
-    score_of,
 )
 from selector.training.system import NonFiniteLossError, score_direction, score_name
 from selector.versions import COMPARISON
@@ -109,10 +102,16 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             seeds: tuple[int, ...], accelerator: str = "auto", step: Step | None = None,
             refit: bool = False, deadline: Deadline | None = None,
             measure_until: Deadline | None = None,
-            kept: Mapping[Cell, KeptModel] | None = None) -> FinalModels:
+            kept: Mapping[Cell, KeptModel] | None = None, least: int | None = None,
+            stop: Callable[[FinalComparison], bool] | None = None) -> FinalModels:
     """Retrain each cell's best configuration with every seed and test it (the study is
     read, never written: the caller stores the result). ``refit``: a refit follows
     (`refit`), counted in the progress ``step`` reports.
+
+    Sequentially, with ``least`` (fewer than ``seeds``): after the first ``least`` seeds and
+    after each one more, ``stop`` is asked whether the comparison so far has decided
+    (`selector.decision.sequential`); the seeds after it are not run. L1 is measured on the
+    first ``least`` seeds.
 
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
     (`selector.search.schedule.pair_slices`), then L1's runs if they fit; the timings end by
@@ -129,135 +128,53 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
                             "trial was pruned, rejected or failed. Run more trials, or loosen "
                             "the budgets.")
     present = [c for c in CELLS if c in bests]
-    reused = _reused(bests, present, kept or {}, data, seeds) if deadline is not None else {}
+    reused = reused_runs(bests, present, kept or {}, data, seeds) if deadline is not None else {}
     planned = plan(data, seeds)
+    least = len(seeds) if least is None else max(2, min(least, len(seeds)))
     total = planned_runs(data, len(seeds), refit=refit) - len(reused)
 
     def announce(label: str) -> None:
         if step:
             step(label, total)
 
+    def assemble(notes: list[str], stopped: str = "") -> FinalComparison:
+        first = planned[0]
+        return FinalComparison(
+            score_name=score_name(data.task), direction=score_direction(data.task),
+            seeds=tuple(seeds), cells=tuple(_final_cell(study, bests[c], runs[c])
+                                            for c in present),
+            equal_config=(), long_range=(), device="cpu",
+            method="seeds" if first.fold is None else "cv",
+            test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
+            baselines={b.name: b.score for b in baselines(data, data.splits.test)},
+            budget_notes=tuple(notes), least_seeds=least if least < len(seeds) else 0,
+            stopped=stopped if least < len(seeds) else "")
+
     runs: dict[str, list[SeedRun]] = {c: [] for c in present}
     models: dict[str, list[Fitted | None]] = {c: [] for c in present}
-    notes = _seed_pairs(study, bests, present, planned, data, settings, accelerator, announce,
-                        deadline, reused, runs, models)
+    notes, stopped = run_pairs(
+        study, bests, present, planned, data, settings, accelerator, announce, deadline,
+        reused, runs, models, least=least,
+        settled=None if stop is None else lambda: stop(assemble([], "decided")))
     cells = [_final_cell(study, bests[c], runs[c]) for c in present]
     trained = [m for fitted in models.values() for m in fitted if m is not None]
     device = str(next(trained[0].system.parameters()).device) if trained else "cpu"
     setup = sum(m.setup_seconds for m in trained)
     long_range: tuple[LongRange, ...] = ()
     paired = {r.pair for r in runs[present[0]]}
-    ran = [r for r in planned if (r.seed, r.fold or 0) in paired]  # the pairs that ran
+    measured = set(seeds[:least])  # L1 on the least seeds
+    ran = [r for r in planned if (r.seed, r.fold or 0) in paired and r.seed in measured]
     if not is_short(data) and len(cells) == len(CELLS) and ran:
         long_range, more, note = _long_range(cells, ran, data, settings, accelerator,
                                               announce, deadline, expected_runs(study))
         setup += more
         notes += note
-    first = planned[0]
-    comparison = FinalComparison(
-        score_name=score_name(data.task), direction=score_direction(data.task),
-        seeds=tuple(seeds), cells=tuple(cells),
-        equal_config=equal_config(cells, data, until=measure_until),
-        long_range=long_range, device=device, setup_seconds=setup,
-        method="seeds" if first.fold is None else "cv",
-        test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
-        baselines={b.name: b.score for b in baselines(data, data.splits.test)},
-        budget_notes=tuple(notes))
+    comparison = replace(assemble(notes, stopped), cells=tuple(cells),
+                         equal_config=equal_config(cells, data, until=measure_until),
+                         long_range=long_range, device=device, setup_seconds=setup)
     candidates = FinalModels(comparison, models).candidates()
     return FinalModels(replace(comparison, latency=handed_over_latency(
         candidates, data, comparison.device, until=measure_until)), models)
-
-
-def _reused(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Cell, KeptModel],
-            data: SequenceData, seeds: tuple[int, ...]) -> dict[Cell, tuple[SeedRun, Fitted]]:
-    """Each cell's best search trial as one of its seed runs, tested here, where the search
-    kept every cell's best model (`KeptModel`; a lone cell's too: it has nothing to pair
-    with, but its run need not be trained again). Nothing is reused otherwise: a best trial
-    trained by another worker process is retrained like any seed.
-
-    A reused run stands for its own seed where that is one of ``seeds`` (the other cell
-    trains that seed fresh, and no fresh run of this cell repeats it), else for the first:
-    every cell's runs cover the same seeds as a run that reuses nothing."""
-    models = {c: kept.get(c) for c in present}
-    stored = {c: trial_attrs(bests[c]) for c in present}
-    if any(m is None or m.trial != bests[c].number or stored[c].cost is None
-           for c, m in models.items()):
-        return {}
-    reused = {}
-    for cell, model in models.items():
-        assert model is not None
-        trial, attrs = bests[cell], stored[cell]
-        seed = -1 if attrs.seed is None else attrs.seed
-        scored = outcomes(model.fitted.system, data, data.splits.test)
-        run = SeedRun(seed=seed, test_score=score_of(scored, data.task), val_score=trial.values[0],
-                      train_seconds=run_seconds(trial), cost=Cost(**attrs.cost or {}),
-                      outcomes=tuple(float(v) for v in scored), learned=attrs.learned,
-                      cut=attrs.cut, trial=trial.number,
-                      stands_for=seed if seed in seeds else seeds[0])
-        reused[cell] = (run, model.fitted)
-    return reused
-
-
-def _seed_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
-                planned: list[Run], data: SequenceData, settings: TrainingSettings,
-                accelerator: str, announce: Callable[[str], None], deadline: Deadline | None,
-                reused: Mapping[Cell, tuple[SeedRun, Fitted]], runs: dict[str, list[SeedRun]],
-                models: dict[str, list[Fitted | None]]) -> list[str]:
-    """Train the planned runs pair by pair (``runs`` and ``models`` grow; a ``reused`` run
-    takes its place in the pair it stands for); under a ``deadline``, only the pairs it pays
-    for. Returns what the budget cut, in words."""
-    expected = {c: s for c, s in expected_runs(study).items() if c in present}
-    after = expected_overheads(study)  # measuring and scoring, after each run's training
-    share = {id(r): len(r.train) / len(data.splits.train) for r in planned}
-
-    def fresh(planned_run: Run) -> list[Cell]:
-        return [c for c in present if c not in reused or planned_run.fold is not None
-                or reused[c][0].stands_for != planned_run.seed]
-
-    planned = sorted(planned, key=lambda r: len(fresh(r)))  # pairs with a reused run first
-    notes: list[str] = []
-    done = 0
-    for index, planned_run in enumerate(planned):
-        given = None
-        if deadline is not None:
-            scaled = {c: s * share[id(planned_run)] for c, s in expected.items()}
-            left = [len(fresh(r)) for r in planned[index:]]
-            given, affordable = pair_slices(deadline.left(), scaled, left, done)
-            if given is None and done == 0:  # nothing to compare yet: one pair, cut short
-                given, affordable = max(0.0, deadline.left()) / max(1, left[0]), 1
-            if given is None or affordable < len(left):
-                notes.append(_seeds_note(done + min(affordable, len(left)), done + len(left),
-                                         given is None))
-                if given is None:
-                    break
-                planned = planned[:index + affordable]
-        fold = "" if planned_run.fold is None else f" fold {planned_run.fold + 1}/{FOLDS}"
-        training = fresh(planned_run)
-        for cell in present:
-            if cell not in training:
-                runs[cell].append(reused[cell][0])
-                models[cell].append(reused[cell][1])
-                continue
-            announce(f"{cell.upper()} seed {planned_run.seed}{fold}")
-            until = None if given is None or deadline is None else \
-                deadline.after(given - after[cell])
-            run, model = _run(trial_attrs(bests[cell]).model_config(), data, settings,
-                              planned_run, accelerator, deadline=until)
-            runs[cell].append(run)
-            models[cell].append(model)
-        done += 1
-        if index + 1 >= len(planned):
-            break
-    cut = sum(r.cut for rs in runs.values() for r in rs)
-    if cut:
-        notes.append(f"{cut} run(s) were cut short by {param('budget')} (best epoch so far kept).")
-    return notes
-
-
-def _seeds_note(affordable: int, planned: int, exhausted: bool) -> str:
-    return (f"budget exhausted after {affordable} of {planned} seed runs per cell" if exhausted
-            else f"the final comparison ran {affordable} of {planned} seed runs per cell: the "
-            "budget paid for no more")
 
 
 def _final_cell(study: optuna.Study, best: FrozenTrial, runs: list[SeedRun]) -> FinalCell:
@@ -281,32 +198,6 @@ def stored_comparison(study: optuna.Study) -> FinalComparison | None:
                     f"'{study.study_name}'", hint="Run 'selector recommend' on the study again: "
                     "its search trials are kept, only the final runs are redone.")
     return FinalComparison.from_dict(stored)
-
-
-def _run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, planned: Run,
-         accelerator: str, deadline: Deadline | None = None) -> tuple[SeedRun, Fitted]:
-    direction = score_direction(data.task)
-    seed = planned.seed
-    pl.seed_everything(seed, workers=False, verbose=False)
-    try:
-        fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator=accelerator,
-                     train_set=SplitDataset(data, planned.train),
-                     val_set=SplitDataset(data, planned.val), deadline=deadline)
-    except NonFiniteLossError as exc:
-        raise SelectorError(f"the final {config.cell.upper()} run with seed {seed} diverged "
-                            f"({exc}); its search trials did not. Try other {param('seeds')} or a search "
-                            "space with lower learning rates.") from None
-    net = fitted.system.net
-    cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(planned.train),
-                        direction=direction, setup_seconds=fitted.setup_seconds)
-    scored = outcomes(fitted.system, data, planned.held)
-    run = SeedRun(seed=seed, test_score=score_of(scored, data.task),
-                  val_score=fitted.history.best()["val_score"],
-                  train_seconds=sum(e["train_seconds"] + e["val_seconds"]
-                                    for e in fitted.history.epochs),
-                  cost=cost, outcomes=tuple(float(v) for v in scored), fold=planned.fold,
-                  learned=fitted.learned, cut=fitted.cut)
-    return run, fitted
 
 
 def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
@@ -334,7 +225,7 @@ def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
             for first in firsts.values():
                 full = full_runs[(first.seed, first.fold or 0)]
                 announce(f"{final.cell.upper()} seed {full.seed} on the last {context} steps (L1)")
-                run, fitted = _run(ModelConfig(**final.config), cut, settings, first, accelerator,
+                run, fitted = train_run(ModelConfig(**final.config), cut, settings, first, accelerator,
                                    deadline=deadline)
                 setup += fitted.setup_seconds
                 measured.append(LongRange(

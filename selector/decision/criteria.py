@@ -7,6 +7,7 @@ import math
 import statistics
 
 from selector.choices import Cell, sign
+from selector.data.crossval import FOLDS
 from selector.decision.stats import seed_t_interval
 from selector.errors import param
 from selector.records import (
@@ -70,7 +71,20 @@ def interval_text(c: Comparison) -> str:
     over = (f"over {c.pairs} folds of cross-validation on train + validation (corrected "
             f"resampled t-test)" if c.method == "cv" else
             f"over {c.pairs} seeds and {c.examples:,} test sequences")
-    return f"{c.level:.0%} CI [{c.ci_low:+.4g}, {c.ci_high:+.4g}] {over}{p}"
+    return f"{c.level:.0%} CI [{c.ci_low:+.4g}, {c.ci_high:+.4g}] {over}{p}{sequential_text(c)}"
+
+
+def sequential_text(c: Comparison) -> str:
+    """How many seed pairs a sequential comparison ran, why it stopped, and the level its
+    interval had at that look ("" for a fixed number of seeds)."""
+    if not c.most_pairs or c.look_level is None:
+        return ""
+    looks = max(c.runs.values(), default=0) // (FOLDS if c.method == "cv" else 1)
+    why = {"decided": "the interval decided", "budget": f"{param('budget')} paid for no more",
+           "maximum": "the most pairs ran"}.get(c.stopped, c.stopped)
+    return (f"; {looks} of at most {c.most_pairs} seed pairs, stopped as {why} (a repeated "
+            f"confidence interval, at {c.look_level:.2%} at this look, keeps {c.level:.0%} over "
+            "every look)")
 
 
 def cost_line(c: Comparison) -> str:
@@ -276,7 +290,7 @@ def _l3(cells: dict[Cell, CellEvidence], c: Comparison, score: str) -> Criterion
 
 def _e1(final: FinalComparison, cells: dict[Cell, CellEvidence]) -> Criterion:
     parts = [f"{e.cell.upper()} {e.test_mean:.4g} ± {e.test_std:.2g}" for e in cells.values()]
-    seeds = ", ".join(map(str, final.seeds))
+    seeds = ", ".join(map(str, final.seeds_run()))
     how = (f"cross-validated on train + validation with seeds {seeds} (the same folds for both); "
            f"held-out" if final.method == "cv" else
            f"retrained with seeds {seeds} on the same splits; test")

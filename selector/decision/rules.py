@@ -21,6 +21,7 @@ import numpy as np
 from selector.choices import Cell, sign
 from selector.decision import wording
 from selector.decision.criteria import criteria as criteria_rows
+from selector.decision.sequential import Design
 from selector.decision.stats import corrected_resampled, log_ratio_interval, paired_gain
 from selector.decision.verdict import verdict_of
 from selector.errors import param
@@ -75,13 +76,29 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
                         cost=cost, violations=tuple(violations))
 
 
+def look_level(final: FinalComparison, level: float) -> float:
+    """The level of the interval at the look where the comparison stopped: ``level`` for a
+    fixed number of seeds, the repeated confidence interval's of its sequential design
+    otherwise (`selector.decision.sequential`)."""
+    looks = len({r.pair[0] for r in final.cells[0].runs}) if final.cells else 0
+    if not final.least_seeds or looks < 2:
+        return level
+    most = max(len(final.seeds), looks)
+    return Design(max(2, min(final.least_seeds, looks)), most, level).level_at(looks)
+
+
 def _paired(final: FinalComparison, level: float, block: int) -> dict[str, Any]:
     """The paired gain's fields of `Comparison` over the pairs of runs in which both cells
     learned (a run that never beat the trivial baseline is not evidence either way); the
-    mean alone from one pair, nothing without both cells or any such pair."""
+    mean alone from one pair, nothing without both cells or any such pair. A sequential
+    comparison's interval is the repeated one at the look where it stopped."""
     runs = {c.cell: {r.pair: r for r in c.runs if r.learned} for c in final.cells}
+    design: dict[str, Any] = {} if not final.least_seeds else {
+        "most_pairs": len(final.seeds), "stopped": final.stopped,
+        "look_level": look_level(final, level)}
+    level = design.get("look_level", level)
     nothing: dict[str, Any] = {"gain_mean": None, "ci_low": None, "ci_high": None,
-                               "p_value": None, "pairs": 0}
+                               "p_value": None, "pairs": 0, **design}
     if set(runs) != {"gru", "lstm"}:
         return nothing
     keys = sorted(set(runs["gru"]) & set(runs["lstm"]))
@@ -100,7 +117,7 @@ def _paired(final: FinalComparison, level: float, block: int) -> dict[str, Any]:
         gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
                            np.array([runs["gru"][k].outcomes for k in keys]),
                            maximize=final.direction == "maximize", level=level, block=block)
-    return {"gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
+    return {**nothing, "gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
             "p_value": gain.p_value, "pairs": gain.pairs, "examples": gain.examples,
             "seed_sd": gain.seed_sd, "example_sd": gain.example_sd}
 

@@ -102,7 +102,8 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         ("list", doc["rationale"]),
         ("h2", "Test scores of the final runs"),
         ("p", f"Each cell's best search configuration, retrained with seeds "
-              f"{', '.join(map(str, doc['final']['seeds']))} on the same splits and tested on "
+              f"{', '.join(map(str, doc['final'].get('seeds_run', doc['final']['seeds'])))} on "
+              "the same splits and tested on "
               f"the held-out test split ({score}, {better} is better)."),
         ("table", ["cell", "search trial", f"test {score} (mean ± sd)", "per seed",
                    "learned (beat the baseline)"],

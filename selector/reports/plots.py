@@ -204,7 +204,7 @@ def write_final_plot(final: FinalComparison, path: Path) -> None:
         scores.set_xticks(range(len(final.cells)), [c.cell.upper() for c in final.cells])
         scores.set_xlim(-0.6, len(final.cells) - 0.4)
         scores.set_ylabel(f"test {final.score_name}")
-        scores.set_title(f"Final runs: {len(final.seeds)} seed(s) per cell (bar: mean)")
+        scores.set_title(f"Final runs: {len(final.seeds_run())} seed(s) per cell (bar: mean)")
         if len(final.cells) == 2:
             means = {c.cell: {k: sum(getattr(r.cost, k) for r in c.runs) / len(c.runs)
                               for k in FINAL_COSTS} for c in final.cells}

@@ -27,6 +27,8 @@ from tests.conftest import long_frame, write
     (lambda: RecommendRequest(SearchRequest(data="x.csv"), seeds=1), "seeds",
      "one seed has no spread"),
     (lambda: RecommendRequest(SearchRequest(data="x.csv"), budget=0), "budget", "above 0"),
+    (lambda: RecommendRequest(SearchRequest(data="x.csv"), seeds=4, max_seeds=3), "max_seeds",
+     "must be at least seeds (4)"),
     (lambda: Preferences(prefer="fastest"), "prefer",
      "Valid choices: edge, balanced, accuracy."),
     (lambda: Preferences(min_gain=-0.1), "min_gain", "must be at least 0"),
@@ -40,6 +42,11 @@ def test_request_records_refuse_bad_values_by_name(build, parameter: str, shown:
         build()
     assert error.value.parameter == parameter
     assert str(error.value).startswith(f"{parameter} ") and shown in str(error.value)
+
+
+def test_the_most_seed_pairs_default_to_twice_the_least() -> None:
+    assert RecommendRequest(SearchRequest(data="x.csv"), seeds=4).most_seeds == 8
+    assert RecommendRequest(SearchRequest(data="x.csv"), seeds=4, max_seeds=4).most_seeds == 4
 
 
 def test_the_api_names_an_unknown_keyword_and_the_valid_ones(tmp_path: Path) -> None:

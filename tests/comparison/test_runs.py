@@ -40,6 +40,7 @@ def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_spac
     assert steps == [("GRU seed 3", 4), ("LSTM seed 3", 4), ("GRU seed 4", 4),
                      ("LSTM seed 4", 4)] and planned_runs(data, 2, refit=False) == 4
     assert result.long_range == ()  # digits is 8 steps long: L1 is not measured
+    assert (result.least_seeds, result.stopped) == (0, "")  # a fixed number: no design
     for cell in result.cells:  # every test sequence's outcome, for the paired statistics
         assert all(len(r.outcomes) == len(data.splits.test) for r in cell.runs)
         assert all(r.test_score == sum(r.outcomes) / len(r.outcomes) for r in cell.runs)
@@ -116,6 +117,30 @@ def test_l1_retrains_both_cells_and_the_refit_uses_train_and_validation(
     assert record.epochs == round(statistics.median(r.cost.best_epoch for r in lstm.runs))
     assert record.test_score == evaluate(fitted.system, data, data.splits.test)
     assert refitted.cells == final.comparison.cells  # the refit adds its record, nothing else
+
+
+@pytest.mark.slow
+def test_a_sequential_comparison_stops_once_decided_and_else_runs_its_most_seeds(
+        tmp_path: Path, tiny_space: str) -> None:
+    req = request(tmp_path, tiny_space, n_trials=4)
+    search(req)
+    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
+    data = load_dataset("example:digits")
+    settings = TrainingSettings(max_epochs=1, patience=1)
+    looks: list[int] = []
+
+    def decided_at_three(so_far: FinalComparison) -> bool:
+        looks.append(len(so_far.cells[0].runs))
+        return len(so_far.cells[0].runs) >= 3
+
+    final = compare(study, data, settings, seeds=(0, 1, 2, 3), least=2,
+                    stop=decided_at_three, accelerator="cpu").comparison
+    assert looks == [2, 3]  # asked after the least seeds, then after each one more
+    assert [[r.seed for r in c.runs] for c in final.cells] == [[0, 1, 2], [0, 1, 2]]
+    assert (final.least_seeds, final.stopped, final.seeds) == (2, "decided", (0, 1, 2, 3))
+    undecided = compare(study, data, settings, seeds=(0, 1, 2), least=2,
+                        stop=lambda so_far: False, accelerator="cpu").comparison
+    assert [len(c.runs) for c in undecided.cells] == [3, 3] and undecided.stopped == "maximum"
 
 
 def test_fewer_than_two_seeds_are_refused() -> None:
