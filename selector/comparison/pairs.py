@@ -87,7 +87,7 @@ def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[
 
     planned = sorted(planned, key=lambda r: len(fresh(r)))  # pairs with a reused run first
     notes: list[str] = []
-    done, looks, stopped = 0, 0, "maximum"
+    done, looks, stopped, exhausted, total = 0, 0, "maximum", False, len(planned)
     for index, planned_run in enumerate(planned):
         given = None
         if deadline is not None:
@@ -97,9 +97,7 @@ def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[
             if given is None and done == 0:  # nothing to compare yet: one pair, cut short
                 given, affordable = max(0.0, deadline.left()) / max(1, left[0]), 1
             if given is None or affordable < len(left):
-                notes.append(_seeds_note(done + min(affordable, len(left)), done + len(left),
-                                         given is None))
-                stopped = "budget"
+                stopped, exhausted = "budget", given is None
                 if given is None:
                     break
                 planned = planned[:index + affordable]
@@ -114,7 +112,7 @@ def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[
             until = None if given is None or deadline is None else \
                 deadline.after(given - after[cell])
             run, model = train_run(trial_attrs(bests[cell]).model_config(), data, settings,
-                              planned_run, accelerator, deadline=until)
+                                   planned_run, accelerator, deadline=until)
             runs[cell].append(run)
             models[cell].append(model)
         done += 1
@@ -125,6 +123,8 @@ def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[
                 and settled():
             stopped = "decided"
             break
+    if stopped == "budget":  # said once it is known how many ran (a decision may come first)
+        notes.append(_seeds_note(done, total, exhausted))
     cut = sum(r.cut for rs in runs.values() for r in rs)
     if cut:
         notes.append(f"{cut} run(s) were cut short by {param('budget')} (best epoch so far kept).")
