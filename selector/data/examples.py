@@ -2,7 +2,8 @@
 
 Nothing is downloaded: ``digits`` is the handwritten-digits set that scikit-learn ships, and
 the others are generated (seeded) on the spot. ``adding`` and ``copy`` are the classic
-long-range memory tasks, so the long-range criterion (L1) can be exercised at a chosen length.
+long-range memory tasks, so the long-range criterion (L1) can be exercised at a chosen length;
+``counting`` needs an exact count, where an LSTM is known to beat a GRU.
 """
 
 from __future__ import annotations
@@ -78,6 +79,26 @@ def _drift(options: DataOptions, source: str, *, length: int, n: int,
     return from_arrays({"X": X, "y": np.where(labels == 1, "up", "down")}, options, source)
 
 
+def _counting(options: DataOptions, source: str, *, n: int, max_count: int,
+              seed: int) -> SequenceData:
+    """Is a run of a's followed by exactly as many b's (a^n b^n)? Negatives miss by 1 to 3 b's,
+    so the answer needs an exact count, which an LSTM's additive cell state can keep and a
+    GRU's interpolated state cannot (Weiss, Goldberg & Yahav 2018; Suzgun et al. 2019)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, max_count + 1, size=n)
+    miss = rng.choice([-3, -2, -1, 1, 2, 3], size=n)
+    balanced = rng.random(n) < 0.5
+    b = np.where(balanced, a, np.maximum(1, a + miss))
+    balanced = a == b  # a miss clipped at one b may land on the count
+    lengths = a + b
+    X = np.zeros((n, int(lengths.max()), 2), dtype=np.float32)
+    steps = np.arange(X.shape[1])[None, :]
+    X[..., 0] = steps < a[:, None]
+    X[..., 1] = (steps >= a[:, None]) & (steps < lengths[:, None])
+    y = np.where(balanced, "equal", "unequal")
+    return from_arrays({"X": X, "y": y, "lengths": lengths}, options, source)
+
+
 def _sine(options: DataOptions, source: str, *, length: int, seed: int) -> SequenceData:
     """A daily and a weekly cycle with a slow trend and noise, sampled hourly."""
     rng = np.random.default_rng(seed)
@@ -120,6 +141,9 @@ EXAMPLES: dict[str, Example] = {
                 "long-range", {"length": 100, "n": 2000, "symbols": 8, "seed": 0}, _copy),
         Example("drift", "up or down: the sign of a weak drift in a noisy signal, evidence spread "
                 "over all steps; long-range", {"length": 200, "n": 1000, "seed": 0}, _drift),
+        Example("counting", "a^n b^m: are there exactly as many b's as a's? An exact count "
+                "(LSTM-favoured); classification", {"n": 4000, "max_count": 60, "seed": 0},
+                _counting),
         Example("sine", "one hourly series with daily and weekly cycles; forecasting",
                 {"length": 3000, "seed": 0}, _sine),
         Example("reviews", "synthetic movie reviews with negation; text classification",

@@ -63,7 +63,8 @@ def test_help_lists_data_options_once() -> None:
 
 def test_examples_lists_every_example_as_json() -> None:
     result = runner.invoke(app, ["examples", "--json"])
-    assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "drift", "sine", "reviews"}
+    assert set(json.loads(result.stdout)) == {"digits", "adding", "copy", "drift", "counting",
+                                               "sine", "reviews"}
 
 
 def test_progress_shows_the_best_score_in_the_study_direction() -> None:

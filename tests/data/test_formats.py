@@ -165,3 +165,14 @@ def test_examples_are_deterministic_and_long_range_at_chosen_length() -> None:
     np.testing.assert_array_equal(a.targets, b.targets)
     copy = load_dataset("example:copy?length=50&n=100&symbols=4")
     assert len(copy.classes) == 4 and copy.lengths.min() == 50
+
+
+def test_counting_asks_for_an_exact_count() -> None:
+    data = load_dataset("example:counting?n=400&max_count=20")
+    assert set(data.classes) == {"equal", "unequal"} and len(data) == 400
+    for sequence, target, length in zip(data.sequences, data.targets, data.lengths, strict=True):
+        assert len(sequence) == length
+        a = int((sequence[:, 0] > sequence[:, 1]).sum())  # the a's come first, then the b's
+        assert a >= 1 and (sequence[a:, 1] > sequence[a:, 0]).all()
+        assert (data.classes[target] == "equal") == (length == 2 * a)
+        assert length == 2 * a or abs(length - 2 * a) <= 3
