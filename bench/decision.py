@@ -124,25 +124,33 @@ def _outcomes(data: SequenceData, config: ModelConfig, settings: TrainingSetting
     return outcomes(fitted.system, data, run.held)
 
 
+def draw(a: Pool, b: Pool, *, same: bool, k: int, block: int,
+         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One comparison's outcomes: k seeds of ``a`` against k others of ``a`` (``same``: A/A)
+    or k of ``b``, on a random half of the test split (for windows of one series, another
+    test period, in time order)."""
+    if same:
+        picked = rng.choice(len(a.outcomes), 2 * k, replace=False)
+        left, right = a.outcomes[picked[:k]], a.outcomes[picked[k:]]
+    else:
+        left = a.outcomes[rng.choice(len(a.outcomes), k, replace=False)]
+        right = b.outcomes[rng.choice(len(b.outcomes), k, replace=False)]
+    n = a.outcomes.shape[1]
+    if block > 1:
+        start = int(rng.integers(0, n - n // 2 + 1))
+        sample = np.arange(start, start + n // 2)
+    else:
+        sample = rng.choice(n, n // 2, replace=False)
+    return left[:, sample], right[:, sample]
+
+
 def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, block: int,
           rng: np.random.Generator) -> dict[str, float]:
     """Share of draws whose interval excludes zero, and mean interval width, old and new."""
     wins = {"new": 0, "old": 0}
     widths: dict[str, list[float]] = {"new": [], "old": []}
-    n = a.outcomes.shape[1]
     for _ in range(draws):
-        if same:
-            picked = rng.choice(len(a.outcomes), 2 * k, replace=False)
-            left, right = a.outcomes[picked[:k]], a.outcomes[picked[k:]]
-        else:
-            left = a.outcomes[rng.choice(len(a.outcomes), k, replace=False)]
-            right = b.outcomes[rng.choice(len(b.outcomes), k, replace=False)]
-        if block > 1:  # windows of one series: another test period, in time order
-            start = int(rng.integers(0, n - n // 2 + 1))
-            sample = np.arange(start, start + n // 2)
-        else:
-            sample = rng.choice(n, n // 2, replace=False)
-        left, right = left[:, sample], right[:, sample]
+        left, right = draw(a, b, same=same, k=k, block=block, rng=rng)
         gain = paired_gain(left, right, maximize=maximize, level=LEVEL, block=block)
         if maximize:
             per_seed = left.mean(axis=1) - right.mean(axis=1)
@@ -165,21 +173,8 @@ def sequential_rates(a: Pool, b: Pool, *, same: bool, draws: int, design: Design
     against ``min_gain``). The share of draws whose interval at the stop excludes zero, and
     the mean pairs run."""
     wins, pairs = 0, []
-    n = a.outcomes.shape[1]
     for _ in range(draws):
-        k = design.most
-        if same:
-            picked = rng.choice(len(a.outcomes), 2 * k, replace=False)
-            left, right = a.outcomes[picked[:k]], a.outcomes[picked[k:]]
-        else:
-            left = a.outcomes[rng.choice(len(a.outcomes), k, replace=False)]
-            right = b.outcomes[rng.choice(len(b.outcomes), k, replace=False)]
-        if block > 1:
-            start = int(rng.integers(0, n - n // 2 + 1))
-            sample = np.arange(start, start + n // 2)
-        else:
-            sample = rng.choice(n, n // 2, replace=False)
-        left, right = left[:, sample], right[:, sample]
+        left, right = draw(a, b, same=same, k=design.most, block=block, rng=rng)
         for look in range(design.least, design.most + 1):
             gain = paired_gain(left[:look], right[:look], maximize=maximize,
                                level=design.level_at(look), block=block)
