@@ -116,7 +116,7 @@ def criteria(final: FinalComparison, profile: DataProfile, budgets: Budgets, pre
             _l1(final, profile, c) if both else _untested("L1", why),
             _l2(profile, c) if gained else _untested("L2", why),
             _l3(cells, c, final.score_name) if gained else _untested("L3", why),
-            _e1(final, cells), _e2(final), _e3(final, c)]
+            _e1(final, cells), _e2(final), _e3(final, c, profile)]
     return tuple(rows)
 
 
@@ -306,13 +306,14 @@ def _e2(final: FinalComparison) -> Criterion:
                       "interleaved.")
 
 
-def _e3(final: FinalComparison, c: Comparison) -> Criterion:
+def _e3(final: FinalComparison, c: Comparison, profile: DataProfile) -> Criterion:
     better = sign(final.direction)
     effects = {f.cell: better * (f.search_best_val - f.search_median_val) + 0.0  # never -0
                for f in final.cells}
     lever = max(effects.values())
     evidence = ("Hyperparameter effect (best - median validation score of the search): "
-                + ", ".join(f"{k.upper()} {v:.4g}" for k, v in effects.items()) + ".")
+                + ", ".join(f"{k.upper()} {v:.4g}" for k, v in effects.items()) + "."
+                + blind_search(final, profile))
     if c.gain_mean is None:
         return _criterion("E3", False, "untested", evidence)
     gain = abs(c.gain_mean)
@@ -328,4 +329,26 @@ def _e3(final: FinalComparison, c: Comparison) -> Criterion:
         evidence += (" The cell difference is larger than the hyperparameters' effect, but "
                      "within noise: not a credible difference.")
     return _criterion("E3", applies, "yes" if applies else "no", evidence)
+
+
+def blind_search(final: FinalComparison, profile: DataProfile) -> str:
+    """A sentence when the search's validation split was too small to rank its candidates:
+    for accuracy, each cell's best and median trial within two standard errors of a
+    difference between two models on ``profile.n_val`` sequences (or saturated at 1); else ""."""
+    n = profile.n_val
+    if final.direction != "maximize" or n < 1 or not final.cells:
+        return ""
+    blind = []
+    for f in final.cells:
+        p = min(max(f.search_median_val, 0.0), 1.0)
+        noise = 2 * math.sqrt(2 * p * (1 - p) / n)
+        if f.search_best_val - f.search_median_val <= max(noise, 0.5 / n):
+            saturated = " (saturated)" if f.search_best_val >= 1.0 else ""
+            blind.append(f"{f.cell.upper()}{saturated}")
+    if not blind:
+        return ""
+    return (f" The search could not separate its candidates for {' and '.join(blind)}: on "
+            f"{n:,} validation sequences, its best and median trials are within the noise of "
+            f"the validation split, so which configuration it kept is close to arbitrary. "
+            f"A larger validation share ({param('val_fraction')}) or more data lets it rank them.")
 

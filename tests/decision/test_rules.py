@@ -169,6 +169,20 @@ def test_e3_never_calls_no_cell_effect_larger_than_no_hyperparameter_effect() ->
     assert "larger than" not in e3.evidence and "as much as" in e3.evidence
 
 
+def test_e3_says_plainly_when_a_small_validation_split_could_not_rank_the_candidates() -> None:
+    # 100 validation sequences: every trial at 1.0, or 0.9 against 0.88 (within two standard
+    # errors of a difference, 0.085), leaves the search blind; 0.95 against 0.70 does not.
+    for effects, shown in (((1.0, 1.0), "GRU (saturated) and LSTM (saturated)"),
+                           ((0.9, 0.88), "GRU and LSTM")):
+        rec = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.90, 0.91], effects=effects),
+                     profile(), Budgets(), Preferences())
+        evidence = by_id(rec, "E3").evidence
+        assert f"could not separate its candidates for {shown}: on 100 validation" in evidence
+    rec = decide(comparison([0.90, 0.91, 0.90], [0.90, 0.90, 0.91], effects=(0.95, 0.70)),
+                 profile(), Budgets(), Preferences())
+    assert "could not separate" not in by_id(rec, "E3").evidence
+
+
 def test_a_large_but_noisy_gain_for_the_costlier_cell_is_a_toss_up() -> None:
     # GRU far better on average, but one GRU seed failed: not credible; LSTM is cheaper here.
     rec = decide(comparison([0.97, 0.98, 0.60], [0.80, 0.81, 0.79],
