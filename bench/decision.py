@@ -19,10 +19,11 @@ minimum gain; its false wins and power are read from the interval where it stopp
 compute is the mean pairs it ran against the fixed k.
 
 A second table checks small data, where selector cross-validates (`selector.data.crossval`): at
-two sizes, pairs of models with the same folds (or the same fixed split) and different
-training seeds give A/A draws for both methods, the seeds on the fixed test split and 5-fold
-cross-validation over train + validation judged by the corrected resampled t-test; their
-interval widths are what the size threshold `CV_BELOW` was chosen by.
+two sizes, models with the same folds (or the same fixed split) and different training seeds
+give A/A draws, and their crippled copies gap draws, for three methods: the seeds on the
+fixed test split, 5-fold cross-validation over train + validation judged by the corrected
+resampled t-test, and the same folds' held-out outcomes paired per sequence. Their interval
+widths are what the size threshold `CV_BELOW` was chosen by.
 
     python -m bench.decision                 # three datasets, 2000 draws each (~5 minutes)
     python -m bench.decision --quick         # small pools, for the smoke test
@@ -78,41 +79,57 @@ def train_pool(data: SequenceData, config: ModelConfig, settings: TrainingSettin
     return Pool(np.array(rows), time.perf_counter() - start)
 
 
-def trained_score(data: SequenceData, config: ModelConfig, settings: TrainingSettings,
-                  run: Run, seed: int) -> float:
-    """Train on ``run``'s sequences with ``seed``; the score on its held-out ones."""
-    return score_of(_outcomes(data, config, settings, run, seed), data.task)
+def small_data(source: str, config: ModelConfig, settings: TrainingSettings,
+               weak: TrainingSettings, pairs: int, k: int,
+               rng: np.random.Generator) -> list[object]:
+    """Small data, three methods on the same models: A/A false-win rate, mean width and power
+    on a gap over draws of k of ``pairs`` model triples (training seeds s and s + 1000 of the
+    configuration, s + 2000 of its crippled copy; the same split or the same folds).
 
-
-def small_data(source: str, config: ModelConfig, settings: TrainingSettings, pairs: int,
-               k: int, rng: np.random.Generator) -> list[object]:
-    """A/A on small data, both methods: false-win rate and mean width over all draws of k of
-    ``pairs`` model pairs (same split or folds, training seeds s and s + 1000)."""
+    - seeds: the fixed split's test sequences, paired by seed and example (`paired_gain`);
+    - cv: 5-fold cross-validation's per-fold scores, corrected resampled t-test;
+    - cv pooled: the same folds' held-out outcomes gathered per seed into one outcome per
+      train + validation sequence (each is held out once per seed), then paired by seed and
+      by sequence like the seeds method (`paired_gain`).
+    """
     data = load_dataset(source)
     fixed = Run(0, None, data.splits.train, data.splits.val, data.splits.test)
-    seeds_a, seeds_b, folds = [], [], []
+    models = (("a", settings, 0), ("b", settings, 1000), ("weak", weak, 2000))
+    held: dict[str, list[np.ndarray]] = {m: [] for m, _, _ in models}
+    pooled: dict[str, list[np.ndarray]] = {m: [] for m, _, _ in models}
+    folds: dict[str, list[list[float]]] = {m: [] for m, _, _ in models}
     for s in range(pairs):
-        seeds_a.append(_outcomes(data, config, settings, fixed, s))
-        seeds_b.append(_outcomes(data, config, settings, fixed, s + 1000))
         runs = plan(data, (s,), cross_validate=True)
-        folds.append([trained_score(data, config, settings, r, s)
-                      - trained_score(data, config, settings, r, s + 1000) for r in runs])
-    sign = 1.0 if score_direction(data.task) == "maximize" else -1.0
+        order = np.argsort(np.concatenate([r.held for r in runs]))
+        for name, trained, offset in models:
+            held[name].append(_outcomes(data, config, trained, fixed, s + offset))
+            by_fold = [_outcomes(data, config, trained, r, s + offset) for r in runs]
+            folds[name].append([score_of(o, data.task) for o in by_fold])
+            pooled[name].append(np.concatenate(by_fold)[order])
+    maximize = score_direction(data.task) == "maximize"
     first = plan(data, (0,), cross_validate=True)[0]
     ratio = len(first.held) / len(first.train)
-    found: dict[str, list[tuple[bool, float]]] = {"seeds": [], "cv": []}
+    found: dict[tuple[str, str], list[tuple[bool, float]]] = {}
     for _ in range(300):
         picked = rng.choice(pairs, k, replace=False)
-        gain = paired_gain(np.array([seeds_a[i] for i in picked]),
-                           np.array([seeds_b[i] for i in picked]),
-                           maximize=sign > 0, level=LEVEL)
-        found["seeds"].append((gain.low > 0 or gain.high < 0, gain.high - gain.low))
-        cv = corrected_resampled([sign * g for i in picked for g in folds[i]], ratio, LEVEL)
-        found["cv"].append((cv.low > 0 or cv.high < 0, cv.high - cv.low))
+        for kind, other in (("aa", "b"), ("gap", "weak")):
+            for method, outcomes_of in (("seeds", held), ("pooled", pooled)):
+                gain = paired_gain(np.array([outcomes_of["a"][i] for i in picked]),
+                                   np.array([outcomes_of[other][i] for i in picked]),
+                                   maximize=maximize, level=LEVEL)
+                found.setdefault((kind, method), []).append(
+                    (gain.low > 0 or gain.high < 0, gain.high - gain.low))
+            sign = 1.0 if maximize else -1.0
+            cv = corrected_resampled([sign * (x - y) for i in picked for x, y in zip(
+                folds["a"][i], folds[other][i], strict=True)], ratio, LEVEL)
+            found.setdefault((kind, "cv"), []).append((cv.low > 0 or cv.high < 0,
+                                                       cv.high - cv.low))
     size = len(data.splits.train) + len(data.splits.val)
+    methods = ("seeds", "cv", "pooled")
     return [source, size, len(data.splits.test),
-            *(f"{np.mean([w for w, _ in found[m]]):.1%}" for m in ("seeds", "cv")),
-            *(f"{np.mean([h for _, h in found[m]]):.4f}" for m in ("seeds", "cv"))]
+            *(f"{np.mean([w for w, _ in found[('aa', m)]]):.1%}" for m in methods),
+            *(f"{np.mean([h for _, h in found[('aa', m)]]):.4f}" for m in methods),
+            *(f"{np.mean([w for w, _ in found[('gap', m)]]):.1%}" for m in methods)]
 
 
 def _outcomes(data: SequenceData, config: ModelConfig, settings: TrainingSettings, run: Run,
@@ -249,12 +266,17 @@ def main() -> None:
     pairs = 4 if args.quick else 12
     small_settings = TrainingSettings(max_epochs=epochs, patience=4)
     config = ModelConfig(cell="gru", hidden_size=16, batch_size=32, learning_rate=1e-2)
-    small = [small_data(source, config, small_settings, pairs, args.seeds, rng)
+    small = [small_data(source, config, small_settings, crippled_settings, pairs, args.seeds,
+                        rng)
              for source in ("example:adding?length=20&n=300", "example:adding?length=20&n=1200")]
-    print(f"\nSmall data: A/A of {pairs} model pairs (training seeds s and s + 1000, the same "
-          f"split or the same {FOLDS} folds), 300 draws of {args.seeds} pairs, {LEVEL:.0%}.\n")
-    print(table(["data", "train + val", "test", "false wins, seeds on the test split",
-                 "false wins, 5-fold CV (corrected t)", "width, seeds", "width, CV"], small))
+    print(f"\nSmall data: {pairs} model triples (training seeds s and s + 1000, and s + 2000 "
+          f"of the crippled copy; the same split or the same {FOLDS} folds), 300 draws of "
+          f"{args.seeds}, {LEVEL:.0%}. seeds: the fixed test split; CV: {FOLDS}-fold over train "
+          "+ validation, corrected resampled t; pooled: the same folds' held-out outcomes "
+          "paired per sequence.\n")
+    print(table(["data", "train + val", "test", "A/A false wins, seeds", "A/A false wins, CV",
+                 "A/A false wins, pooled", "width, seeds", "width, CV", "width, pooled",
+                 "gap power, seeds", "gap power, CV", "gap power, pooled"], small))
 
 
 if __name__ == "__main__":
