@@ -92,17 +92,23 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
+LOCK_WAIT_S = 2.0  # how long the check waits for another process's write to end
+
+
 def check_sqlite_file(path: Path, *, expected: set[str], what: str, hint: str) -> None:
     """Refuse an existing SQLite file that is damaged or holds another program's tables, before
     Optuna or MLflow add theirs to it. It is opened read-only: this check never changes it."""
     if not path.is_file() or path.stat().st_size == 0:
         return  # a new store
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
-                                                uri=True)) as database:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                                timeout=LOCK_WAIT_S)) as database:
             tables = {row[0] for row in database.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc)
+                                                          or "busy" in str(exc)):
+            return  # another process is writing it: a store in use, checked by whoever made it
         raise SelectorError(f"{what} {path} is not a usable SQLite database ({exc}); selector "
                             f"leaves it untouched. {hint}") from None
     if tables and not expected <= tables:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -13,11 +14,15 @@ import pytest
 import sqlalchemy
 from optuna.trial import TrialState
 
+from selector.errors import SelectorError
+from selector.search import storage
 from selector.search.storage import (
+    OPTUNA_TABLES,
     StorageUnavailable,
     StudyBusy,
     StudyLock,
     _Reconnect,
+    check_sqlite_file,
     storage_for,
 )
 from selector.search.study import optimize
@@ -153,3 +158,24 @@ def test_the_sqlite_study_lock_excludes_across_processes_and_refuses_when_busy(
         lock.release()  # only the first release counts
     with StudyLock(storage, "s", role="recommend", wait=False):
         pass
+
+
+def test_a_store_another_process_is_writing_is_not_called_damaged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second command checking the file while the first writes to it found it locked and
+    called it "not a usable SQLite database" (exit 2, where a busy study exits 75)."""
+    monkeypatch.setattr(storage, "LOCK_WAIT_S", 0.1)
+    path = tmp_path / "store.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    for table in OPTUNA_TABLES:
+        writer.execute(f"CREATE TABLE {table} (x)")
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        check_sqlite_file(path, expected=OPTUNA_TABLES, what="the store", hint="")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    path.write_bytes(b"not a database at all, but long enough to be read as one" * 20)
+    with pytest.raises(SelectorError, match="not a usable SQLite database"):
+        check_sqlite_file(path, expected=OPTUNA_TABLES, what="the store", hint="")
+
