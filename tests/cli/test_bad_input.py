@@ -420,8 +420,9 @@ FLAG_VALUES = st.one_of(
                      "999999999999999999999999", "example:digits", "default", "../x", "é",
                      "sqlite://", "postgresql://u:secret@127.0.0.1:1/x", "--json"]),
     st.text(alphabet=string.printable, max_size=6))
-FLAGS = ["--n-trials", "--timeout", "--jobs", "--seed", "--seeds", "--objective", "--accelerator",
-         "--max-params", "--max-latency-ms", "--max-train-time", "--budget", "--prefer",
+FLAGS = ["--n-trials", "--timeout", "--jobs", "--seed", "--seeds", "--max-seeds", "--objective",
+         "--accelerator", "--max-params", "--max-latency-ms", "--max-train-time", "--budget",
+         "--prefer",
          "--min-gain", "--space", "--task", "--lookback", "--horizon", "--max-length",
          "--vocab-size", "--stale-after", "--min-score", "--baseline", "--no-such-flag"]
 

@@ -94,8 +94,11 @@ def test_recommendation_flags_are_checked_and_documented(tmp_path: Path) -> None
     assert result.exit_code == 2 and "--seeds" in result.output
     # Typer's own words for a range differ between releases ("x>=2", "greater than or equal to 2")
     assert re.search(r"x>=2|greater than or equal to 2", result.output)
+    result = runner.invoke(app, ["recommend", "example:digits", "--seeds", "4", "--max-seeds",
+                                 "3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "--max-seeds must be at least --seeds (4)" in result.output
     help_text = runner.invoke(app, ["recommend", "--help"], env={"COLUMNS": "200"}).stdout
-    for flag in ("--seeds", "--prefer", "--min-gain", "--max-train-time", "--output-dir",
+    for flag in ("--seeds", "--max-seeds", "--prefer", "--min-gain", "--max-train-time", "--output-dir",
                  "--model-name", "--no-register", "--no-refit"):
         assert flag in help_text
 
