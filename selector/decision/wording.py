@@ -100,9 +100,17 @@ def _compared(v: Verdict, c: Comparison, score: str) -> list[str]:
         assert v.leader is not None
         return [on_par, f"Inconclusive: {v.leader.upper()} scored better on average by "
                 f"{abs(gain):.4g}, but not credibly, and {winner} is cheaper ({cost_line(c)}). "
-                f"Re-run with more {param('seeds')} before relying on this (E1)."]
+                f"Re-run with more {_more_seeds(c)} before relying on this (E1)."]
     tail = f"{winner} is cheaper as measured here ({cost_line(c)})."
     if not v.equivalent:
         tail += (" The interval is too wide to rule out a worthwhile difference: more "
-                 f"{param('seeds')} would sharpen it.")
+                 f"{_more_seeds(c)} would sharpen it.")
     return [on_par, tail]
+
+
+def _more_seeds(c: Comparison) -> str:
+    """The option that buys more seed pairs: the sequential comparison's most (or the budget
+    that stopped it), a fixed comparison's number."""
+    if not c.most_pairs:
+        return param("seeds")
+    return f"time ({param('budget')})" if c.stopped == "budget" else param("max_seeds")

@@ -64,3 +64,12 @@ def test_a_clear_difference_settles_and_a_close_call_does_not() -> None:
     close = comparison([0.80, 0.83, 0.79], [0.81, 0.80, 0.82])
     assert not settled(decide(replace(close, least_seeds=3, seeds=tuple(range(6))),
                               profile(), Budgets(), Preferences()))
+
+
+def test_an_undecided_sequential_verdict_names_the_option_that_buys_more_pairs() -> None:
+    close = comparison([0.80, 0.83, 0.79], [0.84, 0.80, 0.82])
+    for stopped, named in (("maximum", "max_seeds"), ("budget", "time (budget)")):
+        rec = decide(replace(close, least_seeds=3, seeds=tuple(range(6)), stopped=stopped),
+                     profile(), Budgets(), Preferences())
+        assert any(f"more {named}" in line for line in rec.rationale), rec.rationale
+
