@@ -1,8 +1,9 @@
 """The final comparison: each cell's best configuration retrained with k seeds, then tested.
 
 Both cells get the same seeds and the same splits, so their test scores pair up seed by seed
-and test example by test example; the runs go pair by pair, so a budget that ends early
-leaves whole pairs (`selector.search.schedule`). Besides the test outcomes and the costs of these
+and test example by test example; the runs go pair by pair (`selector.comparison.pairs`), so
+a budget that ends early leaves whole pairs, and a sequential comparison stops adding pairs
+once it has decided (`selector.decision.sequential`). Besides the test outcomes and the costs of these
 runs, the speed measurements of `selector.comparison.timings` (G1, G5) and, for long sequences, both
 cells retrained with the same seeds on only the last part of each sequence (L1) feed the
 criteria. The result is stored on the study, so `selector report` re-renders it without
@@ -204,9 +205,10 @@ def _long_range(cells: list[FinalCell], planned: list[Run], data: SequenceData,
                 settings: TrainingSettings, accelerator: str, announce: Callable[[str], None],
                 deadline: Deadline | None, expected: dict[str, float]
                 ) -> tuple[tuple[LongRange, ...], float, list[str]]:
-    """Both cells, every seed, retrained on the last part of each sequence only and scored
-    so, on the same sequences as the seed's first run; the one-time seconds of those runs; and
-    a note if the ``deadline`` left no time for them (they run whole or not at all)."""
+    """Both cells, every seed ``planned``, retrained on the last part of each sequence only
+    and scored so, on the same sequences as the seed's first run; the one-time seconds of
+    those runs; and a note if the ``deadline`` left no time for them (they run whole or not
+    at all)."""
     median_steps = int(statistics.median(data.lengths.tolist()))
     firsts: dict[int, Run] = {}  # seed -> its first run
     for planned_run in planned:
