@@ -36,8 +36,9 @@ from selector.training.fitting import (
 from selector.training.system import NonFiniteLossError, score_direction
 
 
-def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mapping[Cell, KeptModel],
-            data: SequenceData, seeds: tuple[int, ...]) -> dict[Cell, tuple[SeedRun, Fitted]]:
+def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell],
+                kept: Mapping[Cell, KeptModel], data: SequenceData,
+                seeds: tuple[int, ...]) -> dict[Cell, tuple[SeedRun, Fitted]]:
     """Each cell's best search trial as one of its seed runs, tested here, where the search
     kept every cell's best model (`KeptModel`; a lone cell's too: it has nothing to pair
     with, but its run need not be trained again). Nothing is reused otherwise: a best trial
@@ -67,11 +68,11 @@ def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell], kept: Mappin
 
 
 def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],
-                planned: list[Run], data: SequenceData, settings: TrainingSettings,
-                accelerator: str, announce: Callable[[str], None], deadline: Deadline | None,
-                reused: Mapping[Cell, tuple[SeedRun, Fitted]], runs: dict[str, list[SeedRun]],
-                models: dict[str, list[Fitted | None]], settled: Callable[[], bool] | None = None,
-                least: int = 0) -> tuple[list[str], str]:
+              planned: list[Run], data: SequenceData, settings: TrainingSettings,
+              accelerator: str, announce: Callable[[str], None], deadline: Deadline | None,
+              reused: Mapping[Cell, tuple[SeedRun, Fitted]], runs: dict[str, list[SeedRun]],
+              models: dict[str, list[Fitted | None]], settled: Callable[[], bool] | None = None,
+              least: int = 0) -> tuple[list[str], str]:
     """Train the planned runs pair by pair (``runs`` and ``models`` grow; a ``reused`` run
     takes its place in the pair it stands for); under a ``deadline``, only the pairs it pays
     for. From ``least`` seeds on, ``settled`` is asked after each seed's runs (all its folds)
@@ -139,8 +140,11 @@ def _seeds_note(affordable: int, planned: int, exhausted: bool) -> str:
 
 
 
-def train_run(config: ModelConfig, data: SequenceData, settings: TrainingSettings, planned: Run,
-         accelerator: str, deadline: Deadline | None = None) -> tuple[SeedRun, Fitted]:
+def train_run(config: ModelConfig, data: SequenceData, settings: TrainingSettings,
+              planned: Run, accelerator: str,
+              deadline: Deadline | None = None) -> tuple[SeedRun, Fitted]:
+    """One final run: ``config`` trained on ``planned``'s sequences with its seed, measured,
+    and scored on its held-out ones."""
     direction = score_direction(data.task)
     seed = planned.seed
     pl.seed_everything(seed, workers=False, verbose=False)
