@@ -84,7 +84,8 @@ def test_a_reused_search_trial_takes_its_own_seeds_pair_and_no_run_repeats_it(
     clock = FakeClock()
     slow_training_steps(monkeypatch, clock, 0.02)
     result = run_recommendation(RecommendRequest(
-        search=replace(request(tmp_path, tiny_space), n_trials=2), seeds=3, budget=60,
+        search=replace(request(tmp_path, tiny_space), n_trials=2), seeds=3, max_seeds=3,
+        budget=60,
         output_dir=str(tmp_path / "out"), register=False), clock=clock)
     final = FinalComparison.from_dict(result.document["final"])
     for cell in final.cells:
