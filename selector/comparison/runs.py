@@ -138,6 +138,8 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         if step:
             step(label, total)
 
+    trivial = {b.name: b.score for b in baselines(data, data.splits.test)}  # once, not per look
+
     def assemble(notes: list[str], stopped: str = "") -> FinalComparison:
         first = planned[0]
         return FinalComparison(
@@ -147,8 +149,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             equal_config=(), long_range=(), device="cpu",
             method="seeds" if first.fold is None else "cv",
             test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
-            baselines={b.name: b.score for b in baselines(data, data.splits.test)},
-            budget_notes=tuple(notes), least_seeds=least if least < len(seeds) else 0,
+            baselines=trivial, budget_notes=tuple(notes), least_seeds=least if least < len(seeds) else 0,
             stopped=stopped if least < len(seeds) else "")
 
     runs: dict[str, list[SeedRun]] = {c: [] for c in present}
