@@ -52,6 +52,18 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def forget_caught_interrupts() -> None:
+    """Let the exit code chosen for a caught Ctrl-C/SIGTERM stand.
+
+    CPython marks a KeyboardInterrupt that leaves code run by ``exec`` of a string (dataclasses
+    and namedtuples build their methods so, as modules are imported) as unhandled, even when
+    an outer handler catches it; on exit it then kills the process with SIGINT instead of
+    exiting with the code given (seen as returncode -2 where 130 was chosen, also for SIGTERM).
+    The mark is reset at the start of every such ``exec``: one that runs uninterrupted clears
+    it."""
+    exec("")  # runs nothing; resets the interpreter's unhandled-interrupt mark
+
+
 def raise_on_signals() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt wherever the process is: for commands that
     write no study (profile, report, predict, dashboard). Signals ignored by the parent

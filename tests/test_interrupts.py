@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,27 @@ def test_a_signal_outside_training_waits_for_the_next_safe_point() -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+CAUGHT_IN_EXEC = """
+import selector.cli as cli
+
+def run(args):  # an interrupt that lands in exec'd code (a dataclass being built), caught
+    try:
+        exec("raise KeyboardInterrupt")
+    except KeyboardInterrupt:
+        return 130
+
+cli.run = run
+cli.main()
+"""
+
+
+def test_an_interrupt_caught_inside_exec_still_exits_130_not_by_sigint(tmp_path: Path) -> None:
+    """A signal that arrives while a module builds a dataclass: exit 130, as anywhere else.
+    Run as ``python -m`` (as `python -m selector` runs), CPython would otherwise end the
+    process by SIGINT: returncode -2, also for a SIGTERM."""
+    (tmp_path / "caught_in_exec.py").write_text(CAUGHT_IN_EXEC)
+    done = subprocess.run([sys.executable, "-m", "caught_in_exec"], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 130, done.stderr

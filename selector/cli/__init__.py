@@ -18,7 +18,7 @@ import typer
 from typer import rich_utils
 
 from selector.cli.common import app, error_document, print_json, warn
-from selector.interrupts import raise_on_signals
+from selector.interrupts import forget_caught_interrupts, raise_on_signals
 from selector.process import FLUSH_DENORMALS, reuse_freed_memory, threads_per_worker
 from selector.urls import mask_url
 
@@ -47,7 +47,9 @@ def main() -> None:
     # torch counts the machine's cores, not our share; read when torch loads (only if needed)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(1)))
     os.environ.setdefault(FLUSH_DENORMALS, "1")  # training commands flush them (`process`)
-    sys.exit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    forget_caught_interrupts()  # an interrupt caught as 130 exits 130, not by SIGINT
+    sys.exit(code)
 
 
 ENV_PREFIX = "SELECTOR_"
