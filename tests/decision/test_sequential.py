@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from selector.decision.rules import decide
-from selector.decision.sequential import Design, decided, settled, spent
+from selector.decision.sequential import INTERIM_LEVEL, Design, decided, settled
 from selector.errors import ParameterError
 from selector.records import Budgets, Preferences
 from tests.helpers.records import comparison, profile
@@ -29,16 +29,18 @@ def crossing_rate(design: Design, levels: list[float], paths: int = 100_000) -> 
 def test_the_repeated_intervals_keep_the_error_rate_over_every_look() -> None:
     design = Design(3, 6, 0.95)
     levels = [design.level_at(k) for k in range(3, 7)]
-    assert levels == sorted(levels, reverse=True) and levels[0] > 0.99  # early looks need much more evidence
-    assert 0.95 < levels[-1] < 0.97  # the last is close to the fixed design's
+    assert levels[:-1] == [INTERIM_LEVEL] * 3 and INTERIM_LEVEL > 0.997  # early looks need
+    assert 0.95 < levels[-1] < 0.952  # overwhelming evidence; the last is nearly the fixed one
     assert crossing_rate(design, levels) == pytest.approx(0.05, abs=0.003)
     # A 95% interval at each look would claim a difference that is not there far more often.
     assert crossing_rate(design, [0.95] * 4) > 0.08
 
 
-def test_the_spending_and_fixed_designs() -> None:
-    assert spent(1.0, 0.95) == pytest.approx(0.05)
-    assert spent(0.5, 0.95) < 0.006
+def test_longer_designs_keep_the_rate_and_a_fixed_design_is_the_plain_level() -> None:
+    for least, most in ((2, 3), (3, 10)):
+        design = Design(least, most, 0.95)
+        levels = [design.level_at(k) for k in range(least, most + 1)]
+        assert crossing_rate(design, levels) == pytest.approx(0.05, abs=0.003)
     assert Design(3, 3, 0.9).level_at(3) == 0.9  # a fixed number of seeds: the plain level
     with pytest.raises(ParameterError, match="max_seeds"):
         Design(4, 3, 0.95)
