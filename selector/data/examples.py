@@ -83,7 +83,11 @@ def _counting(options: DataOptions, source: str, *, n: int, max_count: int,
               seed: int) -> SequenceData:
     """Is a run of a's followed by exactly as many b's (a^n b^n)? Negatives miss by 1 to 3 b's,
     so the answer needs an exact count, which an LSTM's additive cell state can keep and a
-    GRU's interpolated state cannot (Weiss, Goldberg & Yahav 2018; Suzgun et al. 2019)."""
+    GRU's interpolated state cannot (Weiss, Goldberg & Yahav 2018; Suzgun et al. 2019). The
+    default runs up to 200 a's: with up to 60 a GRU counts as well as an LSTM (hidden 32,
+    3 seeds each: both reach 1.0 on some seeds), with up to 200 it stays at chance (0.50-0.55)
+    where an LSTM learns on 2 of 3 seeds (1.0, 0.84; one stays at 0.53) given 20 epochs of
+    patience."""
     rng = np.random.default_rng(seed)
     a = rng.integers(1, max_count + 1, size=n)
     miss = rng.choice([-3, -2, -1, 1, 2, 3], size=n)
@@ -142,7 +146,7 @@ EXAMPLES: dict[str, Example] = {
         Example("drift", "up or down: the sign of a weak drift in a noisy signal, evidence spread "
                 "over all steps; long-range", {"length": 200, "n": 1000, "seed": 0}, _drift),
         Example("counting", "a^n b^m: are there exactly as many b's as a's? An exact count "
-                "(LSTM-favoured); classification", {"n": 4000, "max_count": 60, "seed": 0},
+                "(LSTM-favoured); classification", {"n": 4000, "max_count": 200, "seed": 0},
                 _counting),
         Example("sine", "one hourly series with daily and weekly cycles; forecasting",
                 {"length": 3000, "seed": 0}, _sine),
