@@ -202,14 +202,18 @@ def unlearned(evidence: FinalComparison, name: str, runs: tuple[int, ...], *,
     return replace(evidence, cells=cells)
 
 
-def test_a_run_that_did_not_learn_neither_wins_nor_loses_its_pair() -> None:
+def test_a_run_that_stayed_at_chance_loses_its_pair_unless_the_budget_cut_it() -> None:
     # LSTM's third run sat at the plateau (the mean predictor's RMSE); the others learned.
     evidence = comparison([0.05, 0.06, 0.05], [0.04, 0.05, 0.41], direction="minimize")
     rec = decide(unlearned(evidence, "lstm", (2,)), profile(median=400), Budgets(),
                  Preferences())
-    assert rec.comparison.pairs == 2  # the plateaued pair is left out, not counted as a loss
-    assert rec.comparison.gain_mean == pytest.approx(0.01)
+    assert rec.comparison.pairs == 3  # it trained to its end: a failure to learn is a loss
+    assert rec.comparison.gain_mean == pytest.approx((0.01 + 0.01 - 0.36) / 3)
     assert rec.comparison.learned == {"gru": 3, "lstm": 2}
+    # Cut short by the budget, it did not have its chance: the pair is left out.
+    rec = decide(unlearned(evidence, "lstm", (2,), cut=True), profile(median=400), Budgets(),
+                 Preferences())
+    assert rec.comparison.pairs == 2 and rec.comparison.gain_mean == pytest.approx(0.01)
 
 
 def test_a_cell_that_never_learned_is_reported_and_cannot_be_compared() -> None:
