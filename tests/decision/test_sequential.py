@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from selector.decision.rules import decide
-from selector.decision.sequential import INTERIM_LEVEL, Design, decided, settled
+from selector.decision.sequential import Design, decided, settled
 from selector.errors import ParameterError
 from selector.records import Budgets, Preferences
 from tests.helpers.records import comparison, profile
@@ -29,7 +29,7 @@ def crossing_rate(design: Design, levels: list[float], paths: int = 100_000) -> 
 def test_the_repeated_intervals_keep_the_error_rate_over_every_look() -> None:
     design = Design(3, 6, 0.95)
     levels = [design.level_at(k) for k in range(3, 7)]
-    assert levels[:-1] == [INTERIM_LEVEL] * 3 and INTERIM_LEVEL > 0.997  # early looks need
+    assert levels[:-1] == [levels[0]] * 3 and levels[0] > 0.997  # early looks need
     assert 0.95 < levels[-1] < 0.952  # overwhelming evidence; the last is nearly the fixed one
     assert crossing_rate(design, levels) == pytest.approx(0.05, abs=0.003)
     # A 95% interval at each look would claim a difference that is not there far more often.
@@ -37,10 +37,12 @@ def test_the_repeated_intervals_keep_the_error_rate_over_every_look() -> None:
 
 
 def test_longer_designs_keep_the_rate_and_a_fixed_design_is_the_plain_level() -> None:
-    for least, most in ((2, 3), (3, 10)):
-        design = Design(least, most, 0.95)
+    for least, most, level in ((2, 3, 0.95), (3, 10, 0.95), (3, 6, 0.999), (3, 30, 0.99)):
+        design = Design(least, most, level)  # a strict level, or many looks, too
         levels = [design.level_at(k) for k in range(least, most + 1)]
-        assert crossing_rate(design, levels) == pytest.approx(0.05, abs=0.003)
+        assert levels[-1] > level - 0.001  # the last look keeps most of the error
+        rate = crossing_rate(design, levels)
+        assert rate == pytest.approx(1 - level, rel=0.15), (least, most, level, rate)
     assert Design(3, 3, 0.9).level_at(3) == 0.9  # a fixed number of seeds: the plain level
     with pytest.raises(ParameterError, match="max_seeds"):
         Design(4, 3, 0.95)
