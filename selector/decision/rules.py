@@ -79,11 +79,14 @@ def cell_evidence(final: FinalCell, budgets: Budgets) -> CellEvidence:
 def look_level(final: FinalComparison, level: float) -> float:
     """The level of the interval at the look where the comparison stopped: ``level`` for a
     fixed number of seeds, the repeated confidence interval's of its sequential design
-    otherwise (`selector.decision.sequential`)."""
+    otherwise (`selector.decision.sequential`). A comparison the budget ended early made its
+    last look there: the time left, not the gains seen, set how many pairs it could afford,
+    so that look spends the error left, as error spending allows when the information
+    reached falls short of the plan (Lan & DeMets 1983; Jennison & Turnbull 2000, ch. 7)."""
     looks = len({r.pair[0] for r in final.cells[0].runs}) if final.cells else 0
     if not final.least_seeds or looks < 2:
         return level
-    most = max(len(final.seeds), looks)
+    most = looks if final.stopped == "budget" else max(len(final.seeds), looks)
     return Design(max(2, min(final.least_seeds, looks)), most, level).level_at(looks)
 
 

@@ -77,3 +77,29 @@ def test_an_undecided_sequential_verdict_names_the_option_that_buys_more_pairs()
                      profile(), Budgets(), Preferences())
         assert any(f"more {named}" in line for line in rec.rationale), rec.rationale
 
+
+
+def test_a_comparison_the_budget_ended_spends_the_error_left_at_its_last_look() -> None:
+    # The budget, not the gains, sets how many pairs are affordable: wherever it cuts the
+    # plan, making that look the last keeps the error rate.
+    rng = np.random.default_rng(5)
+    cut = rng.integers(3, 7, 100_000)  # a look count set independently of the gains
+    walks = np.cumsum(rng.standard_normal((100_000, 6)), axis=1)
+    crossed = np.zeros(100_000, dtype=bool)
+    for most in range(3, 7):
+        design = Design(3, most, 0.95)
+        looks = np.arange(3, most + 1)
+        bounds = np.array([stats.norm.ppf(0.5 + design.level_at(k) / 2) for k in looks])
+        z = np.abs(walks[:, looks - 1] / np.sqrt(looks))
+        crossed |= (cut == most) & (z > bounds).any(axis=1)
+    assert crossed.mean() == pytest.approx(0.05, abs=0.003)
+    # So three pairs of a planned six, when the budget paid for no more, decide at 95%
+    # what the first of six looks (at 99.73%) would leave open.
+    steady = replace(comparison([0.80, 0.81, 0.79], [0.86, 0.88, 0.85]), least_seeds=3,
+                     seeds=tuple(range(6)))
+    by_budget = decide(replace(steady, stopped="budget"), profile(), Budgets(), Preferences())
+    assert by_budget.comparison.look_level == pytest.approx(0.95)
+    assert by_budget.verdict == "lstm" and settled(by_budget)
+    looking = decide(replace(steady, stopped="decided"), profile(), Budgets(), Preferences())
+    assert looking.comparison.look_level is not None and looking.comparison.look_level > 0.997
+    assert not settled(looking)
