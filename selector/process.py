@@ -60,10 +60,11 @@ def flush_denormals() -> bool:
 
 
 def flushing_denormals() -> bool:
-    """Whether the calling thread flushes denormal floats to zero, whoever set it."""
-    import torch
+    """Whether the calling thread flushes denormal floats to zero, whoever set it (read with
+    NumPy, which the thread's mode governs as it does torch: serving reads it without torch)."""
+    import numpy as np
 
-    return float(torch.tensor([1e-39]) * 1.0) == 0.0
+    return float((np.array([1e-39], dtype=np.float32) * np.float32(1.0))[0]) == 0.0
 
 
 def reuse_freed_memory() -> bool:

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import long_frame, selector, write
-from tests.helpers.serving import invocations, served
+from tests.helpers.serving import invocations, serve_without_training_stack, served
 
 SPACE = """
 params:
@@ -153,6 +153,11 @@ def test_recommend_predict_and_the_registered_model_agree(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     registered = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(raw)
     agree(predictions["torchscript"], registered.reset_index(drop=True))
+    # Served with the modules the model carries, in a process that cannot import torch.
+    served_alone, package = serve_without_training_stack(
+        f"models:/{name}@champion", folder / case.file, env={"MLFLOW_TRACKING_URI": uri})
+    agree(predictions["torchscript"], served_alone)
+    assert "/code/selector/" in package, package  # not the installed selector
 
     if name == "series-univariate":  # the layout whose input is its own target
         with served(f"models:/{name}@champion", env={"MLFLOW_TRACKING_URI": uri}) as port:

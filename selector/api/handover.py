@@ -3,6 +3,7 @@ run object logs of them to MLflow (`log_handover`, `log_outcome`), and the resul
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from selector.reports.document import (
 from selector.reports.plots import write_final_plot, write_study_plots
 from selector.search.space import SearchSpace
 from selector.serving.export import PARITY_TOLERANCE, ExportedModel, export_model
-from selector.serving.pyfunc import pyfunc_parts
+from selector.serving.pyfunc import pyfunc_parts, serving_code
 from selector.tracking import (
     ModelHandover,
     Notify,
@@ -173,11 +174,13 @@ def log_handover(request: RecommendRequest, rec: Recommendation, outputs: Output
     try:
         python_model, signature, example, requirements = pyfunc_parts(
             exported.folder, data, request.search.data)
-        return log_model(uri, run_id, ModelHandover(
-            folder=exported.folder, python_model=python_model, signature=signature,
-            input_example=example, requirements=requirements,
-            description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
-            register_as=request.registered_name() if register else None))
+        with tempfile.TemporaryDirectory(prefix="selector-code-") as code:
+            return log_model(uri, run_id, ModelHandover(
+                folder=exported.folder, python_model=python_model, signature=signature,
+                input_example=example, requirements=requirements,
+                code=serving_code(Path(code)),
+                description=f"{rec.headline}\n\n" + "\n".join(f"- {r}" for r in rec.rationale),
+                register_as=request.registered_name() if register else None))
     except Exception as exc:  # the model is on disk either way; MLflow is a view
         notify(f"MLflow: could not log or register the model in {mask_url(uri)}: "
                f"{first_line(exc)}. It is saved in {exported.folder}.")

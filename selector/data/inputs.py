@@ -7,12 +7,13 @@ it was in training. Every sequence gets an id to report its prediction under.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from tokenizers import Tokenizer
 
 from selector.data import text as text_tokens
 from selector.data.dataset import Format, Preprocessing
@@ -25,7 +26,7 @@ from selector.data.options import (
     DEFAULT_TIME_COLUMNS,
     DataOptions,
 )
-from selector.data.readers import read_npz, read_table
+from selector.data.readers import plain_frame, read_npz, read_table
 from selector.data.validate import numeric_matrix, row_label
 from selector.errors import DataError, param
 
@@ -55,9 +56,30 @@ def load_inputs(source: str, spec: InputSpec) -> Inputs:
         data = load_example(source, spec.options)
         return Inputs("index", list(range(len(data))), data.sequences)
     path = Path(source).expanduser()
+    return inputs_from(read_npz(path) if spec.format == "arrays" else read_table(path), spec,
+                       source)
+
+
+def inputs_from(given: pd.DataFrame | Mapping[str, Any], spec: InputSpec,
+                source: str = "the request") -> Inputs:
+    """Model-ready sequences from data in memory, as a file in the same layout would give
+    them: a table in the layout the model was trained on, or, for a model trained on arrays,
+    ``{"X": (sequences, steps, features)[, "lengths": (sequences,)]}``."""
     if spec.format == "arrays":
-        return _scaled(_arrays(path, spec, source), spec, source)
-    frame = read_table(path)
+        if not isinstance(given, Mapping) or "X" not in given:
+            found = ", ".join(map(str, given)) if isinstance(given, Mapping) else \
+                type(given).__name__
+            raise DataError(source, "this model was trained on arrays: expected "
+                            "{'X': (sequences, steps, features)[, 'lengths': (sequences,)]}; "
+                            f"got {found or 'nothing'}.")
+        arrays = {k: np.asarray(v) for k, v in given.items() if k in ("X", "lengths")}
+        return _scaled(_arrays(arrays, spec, source), spec, source)
+    if not isinstance(given, pd.DataFrame):
+        raise DataError(source, f"expected a table (DataFrame) in the layout the model was "
+                        f"trained on ({spec.format}); got {type(given).__name__}.")
+    if given.empty:
+        raise DataError(source, "the table has no rows.")
+    frame = plain_frame(given, source)
     if spec.format == "text":
         return _text(frame, spec, source)
     if spec.format == "series":
@@ -92,7 +114,7 @@ def _text(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
         pos = int(np.argmax(texts.isna().to_numpy()))
         raise DataError(source, f"column '{text_col}', {row_label(source, pos)}: the text is "
                         "missing.")
-    tokenizer = Tokenizer.from_str(spec.preprocessing.tokenizer_json)
+    tokenizer = text_tokens.load_tokenizer(spec.preprocessing.tokenizer_json)
     sequences = text_tokens.encode(tokenizer, texts.astype(str).tolist(), spec.options.max_length)
     for pos, ids in enumerate(sequences):
         if len(ids) == 0:
@@ -117,8 +139,7 @@ def _series(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
                   [values[e - lookback:e] for e in ends])
 
 
-def _arrays(path: Path, spec: InputSpec, source: str) -> Inputs:
-    arrays = read_npz(path)
+def _arrays(arrays: dict[str, np.ndarray], spec: InputSpec, source: str) -> Inputs:
     if "X" not in arrays:
         raise DataError(source, f"no array named X; arrays found: {', '.join(arrays) or 'none'}.")
     X = arrays["X"]

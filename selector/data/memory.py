@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from selector.data.readers import check_unique_columns
+from selector.data.readers import plain_frame
 from selector.errors import DataError, ParameterError, first_line
 from selector.files import write_file
 
@@ -43,12 +43,7 @@ def as_source(data: DataSource, folder: Path) -> str:
 
 
 def _save_frame(frame: pd.DataFrame, folder: Path) -> Path:
-    if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
-        named = [n for n in frame.index.names if n is not None]
-        frame = frame.reset_index() if named else frame.reset_index(drop=True)
-    if not all(isinstance(c, str) for c in frame.columns):
-        frame = frame.rename(columns=str)
-    check_unique_columns(frame.columns, "the DataFrame")
+    frame = plain_frame(frame, "the DataFrame")
     digest = hashlib.sha256()
     digest.update("\x1f".join(frame.columns).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())

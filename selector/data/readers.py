@@ -73,6 +73,18 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+def plain_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A table given in memory as a file would read: its named index as columns (an unnamed
+    one dropped), string column names, each once."""
+    if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
+        named = [n for n in frame.index.names if n is not None]
+        frame = frame.reset_index() if named else frame.reset_index(drop=True)
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)
+    check_unique_columns(frame.columns, source)
+    return frame
+
+
 def check_unique_columns(names: Iterable[object], source: str) -> None:
     """Refuse a table whose column names repeat, naming them (one of each would be lost)."""
     repeated = [name for name, count in Counter(map(str, names)).items() if count > 1]

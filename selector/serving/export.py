@@ -29,15 +29,17 @@ from torch import nn
 from selector.data.dataset import SequenceData
 from selector.data.options import DataOptions
 from selector.files import write_file
-from selector.process import flushing_denormals
+from selector.serving.runtime import (
+    MODEL_FILE,
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    TORCHSCRIPT_FILE,
+    onnx_session,
+)
 from selector.training.cost import Probe
 from selector.training.system import SequenceSystem
 from selector.versions import MODEL
 
-MODEL_FILE = "selector-model.json"
-TORCHSCRIPT_FILE = "model.pt"
-ONNX_FILE = "model.onnx"
-TOKENIZER_FILE = "tokenizer.json"
 PARITY_TOLERANCE = 1e-4  # max |export - PyTorch|, absolute, on probabilities or scaled values
 
 
@@ -100,21 +102,6 @@ def onnx_bytes(net: ExportNet, example: torch.Tensor) -> bytes:
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch", 1: "steps"}, "y": {0: "batch"}})
     return buffer.getvalue()
-
-
-def onnx_session(model: bytes | str, *, threads: int = 0) -> Any:
-    """An ONNX Runtime session on the CPU (``threads`` 0: its default) that leaves the calling
-    thread's denormal mode as it was. Creating a session sets that mode to the session's
-    option, off by default: it undid `selector.process.flush_denormals` for every training
-    run after the comparison's ONNX timings (the refit of a long-sequence model among them).
-    """
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.set_denormal_as_zero",
-                                     "1" if flushing_denormals() else "0")
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_forward(system: SequenceSystem, data: SequenceData, probe: Probe,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,10 @@ import pandas as pd
 
 from selector.choices import Runtime, check_choice, choices
 from selector.data.dataset import Preprocessing
-from selector.data.inputs import Inputs, InputSpec, load_inputs
+from selector.data.inputs import Inputs, InputSpec, inputs_from, load_inputs
 from selector.data.options import DataOptions
 from selector.errors import SelectorError, first_line, param
-from selector.serving.export import (
-    MODEL_FILE,
-    ONNX_FILE,
-    TOKENIZER_FILE,
-    TORCHSCRIPT_FILE,
-    onnx_session,
-    quiet_torchscript,
-)
+from selector.serving.runtime import MODEL_FILE, ONNX_FILE, TOKENIZER_FILE, TORCHSCRIPT_FILE, onnx_session
 from selector.urls import mask_url
 from selector.versions import MODEL
 
@@ -119,6 +113,8 @@ class _Runner:
         else:
             import torch
 
+            from selector.serving.export import quiet_torchscript
+
             with quiet_torchscript():
                 self.module = torch.jit.load(str(bundle.folder / TORCHSCRIPT_FILE))
 
@@ -131,13 +127,16 @@ class _Runner:
             return self.module(torch.from_numpy(batch)).numpy()
 
 
-def predict(model: str | ModelBundle, data: str, *, runtime: str = "torchscript",
-            batch_size: int = 256, tracking_uri: str | None = None) -> pd.DataFrame:
-    """Predictions for every sequence of ``data``, one row each, in the data's order
+def predict(model: str | ModelBundle, data: str | pd.DataFrame | Mapping[str, Any], *,
+            runtime: str = "torchscript", batch_size: int = 256,
+            tracking_uri: str | None = None) -> pd.DataFrame:
+    """Predictions for every sequence of ``data``, one row each, in the data's order: a file,
+    or a table (``{"X": ...}`` arrays for an arrays model) in memory, transformed there
     (``tracking_uri``: where a ``models:/`` model is fetched from; see `open_model`)."""
     bundle = model if isinstance(model, ModelBundle) else \
         open_model(model, tracking_uri=tracking_uri)
-    inputs = load_inputs(data, bundle.spec)
+    inputs = load_inputs(data, bundle.spec) if isinstance(data, str) else \
+        inputs_from(data, bundle.spec)
     run = _Runner(bundle, runtime)
     outputs = _run_by_length(inputs, run, batch_size)
     return _table(inputs, outputs, bundle.meta)

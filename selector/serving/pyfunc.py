@@ -4,31 +4,41 @@ out, so that `mlflow models serve` and `mlflow.pyfunc.load_model(...).predict(ta
 The pyfunc carries the selector model folder (TorchScript, ONNX, the input spec with the
 training split's scaling and vocabulary) as an artifact. It takes what `selector predict`
 reads: a pandas DataFrame in the layout the model was trained on (long table, text table, one
-series), or, for a model trained on arrays, ``{"X": (sequences, steps, features)[, "lengths"]}``.
+series), or, for a model trained on arrays, ``{"X": (sequences, steps, features)[, "lengths"]}``,
+transformed in memory and run by ONNX Runtime.
+
+Serving needs no training stack: the model carries the few modules of selector that read a
+request (`SERVING_MODULES`, MLflow's ``code_paths``), and its requirements are MLflow's
+client (mlflow-skinny), NumPy, pandas and ONNX Runtime (and tokenizers for text): no torch,
+Lightning, Optuna or MLflow server.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
+import shutil
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
-import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
 from selector.data.dataset import SequenceData
 from selector.data.examples import is_example
-from selector.data.memory import as_source
 from selector.data.options import DEFAULT_SPLIT_COLUMNS, DEFAULT_TARGET_COLUMNS
 from selector.data.readers import read_table
-from selector.errors import DataError
 from selector.serving.predict import ModelBundle, open_model, predict
 
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
+SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/README.md, section 14)
+SERVING_MODULES = (  # what answering a request imports, relative to the package: no torch
+    "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
+    "versions.py", "data/__init__.py", "data/dataset.py", "data/examples.py",
+    "data/formats.py", "data/inputs.py", "data/options.py", "data/readers.py", "data/split.py",
+    "data/text.py", "data/validate.py", "serving/__init__.py", "serving/predict.py",
+    "serving/pyfunc.py", "serving/runtime.py",
+)
 
 
 class SelectorModel(PythonModel):
@@ -42,26 +52,26 @@ class SelectorModel(PythonModel):
         self.bundle = open_model(context.artifacts["model"])
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        return predict_raw(self.bundle, model_input)
+        return predict(self.bundle, model_input, runtime=SERVING_RUNTIME)
 
 
-def predict_raw(bundle: ModelBundle, model_input: Any) -> pd.DataFrame:
-    """Predictions for a DataFrame in the training layout, or arrays for an arrays model."""
-    with tempfile.TemporaryDirectory(prefix="selector-serve-") as folder:
-        if isinstance(model_input, pd.DataFrame):
-            if bundle.spec.format == "arrays":
-                raise DataError("the request", "this model was trained on arrays: send "
-                                "{'X': (sequences, steps, features), 'lengths': ...}.")
-            return predict(bundle, as_source(model_input, Path(folder)))
-        if isinstance(model_input, dict) and "X" in model_input:
-            arrays = {k: np.asarray(v) for k, v in model_input.items() if k in ("X", "lengths")}
-            path = Path(folder) / "inputs.npz"
-            buffer = io.BytesIO()
-            np.savez(buffer, **arrays)  # type: ignore[arg-type]
-            path.write_bytes(buffer.getvalue())
-            return predict(bundle, str(path))
-        raise DataError("the request", f"expected a table (DataFrame) in the layout the model "
-                        f"was trained on, or {{'X': ...}}; got {type(model_input).__name__}.")
+def serving_code(target: Path) -> Path:
+    """The modules a served model imports, copied as the package ``selector`` under
+    ``target``: MLflow puts the folder it returns on the served model's ``sys.path``."""
+    package = Path(__file__).resolve().parents[1]
+    copy = target / "selector"
+    for module in SERVING_MODULES:
+        (copy / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / module, copy / module)
+    return copy
+
+
+def serving_requirements(bundle: ModelBundle) -> tuple[str, ...]:
+    """The served model's pip requirements, pinned to this environment's versions."""
+    needed = ["mlflow-skinny", "numpy", "pandas", "onnxruntime"]
+    if bundle.spec.format == "text":
+        needed.append("tokenizers")
+    return tuple(f"{name}=={version(name)}" for name in needed)  # mlflow installs mlflow-skinny
 
 
 def input_example(data: SequenceData, source: str, bundle: ModelBundle) -> Any | None:
@@ -99,10 +109,7 @@ def pyfunc_parts(folder: Path, data: SequenceData, source: str
                  ) -> tuple[SelectorModel, Any, Any, tuple[str, ...]]:
     """What logging the model folder as a pyfunc needs: the model, its signature (inferred
     from the input example and its predictions), the example, and the requirements."""
-    import torch
     from mlflow.models import infer_signature
-
-    from selector import DISTRIBUTION, __version__
 
     bundle = open_model(str(folder))
     example = input_example(data, source, bundle)
@@ -110,7 +117,6 @@ def pyfunc_parts(folder: Path, data: SequenceData, source: str
     if example is not None:
         with warnings.catch_warnings():  # "integer columns cannot hold missing values": the
             warnings.simplefilter("ignore", UserWarning)  # model takes what it was trained on
-            signature = infer_signature(example, predict_raw(bundle, example))
-    requirements = (f"{DISTRIBUTION}=={__version__}",
-                    f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}")
-    return SelectorModel(), signature, example, requirements
+            signature = infer_signature(example, predict(bundle, example,
+                                                         runtime=SERVING_RUNTIME))
+    return SelectorModel(), signature, example, serving_requirements(bundle)

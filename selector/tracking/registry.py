@@ -28,6 +28,7 @@ class ModelHandover:
     signature: Any  # mlflow.models.ModelSignature of the raw input and the predictions
     input_example: Any  # a few sequences as the model takes them; None where there is none
     requirements: tuple[str, ...]  # pip requirements of the serving environment
+    code: Path  # the package of modules serving imports (`selector.serving.pyfunc.serving_code`)
     description: str  # the rationale: shown on the registered model version
     register_as: str | None  # registered model name; None: log the model, do not register
     alias: str = "champion"
@@ -74,12 +75,13 @@ def log_model(uri: str, run_id: str, model: ModelHandover) -> dict[str, str | No
                 warnings.catch_warnings():  # MLflow's hints on type hints and integer columns
             warnings.simplefilter("ignore", UserWarning)
             # some 3.x releases advise "models from code" over a pickled PythonModel; ours is
-            # pickled by reference to selector.serving, which the requirements install
+            # pickled by reference to selector.serving.pyfunc, which the model's code carries
             warnings.filterwarnings("ignore", ".*python_model.*CloudPickle", FutureWarning)
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=model.python_model,
                 artifacts={"model": str(model.folder)}, signature=model.signature,
-                input_example=model.input_example, pip_requirements=list(model.requirements))
+                input_example=model.input_example, pip_requirements=list(model.requirements),
+                code_paths=[str(model.code)])
             result["model_uri"] = info.model_uri
             if model.register_as:
                 with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered ..."

@@ -29,12 +29,12 @@ def invocations(port: int, table: pd.DataFrame) -> list[dict]:
 
 
 @contextlib.contextmanager
-def served(model_uri: str, env: dict[str, str] | None = None,
-           start_within: float = 120.0) -> Iterator[int]:
-    """`mlflow models serve -m model_uri` on 127.0.0.1 (this venv's packages), answering
-    /ping; yields its port and stops it afterwards."""
+def served(model_uri: str, env: dict[str, str] | None = None, start_within: float = 120.0,
+           python: str = sys.executable) -> Iterator[int]:
+    """`mlflow models serve -m model_uri` on 127.0.0.1 (the packages of ``python``'s venv),
+    answering /ping; yields its port and stops it afterwards."""
     port = free_port()
-    bin_dir = str(Path(sys.executable).parent)
+    bin_dir = str(Path(python).parent)
     server = subprocess.Popen(
         [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", model_uri,
          "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
@@ -54,3 +54,58 @@ def served(model_uri: str, env: dict[str, str] | None = None,
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+TRAINING_STACK = ("torch", "lightning", "optuna", "scipy", "sklearn")
+SERVE_SCRIPT = """
+import importlib.abc, json, sys
+from pathlib import Path
+
+class Refuse(importlib.abc.MetaPathFinder):  # serving must never import the training stack
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {stack}:
+            raise ImportError(f"serving imported {{name}}")
+
+sys.meta_path.insert(0, Refuse())
+import mlflow.pyfunc, numpy as np, pandas as pd
+
+source = Path(sys.argv[2])
+if source.suffix == ".npz":
+    with np.load(source) as archive:
+        request = {{k: archive[k] for k in archive.files if k in ("X", "lengths")}}
+else:
+    request = pd.read_parquet(source) if source.suffix == ".parquet" else pd.read_csv(source)
+mlflow.pyfunc.load_model(sys.argv[1]).predict(request).to_csv(sys.argv[3], index=False)
+import selector
+print(json.dumps({{"selector": selector.__file__,
+                  "imported": sorted(m for m in {stack} if m in sys.modules)}}))
+"""
+
+
+def serve_without_training_stack(model_uri: str, data: Path, *, python: str = sys.executable,
+                                 env: dict[str, str] | None = None) -> tuple[pd.DataFrame, str]:
+    """``mlflow.pyfunc.load_model(model_uri).predict`` on the file ``data``, in a process
+    where importing torch, Lightning, Optuna, SciPy or scikit-learn fails; returns the
+    predictions and the file the served ``selector`` package was imported from."""
+    script = data.parent / "serve_check.py"
+    script.write_text(SERVE_SCRIPT.format(stack=set(TRAINING_STACK)))
+    out = data.parent / f"served-{data.stem}.csv"
+    done = subprocess.run([python, str(script), model_uri, str(data), str(out)],
+                          env={**os.environ, **(env or {})}, cwd=data.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["imported"] == [], found
+    return pd.read_csv(out), found["selector"]
+
+
+def serving_venv(model: Path, venv: Path) -> str:
+    """A fresh venv with only the served model's requirements (``model``: a local MLflow
+    model folder) installed from the package index; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                "-r", str(model / "requirements.txt")],
+                               capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stderr
+    return python

@@ -73,6 +73,9 @@ def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: st
         probs = out[[f"p_{c}" for c in data.classes]].to_numpy()
         np.testing.assert_allclose(probs, expected, atol=1e-4)
         assert (out["prediction"] == [data.classes[k] for k in expected.argmax(1)]).all()
+    # A table in memory (what the served model gets) is read as the file is, in memory.
+    in_memory = predict(str(exported.folder), new.set_index("sequence_id"), runtime="onnx")
+    pd.testing.assert_frame_equal(in_memory, out)
 
 
 @pytest.mark.slow
@@ -109,6 +112,13 @@ def test_predict_names_what_is_wrong(tmp_path: Path) -> None:
     pd.read_csv(path).drop(columns=["wind"]).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DataError, match=r"bad.csv: .*feature column\(s\) 'wind'"):
         predict(str(folder), str(tmp_path / "bad.csv"))
+    new = pd.read_csv(path).drop(columns=["label"])
+    with pytest.raises(DataError, match=r"the request: .*feature column\(s\) 'wind'"):
+        predict(str(folder), new.drop(columns=["wind"]))
+    with pytest.raises(DataError, match=r"the request: expected a table .* got dict"):
+        predict(str(folder), {"X": np.zeros((2, 3, 2))})
+    with pytest.raises(DataError, match=r"the request: the table has no rows"):
+        predict(str(folder), new.head(0))
     with pytest.raises(SelectorError, match=r"no selector-model\.json"):
         open_model(str(tmp_path))
     with pytest.raises(SelectorError, match=r"expected a \.csv, \.tsv or \.parquet"):
@@ -118,7 +128,7 @@ def test_predict_names_what_is_wrong(tmp_path: Path) -> None:
 ONNX_KEEPS_THE_MODE = """
 import io, warnings, torch
 from selector.process import flush_denormals, flushing_denormals
-from selector.serving.export import onnx_session
+from selector.serving.runtime import onnx_session
 model = io.BytesIO()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

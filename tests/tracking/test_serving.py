@@ -1,16 +1,21 @@
 """The registered model serves the user's raw table: `mlflow models serve` and
-`mlflow.pyfunc.load_model` answer with the predictions of `selector predict`."""
+`mlflow.pyfunc.load_model` answer with the predictions of `selector predict`, in an environment
+that holds only the model's own requirements (no torch, Lightning, Optuna or MLflow server)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
+import mlflow.artifacts
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import TINY, long_frame, selector
-from tests.helpers.serving import invocations, served
+from tests.helpers.serving import invocations, serve_without_training_stack, served, serving_venv
 
 
 @pytest.mark.slow
@@ -39,7 +44,23 @@ def test_the_registered_model_serves_a_raw_table_as_selector_predict_does(
     loaded = model.predict(new)
     assert loaded["prediction"].tolist() == expected["prediction"].tolist()
 
-    with served("models:/served@champion") as port:
+    # What a serving container holds: the model and its requirements, none of the training
+    # stack (the requirements come from the package index, as a serving image's would).
+    local = Path(mlflow.artifacts.download_artifacts("models:/served@champion",
+                                                     dst_path=str(tmp_path / "served-model")))
+    python = serving_venv(local, tmp_path / "serving-venv")
+    listed = subprocess.run([python, "-m", "pip", "list", "--format", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    names = {p["name"].lower() for p in json.loads(listed)}
+    assert {"onnxruntime", "pandas", "mlflow-skinny"} <= names
+    assert not names & {"torch", "lightning", "optuna", "mlflow", "gru-lstm-selector"}, names
+    alone, package = serve_without_training_stack(str(local), tmp_path / "new.csv",
+                                                  python=python)
+    assert package.startswith(str(local)), package  # the modules the model carries
+    assert alone["prediction"].tolist() == expected["prediction"].tolist()
+    np.testing.assert_allclose(alone["p_c1"], expected["p_c1"], atol=1e-4)  # ONNX Runtime
+
+    with served(str(local), python=python) as port:
         answered = invocations(port, new)
     assert [p["prediction"] for p in answered] == expected["prediction"].tolist()
     assert [p["sequence_id"] for p in answered] == expected["sequence_id"].tolist()
