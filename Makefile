@@ -12,23 +12,30 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_ARGS ?= example:digits --n-trials 12
 
-.PHONY: setup demo test test-fast test-lowest lint typecheck bench clean system-deps
+.PHONY: setup dev demo test test-fast test-lowest lint typecheck bench clean system-deps
 
+# selector and what running it needs; the test and lint tools come on top, for the targets
+# that use them (`make demo` installs none of them).
 $(BIN)/selector: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-tools: $(BIN)/selector
 	$(BIN)/python -m pip install --quiet -e '.[dev,typecheck]'
 	@touch $@
 
 setup: $(BIN)/selector
+dev: $(VENV)/.dev-tools
 
 demo: setup
 	$(BIN)/selector recommend $(DEMO_ARGS)
 
-test: setup
+test: dev
 	$(BIN)/python -m pytest
 
-test-fast: setup
+test-fast: dev
 	$(BIN)/python -m pytest -m "not slow and not server and not browser"
 
 # The fast suite on the lowest version that pyproject.toml allows of each direct dependency
@@ -62,17 +69,17 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 # The four benchmarks of bench/README.md, one after the other (about 15 minutes on 2 cores).
-bench: setup
+bench: dev
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.cells
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.parallel
 
-lint: setup
+lint: dev
 	$(BIN)/ruff check selector tests mlflow bench
 
 # mypy over the package, with the settings of [tool.mypy] in pyproject.toml (zero errors).
-typecheck: setup
+typecheck: dev
 	$(BIN)/mypy
 
 clean:

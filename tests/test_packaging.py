@@ -42,7 +42,7 @@ def test_the_python_floor_is_the_version_that_is_tested() -> None:
     classifiers name it alone, and this suite runs on it."""
     meta = metadata(selector.DISTRIBUTION)
     floor = meta["Requires-Python"].removeprefix(">=")
-    files = [ROOT / "Dockerfile", ROOT / "mlflow" / "Dockerfile", *(ROOT / ".github").rglob("*.yml")]
+    files = [ROOT / "Dockerfile", *ROOT.glob("*/Dockerfile"), *(ROOT / ".github").rglob("*.yml")]
     run = {version for path in files for version in PYTHON_PIN.findall(path.read_text())}
     assert run == {floor}, f"requires-python says >={floor}; these run {sorted(run)}"
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == floor

@@ -28,6 +28,14 @@ def invocations(port: int, table: pd.DataFrame) -> list[dict]:
         return json.loads(response.read())["predictions"]
 
 
+def serve_command(model: str, host: str, port: int, bin_dir: str = "") -> list[str]:
+    """`mlflow models serve` of ``model`` in the environment it runs in, as the serving image
+    (serving/Dockerfile) runs it."""
+    mlflow = str(Path(bin_dir) / "mlflow") if bin_dir else "mlflow"
+    return [mlflow, "models", "serve", "-m", model, "--env-manager", "local", "-h", host,
+            "-p", str(port)]
+
+
 @contextlib.contextmanager
 def served(model_uri: str, env: dict[str, str] | None = None, start_within: float = 120.0,
            python: str = sys.executable) -> Iterator[int]:
@@ -36,8 +44,7 @@ def served(model_uri: str, env: dict[str, str] | None = None, start_within: floa
     port = free_port()
     bin_dir = str(Path(python).parent)
     server = subprocess.Popen(
-        [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", model_uri,
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        serve_command(model_uri, "127.0.0.1", port, bin_dir=bin_dir),
         env={**os.environ, **(env or {}), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

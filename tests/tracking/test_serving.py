@@ -5,6 +5,7 @@ that holds only the model's own requirements (no torch, Lightning, Optuna or MLf
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,15 @@ import pandas as pd
 import pytest
 
 from tests.conftest import TINY, long_frame, selector
-from tests.helpers.serving import invocations, serve_without_training_stack, served, serving_venv
+from tests.helpers.serving import (
+    invocations,
+    serve_command,
+    serve_without_training_stack,
+    served,
+    serving_venv,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -60,6 +69,11 @@ def test_the_registered_model_serves_a_raw_table_as_selector_predict_does(
     assert alone["prediction"].tolist() == expected["prediction"].tolist()
     np.testing.assert_allclose(alone["p_c1"], expected["p_c1"], atol=1e-4)  # ONNX Runtime
 
+    # ... and serves it with the serving image's command (serving/Dockerfile), run natively.
+    image = (ROOT / "serving" / "Dockerfile").read_text()
+    assert "pip install -r /model/requirements.txt" in image
+    assert json.loads(re.findall(r"^CMD (.+)$", image, re.M)[-1]) == \
+        serve_command("/model", "0.0.0.0", 8080)
     with served(str(local), python=python) as port:
         answered = invocations(port, new)
     assert [p["prediction"] for p in answered] == expected["prediction"].tolist()
