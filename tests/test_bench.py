@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
     ("bench.fidelity", ["--quick"], "chunks / whole time to verdict"),
     ("bench.startup", ["--rounds", "1"], "ratio to the minimal app"),
     ("bench.throughput", ["--quick", "--hidden", "8", "--epochs", "1"], "real / bare"),
+    ("bench.serving", ["--quick", "--budget", "0.05"], "served GRU / LSTM"),
 ])
 def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expected: str,
                                               tmp_path: Path) -> None:

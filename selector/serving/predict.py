@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,12 +102,15 @@ def _artifacts_of(model: str, uri: str) -> str:
     return str(client.get_model_version_download_uri(*found))
 
 
-class _Runner:
-    """One runtime over the exported model: equal-length float/int batches in, arrays out."""
+class Predictor:
+    """A model ready to answer: its folder's spec and one runtime session over its export,
+    opened once (a served model answers many requests with it)."""
 
-    def __init__(self, bundle: ModelBundle, runtime: str) -> None:
+    def __init__(self, bundle: ModelBundle, runtime: str = "torchscript",
+                 batch_size: int = 256) -> None:
         check_choice("runtime", runtime, Runtime)
-        self.runtime = runtime
+        self.bundle, self.runtime, self.batch_size = bundle, runtime, batch_size
+        self.spec = bundle.spec  # read once: it parses the folder's tokenizer
         if runtime == "onnx":
             self.session = onnx_session(str(bundle.folder / ONNX_FILE))
         else:
@@ -118,7 +121,15 @@ class _Runner:
             with quiet_torchscript():
                 self.module = torch.jit.load(str(bundle.folder / TORCHSCRIPT_FILE))
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def __call__(self, data: str | pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+        """Predictions for every sequence of ``data``, one row each, in the data's order."""
+        inputs = load_inputs(data, self.spec) if isinstance(data, str) else \
+            inputs_from(data, self.spec)
+        return _table(inputs, _run_by_length(inputs, self.run, self.batch_size),
+                      self.bundle.meta)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The exported network on one batch of equal-length sequences."""
         if self.runtime == "onnx":
             return self.session.run(None, {"x": batch})[0]
         import torch
@@ -135,14 +146,11 @@ def predict(model: str | ModelBundle, data: str | pd.DataFrame | Mapping[str, An
     (``tracking_uri``: where a ``models:/`` model is fetched from; see `open_model`)."""
     bundle = model if isinstance(model, ModelBundle) else \
         open_model(model, tracking_uri=tracking_uri)
-    inputs = load_inputs(data, bundle.spec) if isinstance(data, str) else \
-        inputs_from(data, bundle.spec)
-    run = _Runner(bundle, runtime)
-    outputs = _run_by_length(inputs, run, batch_size)
-    return _table(inputs, outputs, bundle.meta)
+    return Predictor(bundle, runtime, batch_size)(data)
 
 
-def _run_by_length(inputs: Inputs, run: _Runner, batch_size: int) -> np.ndarray:
+def _run_by_length(inputs: Inputs, run: Callable[[np.ndarray], np.ndarray],
+                   batch_size: int) -> np.ndarray:
     by_length: dict[int, list[int]] = defaultdict(list)
     for i, s in enumerate(inputs.sequences):
         by_length[len(s)].append(i)
@@ -157,20 +165,20 @@ def _run_by_length(inputs: Inputs, run: _Runner, batch_size: int) -> np.ndarray:
 
 
 def _table(inputs: Inputs, outputs: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
-    frame = pd.DataFrame({inputs.id_name: inputs.ids})
+    columns: dict[str, Any] = {inputs.id_name: inputs.ids}
     if meta["task"] == "classification":
         classes = meta["classes"]
-        frame["prediction"] = [classes[k] for k in outputs.argmax(axis=1)]
-        frame["probability"] = outputs.max(axis=1)
+        columns["prediction"] = [classes[k] for k in outputs.argmax(axis=1)]
+        columns["probability"] = outputs.max(axis=1)
         for k, label in enumerate(classes):
-            frame[f"p_{label}"] = outputs[:, k]
+            columns[f"p_{label}"] = outputs[:, k]
     elif meta["task"] == "forecasting":
         for h in range(outputs.shape[1]):
             for j, target in enumerate(meta["target_names"]):
-                frame[f"{target}_t+{h + 1}"] = outputs[:, h, j]
+                columns[f"{target}_t+{h + 1}"] = outputs[:, h, j]
     else:
-        frame["prediction"] = outputs
-    return frame
+        columns["prediction"] = outputs
+    return pd.DataFrame(columns)  # built at once: a column at a time costs a served request
 
 
 def write_predictions(frame: pd.DataFrame, output: str) -> None:

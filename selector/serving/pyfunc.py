@@ -28,7 +28,7 @@ from selector.data.dataset import SequenceData
 from selector.data.examples import is_example
 from selector.data.options import DEFAULT_SPLIT_COLUMNS, DEFAULT_TARGET_COLUMNS
 from selector.data.readers import read_table
-from selector.serving.predict import ModelBundle, open_model, predict
+from selector.serving.predict import ModelBundle, Predictor, open_model, predict
 
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
 SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/README.md, section 14)
@@ -49,10 +49,10 @@ class SelectorModel(PythonModel):
     _skip_type_hint_validation = True
 
     def load_context(self, context: Any) -> None:
-        self.bundle = open_model(context.artifacts["model"])
+        self.predictor = Predictor(open_model(context.artifacts["model"]), SERVING_RUNTIME)
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        return predict(self.bundle, model_input, runtime=SERVING_RUNTIME)
+        return self.predictor(model_input)
 
 
 def serving_code(target: Path) -> Path:
