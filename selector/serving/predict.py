@@ -11,6 +11,7 @@ import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, inputs_from, load_inputs
 from selector.data.options import DataOptions
 from selector.errors import SelectorError, first_line, param
+from selector.process import available_cpus
 from selector.serving.runtime import MODEL_FILE, ONNX_FILE, TOKENIZER_FILE, TORCHSCRIPT_FILE, onnx_session
 from selector.urls import mask_url
 from selector.versions import MODEL
 
 RUNTIMES = choices(Runtime)
+SPLIT_ROWS = 16  # the fewest sequences worth a thread of their own (bench/serving.py)
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
@@ -112,7 +115,12 @@ class Predictor:
         self.bundle, self.runtime, self.batch_size = bundle, runtime, batch_size
         self.spec = bundle.spec  # read once: it parses the folder's tokenizer
         if runtime == "onnx":
-            self.session = onnx_session(str(bundle.folder / ONNX_FILE))
+            # ONNX Runtime's GRU kernel runs a batch on one core (its LSTM spreads it over
+            # them): a GRU's batch is split over the cores instead, one share per thread.
+            self.workers = available_cpus() if bundle.meta.get("cell") == "gru" else 1
+            self.session = onnx_session(str(bundle.folder / ONNX_FILE),
+                                        threads=1 if self.workers > 1 else 0)
+            self.pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         else:
             import torch
 
@@ -131,7 +139,12 @@ class Predictor:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The exported network on one batch of equal-length sequences."""
         if self.runtime == "onnx":
-            return self.session.run(None, {"x": batch})[0]
+            shares = min(self.workers, len(batch) // SPLIT_ROWS)
+            if self.pool is None or shares < 2:
+                return self.session.run(None, {"x": batch})[0]
+            parts = self.pool.map(lambda part: self.session.run(None, {"x": part})[0],
+                                  np.array_split(batch, shares))
+            return np.concatenate(list(parts))
         import torch
 
         with torch.no_grad():

@@ -24,6 +24,9 @@ def onnx_session(model: bytes | str, *, threads: int = 0) -> Any:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle threads sleep instead of spinning: a spinning pool took the cores from the next
+    # model's run (a GRU's batch shares, `selector.serving.predict`) for no gain of its own.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.set_denormal_as_zero",
                                      "1" if flushing_denormals() else "0")
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])

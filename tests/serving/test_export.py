@@ -14,9 +14,10 @@ import torch
 from selector.data import DataOptions, load_dataset
 from selector.data.batching import SplitDataset, collate
 from selector.errors import DataError, SelectorError
+from selector.process import available_cpus
 from selector.records import ModelConfig, TrainingSettings
 from selector.serving.export import export_model
-from selector.serving.predict import open_model, predict, write_predictions
+from selector.serving.predict import Predictor, open_model, predict, write_predictions
 from selector.training.fitting import build_net, fit
 
 SETTINGS = TrainingSettings(max_epochs=2, patience=1)
@@ -73,6 +74,12 @@ def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: st
         probs = out[[f"p_{c}" for c in data.classes]].to_numpy()
         np.testing.assert_allclose(probs, expected, atol=1e-4)
         assert (out["prediction"] == [data.classes[k] for k in expected.argmax(1)]).all()
+    # A served GRU splits a large batch over the cores; the answers are the batch's own.
+    served = Predictor(open_model(str(exported.folder)), "onnx")
+    batch = np.random.default_rng(0).normal(size=(70, 9, 2)).astype(np.float32)
+    whole = served.session.run(None, {"x": batch})[0]
+    np.testing.assert_allclose(served.run(batch), whole, atol=1e-6)
+    assert served.workers == (available_cpus() if cell == "gru" else 1)
     # A table in memory (what the served model gets) is read as the file is, in memory.
     in_memory = predict(str(exported.folder), new.set_index("sequence_id"), runtime="onnx")
     pd.testing.assert_frame_equal(in_memory, out)
