@@ -172,7 +172,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         setup += more
         notes += note
     comparison = replace(assemble(notes, stopped), cells=tuple(cells),
-                         equal_config=equal_config(cells, data, until=measure_until),
+                         equal_config=equal_config(cells, data, device=device, until=measure_until),
                          long_range=long_range, device=device, setup_seconds=setup)
     candidates = FinalModels(comparison, models).candidates()
     return FinalModels(replace(comparison, latency=handed_over_latency(

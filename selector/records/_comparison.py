@@ -74,6 +74,9 @@ class EqualConfigTiming:
     parameters: dict[str, int]
     train_step_ratio: Ratio  # LSTM / GRU, per round
     latency_ratio: Ratio
+    # batch-1 inference in ONNX Runtime, the runtime that serves the handed-over model (CPU)
+    served_latency_ms: dict[str, float] | None = None
+    served_latency_ratio: Ratio | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,9 @@ class FinalComparison:
             **d, "seeds": tuple(d["seeds"]), "cells": cells,
             "equal_config": tuple(EqualConfigTiming(**{
                 **e, "train_step_ratio": Ratio(**e["train_step_ratio"]),
-                "latency_ratio": Ratio(**e["latency_ratio"])}) for e in d["equal_config"]),
+                "latency_ratio": Ratio(**e["latency_ratio"]),
+                "served_latency_ratio": Ratio(**e["served_latency_ratio"])
+                if e.get("served_latency_ratio") else None}) for e in d["equal_config"]),
             "latency": tuple(RuntimeLatency(**{**t, "ratio": Ratio(**t["ratio"])})
                              for t in d["latency"]),
             "long_range": tuple(LongRange(**r) for r in d["long_range"]),

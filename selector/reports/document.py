@@ -163,13 +163,7 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                          _fmt(t["p95_ms"]["gru"], "{:.3f}"), _fmt(t["p95_ms"]["lstm"], "{:.3f}"),
                          _ratio(t["ratio"])] for t in final["latency"]]))
     if final["equal_config"]:
-        blocks.append(("table", ["equal configuration", "GRU train step (ms)",
-                                 "LSTM train step (ms)", "LSTM / GRU step", "GRU latency (ms)",
-                                 "LSTM latency (ms)", "LSTM / GRU latency"],
-                       [[_shape(t["config"]), f"{t['train_step_ms']['gru']:.2f}",
-                         f"{t['train_step_ms']['lstm']:.2f}", _ratio(t["train_step_ratio"]),
-                         f"{t['latency_ms']['gru']:.3f}", f"{t['latency_ms']['lstm']:.3f}",
-                         _ratio(t["latency_ratio"])] for t in final["equal_config"]]))
+        blocks.append(_equal_config_table(final["equal_config"]))
     blocks += [
         ("h2", "Decision criteria (selector/docs/criteria.md)"),
         ("table", ["ID", "criterion", "applies here", "borne out", "evidence"],
@@ -214,6 +208,20 @@ def _learned(doc: dict[str, Any], cell: str) -> str:
 
 def _search_setup(doc: dict[str, Any]) -> float:
     return sum(c.get("setup_seconds", 0.0) for c in doc["search"]["cells"])
+
+
+def _equal_config_table(timed: list[dict[str, Any]]) -> Block:
+    """Both cells at equal configurations: training step, eager batch-1 latency and, where
+    timed (CPU), batch-1 latency in ONNX Runtime, which serves the handed-over model."""
+    return ("table", ["equal configuration", "GRU train step (ms)", "LSTM train step (ms)",
+                      "LSTM / GRU step", "GRU eager latency (ms)", "LSTM eager latency (ms)",
+                      "LSTM / GRU eager", "LSTM / GRU served (ONNX Runtime)"],
+            [[_shape(t["config"]), f"{t['train_step_ms']['gru']:.2f}",
+              f"{t['train_step_ms']['lstm']:.2f}", _ratio(t["train_step_ratio"]),
+              f"{t['latency_ms']['gru']:.3f}", f"{t['latency_ms']['lstm']:.3f}",
+              _ratio(t["latency_ratio"]),
+              _ratio(t["served_latency_ratio"]) if t.get("served_latency_ratio") else "not timed"]
+             for t in timed])
 
 
 def _ratio(ratio: dict[str, float]) -> str:

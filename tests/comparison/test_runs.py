@@ -48,6 +48,9 @@ def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_spac
     assert all(t.timings >= 100 and t.p95_ms["gru"] is not None for t in result.latency)
     timing = result.equal_config[0]
     assert timing.parameters["gru"] < timing.parameters["lstm"]  # 3 gate blocks against 4
+    # on CPU, batch-1 latency is also timed in ONNX Runtime, which serves the handed-over model
+    assert timing.served_latency_ratio is not None and timing.served_latency_ms is not None
+    assert all(ms > 0 for ms in timing.served_latency_ms.values())
     # The stage writes nothing (the recommendation stores its result); what it returns is
     # read back exactly once stored: `selector report` needs no retraining.
     again = optuna.load_study(study_name=study.study_name, storage=req.storage)

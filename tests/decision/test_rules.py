@@ -13,7 +13,7 @@ from selector.records import (
     LongRange,
     Preferences,
 )
-from tests.helpers.records import comparison, cost, profile
+from tests.helpers.records import comparison, cost, profile, ratio
 
 
 def by_id(rec, cid: str):
@@ -84,6 +84,24 @@ def test_g1_contradicted_when_gru_is_measured_slower() -> None:
     assert "claim not borne out here" in g1.evidence and "fused" in g1.evidence
     # on par in accuracy, LSTM measured cheaper on latency: the edge preset picks it
     assert rec.verdict == "lstm"
+
+
+def test_g1_weighs_the_latency_of_the_runtime_that_serves() -> None:
+    # Eager PyTorch runs GRU inference slower than the LSTM (no fused kernel); ONNX Runtime,
+    # which serves the handed-over model, runs it faster: that is the figure G1 weighs.
+    evidence = comparison([0.90, 0.91, 0.90], [0.90, 0.91, 0.90], step_ms=(3.0, 4.0))
+    eager_slow = replace(evidence.equal_config[0], latency_ratio=ratio(1 / 1.5))
+    served_fast = replace(eager_slow, served_latency_ms={"gru": 0.7, "lstm": 1.0},
+                          served_latency_ratio=ratio(1 / 0.7))
+    g1 = by_id(decide(replace(evidence, equal_config=(served_fast,)), profile(), Budgets(),
+                      Preferences(prefer="edge")), "G1")
+    assert g1.borne_out == "yes"
+    assert "GRU inference 0.70x" in g1.evidence
+    assert "in ONNX Runtime" in g1.evidence and "eager PyTorch: GRU 1.50x" in g1.evidence
+    # where nothing was timed in ONNX Runtime (a GPU run), the eager figure is the one weighed
+    g1 = by_id(decide(replace(evidence, equal_config=(eager_slow,)), profile(), Budgets(),
+                      Preferences(prefer="edge")), "G1")
+    assert "GRU inference 1.50x" in g1.evidence and "ONNX Runtime" not in g1.evidence
 
 
 def test_rmse_gain_points_the_right_way() -> None:
