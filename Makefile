@@ -2,9 +2,11 @@
 #   make demo   creates .venv, installs selector, and runs a recommendation on a bundled example
 #   make test   runs the whole test suite (what CI runs)
 #
-# torch is installed first, pinned, so that pip keeps the CPU build and never pulls several GB
-# of CUDA packages. GPU users: `make TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"`
-# (or install their own torch into .venv first; an installed torch is kept).
+# torch is installed first, pinned, and pip keeps the build it finds first. Where the default
+# index serves CUDA builds (PyPI on Linux: several GB), ask for the CPU one:
+#   make demo TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+# GPU users: TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128" (or install
+# their own torch into .venv first; an installed torch is kept).
 
 PYTHON ?= python3
 VENV ?= .venv

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import os
 import tempfile
 import time
 import warnings
@@ -124,6 +125,7 @@ def main() -> None:
                         help="seconds of requests per cell, shape and batch (default 1)")
     args = parser.parse_args()
     flush_denormals()  # as the selector command does; the pyfunc's sessions keep the mode
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per load
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     shapes = ([(25, 32, 1), (100, 128, 1)] if args.quick else
               list(itertools.product((25, 100, 400), (32, 128, 256), (1, 2))))

@@ -31,7 +31,7 @@ from selector.data.readers import read_table
 from selector.serving.predict import ModelBundle, Predictor, open_model, predict
 
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
-SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/README.md, section 14)
+SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/README.md, section 13)
 SERVING_MODULES = (  # what answering a request imports, relative to the package: no torch
     "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
     "versions.py", "data/__init__.py", "data/dataset.py", "data/examples.py",
