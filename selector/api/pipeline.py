@@ -81,7 +81,7 @@ class RecommendationRun:
                 step=self.step, refit=request.refit, deadline=work,
                 measure_until=None if plan is None else plan.measuring, kept=searched.kept,
                 least=request.seeds, stop=lambda so_far: settled(decide(
-                    so_far, profile, search.budgets, request.preferences)))
+                    so_far, profile, search.budgets, request.preferences)), notify=notify)
             self._store(searched.study, final.comparison, profile)
             INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
             rec = decide(final.comparison, profile, search.budgets, request.preferences)

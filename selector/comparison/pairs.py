@@ -19,8 +19,16 @@ from selector.data.batching import SplitDataset
 from selector.data.crossval import FOLDS, Run
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError, param
-from selector.records import Cost, ModelConfig, SeedRun, TrainingSettings
-from selector.search.schedule import expected_overheads, expected_runs, pair_slices, run_seconds
+from selector.records import CELLS, Cost, ModelConfig, SeedRun, TrainingSettings
+from selector.search.schedule import (
+    CONTEXT_SHARES,
+    MARGIN,
+    expected_overheads,
+    expected_runs,
+    is_short,
+    pair_slices,
+    run_seconds,
+)
 from selector.search.state import trial_attrs
 from selector.training.budget import Deadline
 from selector.training.fitting import (
@@ -65,6 +73,44 @@ def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell],
                       stands_for=seed if seed in seeds else seeds[0])
         reused[cell] = (run, model.fitted)
     return reused
+
+
+def outlook(study: optuna.Study, data: SequenceData, planned: list[Run], seeds: int, least: int,
+            left: float, *, reused: int, refit: bool) -> str | None:
+    """What the comparison is expected to drop with ``left`` seconds, said before it starts:
+    the seeds the time pays for (of ``seeds``, ``least`` for a first look; ``reused`` search
+    trials stand in the first pair), then whether L1's shortened runs and the ``refit`` fit
+    after the first look's pairs. Estimated as `run_pairs` and `_long_range` budget them,
+    from each cell's best trial; None when everything is expected to fit, or before any
+    trial completed."""
+    expected = expected_runs(study)
+    if not expected:
+        return None
+    folds = len(planned) // seeds
+    run = max(expected.values()) * len(planned[0].train) / len(data.splits.train)
+    pairs = [max(0, 2 - reused)] + [2] * (len(planned) - 1)
+    paid = pair_slices(left, dict.fromkeys(CELLS, run), pairs, 0)[1]
+    paid = paid if sum(pairs[:paid]) * run <= left else 0  # a cut pair is not paid for
+    after = left - sum(pairs[:min(paid, least * folds)]) * run
+    dropped = []
+    if paid // folds < seeds:
+        dropped.append(f"{paid // folds} of its {least}-{seeds} seed pairs" + (
+            " (fewer than a first look needs: the interval will be wide)"
+            if paid // folds < least else ""))
+    if not is_short(data):
+        l1 = MARGIN * sum(CONTEXT_SHARES) * min(least, paid // folds) * sum(expected.values())
+        if l1 > after:
+            dropped.append(f"no L1 (distant context): its shortened runs need about {l1:.0f} s")
+        after -= min(l1, after)
+    grown = (len(data.splits.train) + len(data.splits.val)) / len(data.splits.train)
+    if refit and MARGIN * run * grown > after:
+        dropped.append(f"no refit (about {MARGIN * run * grown:.0f} s): the best seed run's "
+                       "model is handed over instead")
+    if not dropped:
+        return None
+    return (f"{param('budget')} leaves about {max(0.0, left):.0f} s for the final comparison, "
+            f"and a run takes about {run:.0f} s (the slower cell's best trial), so it plans "
+            f"{'; '.join(dropped)}. A larger {param('budget')} buys the rest.")
 
 
 def run_pairs(study: optuna.Study, bests: dict[str, FrozenTrial], present: list[Cell],

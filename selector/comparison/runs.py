@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from selector.choices import Cell, sign
-from selector.comparison.pairs import reused_runs, run_pairs, train_run
+from selector.comparison.pairs import outlook, reused_runs, run_pairs, train_run
 from selector.comparison.timings import equal_config, handed_over_latency
 from selector.data.batching import SplitDataset
 from selector.data.crossval import Run, plan
@@ -104,7 +104,8 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             refit: bool = False, deadline: Deadline | None = None,
             measure_until: Deadline | None = None,
             kept: Mapping[Cell, KeptModel] | None = None, least: int | None = None,
-            stop: Callable[[FinalComparison], bool] | None = None) -> FinalModels:
+            stop: Callable[[FinalComparison], bool] | None = None,
+            notify: Callable[[str], None] | None = None) -> FinalModels:
     """Retrain each cell's best configuration with every seed and test it (the study is
     read, never written: the caller stores the result). ``refit``: a refit follows
     (`refit`), counted in the progress ``step`` reports.
@@ -116,7 +117,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
 
     Under a budget, seed pairs (both cells, one seed) run in turn until ``deadline``
     (`selector.search.schedule.pair_slices`), then L1's runs if they fit; the timings end by
-    ``measure_until``. What was cut is said in the result's ``budget_notes``. With a
+    ``measure_until``; what it is expected to drop is told to ``notify`` before the first
+    run (`selector.comparison.pairs.outlook`), and what was cut is said in the result's
+    ``budget_notes``. With a
     deadline, each cell's best search trial is its first seed run when the search ``kept``
     its model: it is tested here, like every run.
     """
@@ -133,6 +136,10 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     planned = plan(data, seeds)
     least = len(seeds) if least is None else max(2, min(least, len(seeds)))
     total = planned_runs(data, len(seeds), refit=refit) - len(reused)
+    said = None if deadline is None else outlook(
+        study, data, planned, len(seeds), least, deadline.left(), reused=len(reused), refit=refit)
+    if said and notify:
+        notify(said)
 
     def announce(label: str) -> None:
         if step:
