@@ -38,7 +38,17 @@ def threads_per_worker(jobs: int) -> int:
     return max(1, available_cpus() // jobs)
 
 
-FLUSH_DENORMALS = "SELECTOR_FLUSH_DENORMALS"  # "1": the command flushes them (its default)
+FLUSH_DENORMALS = "SELECTOR_FLUSH_DENORMALS"  # "1": flush them, "0": keep them
+
+
+def flush_denormals_unless_opted_out(*, unset: bool) -> bool:
+    """`flush_denormals` when ``SELECTOR_FLUSH_DENORMALS`` says "1", not when it says "0",
+    and as ``unset`` says otherwise (the one place the switch is read): the `selector`
+    command sets it to "1" unless the user did, and asks with ``unset=False`` so that the CLI
+    run inside another program's process leaves that process's mode alone; a worker process
+    of selector's own asks with ``unset=True``. Returns whether it flushed."""
+    wanted = {"1": True, "0": False}.get(os.environ.get(FLUSH_DENORMALS, ""), unset)
+    return wanted and flush_denormals()
 
 
 def flush_denormals() -> bool:

@@ -58,3 +58,19 @@ def test_commands_that_train_flush_denormals_in_every_torch_thread() -> None:
     assert denormals_left(CLI_TRAINING, SELECTOR_FLUSH_DENORMALS="0") == 1 << 20  # opted out
     # The CLI run inside another program's process (a test's CliRunner) leaves its mode alone.
     assert denormals_left(CLI_TRAINING) == 1 << 20
+
+
+WORKER_START = """
+from selector.process import flush_denormals_unless_opted_out
+flush_denormals_unless_opted_out(unset=True)
+"""
+
+
+@pytest.mark.skipif(not __import__("torch").set_flush_denormal(False),
+                    reason="the CPU cannot flush denormals")
+def test_worker_processes_flush_unless_the_user_opted_out() -> None:
+    # A --jobs worker is a process of selector's own, started by the library too: it flushes
+    # unless SELECTOR_FLUSH_DENORMALS=0, read by the same switch as the command's.
+    assert denormals_left(WORKER_START) == 0
+    assert denormals_left(WORKER_START, SELECTOR_FLUSH_DENORMALS="1") == 0
+    assert denormals_left(WORKER_START, SELECTOR_FLUSH_DENORMALS="0") == 1 << 20

@@ -17,8 +17,7 @@ from selector.data import load_dataset
 from selector.errors import SelectorError
 from selector.interrupts import INTERRUPTS
 from selector.process import (
-    FLUSH_DENORMALS,
-    flush_denormals,
+    flush_denormals_unless_opted_out,
     reuse_freed_memory,
     threads_per_worker,
 )
@@ -38,8 +37,7 @@ def _worker(request: SearchRequest, invocation: str, tracking: TrackingTarget | 
     """
     INTERRUPTS.install()  # a worker process of our own: its process-wide state is ours
     reuse_freed_memory()
-    if os.environ.get(FLUSH_DENORMALS) != "0":  # the user's opt-out (`selector.process`)
-        flush_denormals()
+    flush_denormals_unless_opted_out(unset=True)
     torch.set_num_threads(threads_per_worker(request.jobs))
     try:
         data = load_dataset(request.data, request.data_options)

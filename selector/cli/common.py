@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import traceback
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,7 +25,7 @@ from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.cli.data_options import finite
 from selector.errors import ParameterError, SelectorError, parameter_style
 from selector.interrupts import INTERRUPTS
-from selector.process import FLUSH_DENORMALS, flush_denormals
+from selector.process import flush_denormals_unless_opted_out
 from selector.urls import mask_url
 
 if TYPE_CHECKING:
@@ -209,8 +208,7 @@ def interruptible(request: SearchRequest, how_to_resume: str) -> Iterator[None]:
     ``SELECTOR_FLUSH_DENORMALS=1`` unless the user set it), denormal floats are flushed to
     zero first, before torch's threads start; the CLI called in another program's process
     leaves that process's mode alone."""
-    if os.environ.get(FLUSH_DENORMALS) == "1":
-        flush_denormals()
+    flush_denormals_unless_opted_out(unset=False)
     INTERRUPTS.install()
     try:
         yield
