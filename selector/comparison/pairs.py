@@ -93,7 +93,9 @@ def outlook(study: optuna.Study, data: SequenceData, planned: list[Run], seeds: 
     paid = paid if sum(pairs[:paid]) * run <= left else 0  # a cut pair is not paid for
     after = left - sum(pairs[:min(paid, least * folds)]) * run
     dropped = []
-    if paid // folds < seeds:
+    if paid == 0:
+        dropped.append("one seed pair cut short, if any (not one fits whole): no interval")
+    elif paid // folds < seeds:
         dropped.append(f"{paid // folds} of its {least}-{seeds} seed pairs" + (
             " (fewer than a first look needs: the interval will be wide)"
             if paid // folds < least else ""))

@@ -51,6 +51,7 @@ def test_fewer_pairs_than_a_first_look_are_named_as_such() -> None:
     digits = load_dataset("example:digits")
     note = said(digits, 30.0)
     assert note is not None and "1 of its 3-6 seed pairs (fewer than a first look needs" in note
+    assert "one seed pair cut short" in (said(digits, 15.0) or "")  # not one fits whole
     # search trials that stand in the first pair leave room for one more
     assert "2 of its 3-6" in (said(digits, 30.0, reused=2) or "")
 
