@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,19 @@ def test_a_gated_recommendation_from_python_fails_its_quality_gate_and_registers
     assert result.gates == "failed"  # accuracy cannot reach 1.01
     assert result.document["gates"]["promoted"] is False
     assert not result.document["artifacts"]["mlflow"].get("registered_model")
+
+
+def test_a_polars_frame_is_the_same_data_as_its_pandas_twin(tmp_path: Path) -> None:
+    polars = pytest.importorskip("polars")
+    frame = long_frame(40)
+    twin = polars.from_pandas(frame)
+    profiles = [replace(selector.profile(f, target="label"), source="") for f in (twin, frame)]
+    assert profiles[0] == profiles[1]
+    # converted at the boundary and saved under the same content name: the same study
+    from selector.data.memory import as_source
+    assert as_source(twin, tmp_path) == as_source(frame, tmp_path)
+    broken = polars.DataFrame({"sequence_id": ["s0"], "step": [0], "a": [[1.0, 2.0]],
+                               "label": ["c0"]})  # a list column has no flat feature
+    for table in (broken, broken.to_pandas()):  # a clear error, not a TypeError's traceback
+        with pytest.raises(selector.DataError, match="column 'a' holds lists or arrays"):
+            selector.profile(table, target="label")
