@@ -56,13 +56,19 @@ def run(task: str, n: int, length: int, budget: float, seed: int = 0) -> list[ob
             print(f"{source}: exit {code}\n{err[-4000:]}", file=sys.stderr, flush=True)
             reason = (err.strip().splitlines() or ["?"])[-1][:60]
             return [task, n, length, seed, budget, wall, max(0.0, wall - budget),
-                    _ok(wall, budget), peak, "-", f"exit {code}: {reason}", "no", "-", "-"]
+                    _ok(wall, budget), peak, "-", "-", f"exit {code}: {reason}", "no", "-", "-"]
     document = json.loads(out)
     final = document["final"]
     return [task, n, length, seed, budget, wall, max(0.0, wall - budget), _ok(wall, budget),
-            peak, document["search"]["n_trials"], f"{document['verdict']} ({document['confidence']})",
+            peak, document["search"]["n_trials"], _cut(document["search"]["cells"]),
+            f"{document['verdict']} ({document['confidence']})",
             "yes" if document["verdict"] else "no", _handed_over_score(document),
             len(final.get("budget_notes", []))]
+
+
+def _cut(cells: list[dict[str, Any]]) -> str:
+    """Trials pruned, and rejected untrained (priced over what one trial may take)."""
+    return f"{sum(c['pruned'] for c in cells)} ({sum(c['rejected'] for c in cells)})"
 
 
 def _handed_over_score(document: dict[str, Any]) -> float | str:
@@ -104,12 +110,12 @@ def main() -> None:
     print()
     print(table(HEADER, rows))
     for budget in args.budget:
-        reached = [r[11] == "yes" for r in rows if r[4] == budget]
+        reached = [r[12] == "yes" for r in rows if r[4] == budget]
         print(f"budget {budget:g} s: a verdict in {sum(reached)} of {len(reached)} runs")
 
 
 HEADER = ["task", "sequences", "length", "seed", "budget s", "wall s", "overrun s", "within tolerance",
-          "peak MiB", "trials", "verdict", "verdict reached", "handed-over test", "budget cuts"]
+          "peak MiB", "trials", "pruned (rejected)", "verdict", "verdict reached", "handed-over test", "budget cuts"]
 
 if __name__ == "__main__":
     main()

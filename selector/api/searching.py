@@ -11,7 +11,14 @@ import optuna
 
 from selector.api.requests import SearchRequest
 from selector.api.scope import scoped
-from selector.api.trials import ProgressHook, budget_floor, check_places, open_for, run_trials
+from selector.api.trials import (
+    ProgressHook,
+    cheapest_pair,
+    check_places,
+    keep_rung_unit,
+    open_for,
+    run_trials,
+)
 from selector.api.workers import run_workers
 from selector.choices import Cell
 from selector.data import SequenceData, load_dataset, profile_dataset
@@ -110,7 +117,9 @@ def search_study(request: SearchRequest, data: SequenceData, profile: DataProfil
     study, lock = open_for(request, data, space)
     if budget is not None:
         start_cheap(study, space, data)
-        short = budget_floor(request, data, space, budget.work)
+        pair = cheapest_pair(request, data, space)
+        keep_rung_unit(study, pair)
+        short = pair.floor(budget.work.left())
         if short:
             (notify or logging.getLogger(__name__).warning)(short)
     invocation = uuid.uuid4().hex[:12]

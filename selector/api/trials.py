@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -22,6 +23,7 @@ from selector.search.objective import Objective, TrialFailed
 from selector.search.pruning import make_pruner
 from selector.search.schedule import SearchBudget, SearchClock
 from selector.search.space import SearchSpace
+from selector.search.state import record_study, study_state
 from selector.search.storage import (
     StudyLock,
     sqlite_file,
@@ -36,7 +38,6 @@ from selector.tracking import (
     check_store_file,
     local_folders,
 )
-from selector.training.budget import Deadline
 from selector.training.devices import check_accelerator
 from selector.training.fidelity import Fidelity, search_fidelity
 from selector.training.fitting import KeptModel, probe_for
@@ -104,21 +105,42 @@ def _costing(data: SequenceData, space: SearchSpace, fidelity: Fidelity,
                         rung=min(settings.min_epochs_before_pruning, settings.max_epochs))
 
 
-def budget_floor(request: SearchRequest, data: SequenceData, space: SearchSpace,
-                 work: Deadline) -> str | None:
-    """A warning, with the numbers, when the training time a budget leaves (until ``work``)
-    is less than the smallest useful recommendation needs (`least_useful`); else None."""
+@dataclass(frozen=True)
+class CheapestPair:
+    """What the space's cheapest candidate costs here, in each cell (`least_useful`): the
+    training seconds of the smallest useful recommendation, each cell's probed search epoch,
+    and the epochs each needs before its first pruning check."""
+
+    needed: float
+    epochs: dict[Cell, float]
+    rung: int
+
+    def floor(self, left: float) -> str | None:
+        """A warning, with the numbers, when ``left`` seconds of training are less than the
+        smallest useful recommendation needs; else None."""
+        if self.needed <= left:
+            return None
+        return (f"{param('budget')} leaves about {left:.0f} s for training, and the smallest "
+                f"useful recommendation on this data needs about {self.needed:.0f} s: the "
+                f"cheapest GRU and LSTM take about {self.epochs['gru']:.1f} and "
+                f"{self.epochs['lstm']:.1f} s an epoch here, and each needs {self.rung} epochs "
+                f"in the search and {self.rung} more with a second seed. Expect no "
+                f"recommendation, or give a budget about {self.needed - left:.0f} s larger.")
+
+
+def cheapest_pair(request: SearchRequest, data: SequenceData, space: SearchSpace
+                  ) -> CheapestPair:
+    """Probe the space's cheapest GRU and LSTM on ``data`` (a training step each)."""
     costing = _costing(data, space, _fidelity(request, data), cap=lambda: math.inf)
     needed, epochs = least_useful(costing, ModelConfig(**space.cheapest(text=data.is_text)))
-    left = work.left()
-    if needed <= left:
-        return None
-    return (f"{param('budget')} leaves about {left:.0f} s for training, and the smallest useful "
-            f"recommendation on this data needs about {needed:.0f} s: the cheapest GRU and LSTM "
-            f"take about {epochs['gru']:.1f} and {epochs['lstm']:.1f} s an epoch here, and each "
-            f"needs {costing.rung} epochs in the search and {costing.rung} more with a second "
-            f"seed. Expect no recommendation, or give a budget about {needed - left:.0f} s "
-            "larger.")
+    return CheapestPair(needed, epochs, costing.rung)
+
+
+def keep_rung_unit(study: optuna.Study, pair: CheapestPair) -> None:
+    """A budgeted study prunes on seconds trained, in units of the slower cell's cheapest
+    epoch (`selector.search.pruning`): set once, so that resumes and workers judge alike."""
+    if study_state(study).rung_unit is None:
+        record_study(study, rung_unit=max(pair.epochs.values()))
 
 
 def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
@@ -129,6 +151,10 @@ def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
     reuse (`Objective.kept`)."""
     clock = None if budget is None else SearchClock.starting(budget, data)
     fidelity = _fidelity(request, data)
+    unit = None if clock is None else study_state(study).rung_unit
+    if unit is not None:
+        settings = fidelity.settings(space.training)
+        study.pruner = make_pruner(settings.max_epochs, settings.min_epochs_before_pruning, unit)
     objective = Objective(data, space, budgets=request.budgets, seed=request.seed,
                           multi_objective=request.multi_objective,
                           accelerator=request.accelerator, invocation=invocation,
@@ -137,7 +163,8 @@ def run_trials(request: SearchRequest, data: SequenceData, space: SearchSpace,
                           reusable=clock is not None and not cross_validates(data),
                           fidelity=fidelity,
                           costing=None if clock is None else _costing(data, space, fidelity,
-                                                                      clock.trial_cap))
+                                                                      clock.trial_cap),
+                          rung_unit=unit)
 
     def idle(waiting: optuna.Study) -> None:  # other workers' trials hold the rest of the budget
         if progress:

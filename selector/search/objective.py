@@ -14,6 +14,7 @@ from typing import NoReturn
 import lightning.pytorch as pl
 import optuna
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from selector.choices import Cell, sign
 from selector.data.batching import SplitDataset
@@ -42,6 +43,18 @@ from selector.training.stopping import WarmPruning
 from selector.training.system import NonFiniteLossError, score_direction
 
 
+class _StoreCurves(Callback):
+    """Stores a trial's curves as each epoch ends: the pruner reads its seconds from them."""
+
+    def __init__(self, trial: optuna.Trial, history: EpochHistory) -> None:
+        self.trial = trial
+        self.history = history
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            record_trial(self.trial, curves=tuple(self.history.epochs))
+
+
 class TrialFailed(Exception):
     """A trial that cannot finish (NaN loss, out of memory): the study records it and goes on."""
 
@@ -56,7 +69,8 @@ class Objective:
     ``reusable``, a trial that becomes its cell's best keeps its model in ``kept``: the
     final comparison tests it and counts it as one seed run instead of training it again
     (the search never looks at the test split). ``fidelity`` says how trials read big data
-    (chunks, a validation sample: `selector.training.fidelity`).
+    (chunks, a validation sample: `selector.training.fidelity`). ``rung_unit``: the study
+    prunes on seconds trained, in this unit (`selector.search.pruning`); each trial records it.
     """
 
     def __init__(self, data: SequenceData, space: SearchSpace, *, budgets: Budgets,
@@ -64,7 +78,7 @@ class Objective:
                  accelerator: str = "cpu", invocation: str = "",
                  deadline: Callable[[str], Deadline | None] | None = None,
                  reusable: bool = False, fidelity: Fidelity | None = None,
-                 costing: TrialCosting | None = None) -> None:
+                 costing: TrialCosting | None = None, rung_unit: float | None = None) -> None:
         self.data = data
         self.space = space
         self.budgets = budgets
@@ -81,10 +95,13 @@ class Objective:
         self.deadline = deadline
         self.reusable = reusable
         self.costing = costing
+        self.rung_unit = rung_unit
         self.kept: dict[Cell, KeptModel] = {}  # each cell's best trial and its model
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         record_trial(trial, invocation=self.invocation)
+        if self.rung_unit is not None:
+            record_trial(trial, rung_unit_seconds=self.rung_unit)
         config = self.space.suggest(trial, text=self.data.is_text)
         record_trial(trial, cell=config.cell, config=asdict(config))
         pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
@@ -152,8 +169,9 @@ class Objective:
         setup = fast_gru.SETUP.seconds
         settings = self.settings
         stopping = plateau_stopping(self.data, settings, self.train_set, self.val_set)
-        callbacks = [] if self.multi_objective else [  # Optuna cannot prune multi-objective trials
-            WarmPruning(trial, stopping)]
+        # (Optuna cannot prune multi-objective trials)
+        callbacks: list[Callback] = [] if self.multi_objective else [
+            _StoreCurves(trial, history), WarmPruning(trial, stopping)]
         seed = self.seed + trial.number
         record_trial(trial, seed=seed)
         deadline = None if self.deadline is None else self.deadline(net.config.cell)

@@ -60,6 +60,7 @@ class TrialAttrs:
     cut: bool = False  # stopped early by the time budget
     twin_of: int | None = None  # enqueued: the other cell's twin of this trial number
     balancing: bool = False  # enqueued to keep both cells' trial counts equal
+    rung_unit_seconds: float | None = None  # pruned on seconds trained, in this unit (--budget)
 
     def to_attrs(self) -> dict[str, Any]:
         """The fields that are set, as stored (JSON types)."""
@@ -146,7 +147,7 @@ _STUDY_KEYS = {"task": "selector.task", "space": "selector.space",
                "data_digest": "selector.data_digest", "uid": "selector.uid",
                "settings": "selector.settings", "space_reason": "selector.space_reason",
                "profile": "selector.profile", "decision": "selector.decision",
-               "final": "selector.final"}
+               "final": "selector.final", "rung_unit": "selector.rung_unit"}
 IDENTITY = ("task", "data_digest", "space")  # what a study was made for: resumes must match
 
 
@@ -164,6 +165,7 @@ class StudyState:
     profile: DataProfile | None = None
     decision: StoredDecision | None = None
     final: dict[str, Any] | None = None  # the `FinalComparison` (versioned on its own)
+    rung_unit: float | None = None  # budgeted searches prune on seconds, in this unit
 
     def identity(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in IDENTITY}

@@ -1,4 +1,5 @@
-"""The search stage under a --budget: the floor warning, and candidates priced before they train."""
+"""The search stage under a --budget: the floor warning, candidates priced before they train,
+and pruning on seconds trained."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import optuna
 import pytest
 
 from selector.api.searching import search_study
+from selector.api.trials import CheapestPair, keep_rung_unit
 from selector.data import load_dataset, profile_dataset
 from selector.search.costing import TrialCosting
+from selector.search.pruning import CellPruner
 from selector.search.schedule import SearchBudget
-from selector.search.state import trial_attrs
+from selector.search.state import study_state, trial_attrs
 from selector.training.budget import Deadline
 from selector.training.model import RecurrentNet
 from tests.helpers.clock import FakeClock, slow_training_steps
@@ -63,3 +66,9 @@ def test_a_candidate_too_slow_for_the_cap_is_rejected_untrained(
         if attrs.rejected:
             assert "one trial may train" in attrs.state_reason and not attrs.curves
     assert any(trial_attrs(t).rejected for t in started)
+    # Rungs in seconds, in units of the slower cell's cheapest epoch: set once for the study
+    assert study_state(study).rung_unit == 0.01
+    assert isinstance(study.pruner, CellPruner) and study.pruner.unit == 0.01
+    assert all(trial_attrs(t).rung_unit_seconds == 0.01 for t in started)
+    keep_rung_unit(study, CheapestPair(1.0, {"gru": 5.0, "lstm": 7.0}, 2))  # a resume
+    assert study_state(study).rung_unit == 0.01

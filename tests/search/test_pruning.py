@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from selector.search.pruning import CellPruner
+from selector.search.pruning import CellPruner, make_pruner
 
 CELL = {"cell": CategoricalDistribution(["gru", "lstm"])}
 
@@ -67,3 +70,63 @@ def test_a_twin_is_not_pruned_before_the_epochs_its_original_reached() -> None:
     twins = pruned_at(study, "lstm", 0.1, user_attrs={"twin_of": original})
     assert all(step is None or step >= 5 for step in twins)  # not before its original's epochs
     assert any(step is not None for step in twins)  # and then judged like any other
+
+
+def learned(seconds: float) -> float:
+    """A learning curve: the score a candidate reaches after ``seconds`` of training."""
+    return 1 - math.exp(-seconds / 20)
+
+
+def timed(study: optuna.Study, cell: str, *, epoch_seconds: float, per_epoch: float,
+          unit: float | None, epochs: int = 27) -> int | None:
+    """A new trial of ``cell`` whose epochs take ``epoch_seconds`` and whose score after k of
+    them is ``learned(k * per_epoch)``, its curves stored as each epoch ends (as the objective
+    stores them); the epoch it was pruned at, or None."""
+    study.enqueue_trial({"cell": cell}, user_attrs={} if unit is None else {
+        "rung_unit_seconds": unit})
+    trial = study.ask()
+    trial.suggest_categorical("cell", ["gru", "lstm"])
+    curves: list[dict[str, float]] = []
+    for epoch in range(epochs):
+        curves.append({"train_seconds": 0.8 * epoch_seconds, "val_seconds": 0.2 * epoch_seconds})
+        trial.set_user_attr("curves", curves)
+        trial.report(learned((epoch + 1) * per_epoch), epoch)
+        if trial.should_prune():
+            study.tell(trial, state=TrialState.PRUNED)
+            return epoch
+    study.tell(trial, learned(epochs * per_epoch))
+    return None
+
+
+def cheap_then_big(pruner: CellPruner, unit: float | None) -> list[int | None]:
+    """Twelve cheap GRUs (1 s an epoch), then eight that learn 1.5x as much per epoch but take
+    10 s an epoch: where each of the eight was pruned."""
+    study = optuna.create_study(direction="maximize", pruner=pruner, study_name="t")
+    for _ in range(12):
+        timed(study, "gru", epoch_seconds=1.0, per_epoch=1.0, unit=unit)
+    return [timed(study, "gru", epoch_seconds=10.0, per_epoch=1.5, unit=unit) for _ in range(8)]
+
+
+def test_under_a_budget_trials_are_judged_at_equal_training_time_not_equal_epochs() -> None:
+    # By epochs the big candidates look best (more learned per epoch) and train on.
+    assert not any(cheap_then_big(make_pruner(27, 2), unit=None))
+    # By seconds, in the time of their second epoch the cheap ones learned far more.
+    by_time = cheap_then_big(make_pruner(27, 2, unit=1.0), unit=1.0)
+    assert all(step is not None for step in by_time)
+    assert min(s for s in by_time if s is not None) >= 1  # never judged before 2 epochs
+
+
+def test_trials_judged_in_other_units_do_not_compete() -> None:
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(27, 2, unit=1.0))
+    for _ in range(12):
+        timed(study, "gru", epoch_seconds=1.0, per_epoch=1.0, unit=1.0)
+    study.pruner = make_pruner(27, 2)  # resumed without a budget: pruning by epochs
+    # far behind the earlier trials, but none of them was judged by epochs
+    assert timed(study, "gru", epoch_seconds=1.0, per_epoch=0.1, unit=None) is None
+    study.pruner = make_pruner(27, 2, unit=1.0)
+    assert timed(study, "gru", epoch_seconds=1.0, per_epoch=0.1, unit=1.0) is not None
+
+
+def test_a_unit_must_be_a_positive_number_of_seconds() -> None:
+    with pytest.raises(ValueError, match="unit must be a positive number of seconds; got 0"):
+        CellPruner(min_resource=1, max_resource=3, unit=0.0)
