@@ -63,6 +63,18 @@ def write(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+# Small enough to train in seconds, large enough to learn the small test tasks.
+LEARNABLE = """
+params:
+  cell: {type: categorical, choices: [gru, lstm]}
+  hidden_size: {type: int, low: 12, high: 16}
+  num_layers: {type: int, low: 1, high: 1}
+  learning_rate: {type: float, low: 1.0e-2, high: 2.0e-2, log: true}
+  batch_size: {type: categorical, choices: [16]}
+training: {max_epochs: 12, patience: 4}
+"""
+
+
 TINY = """
 params:
   cell: {type: categorical, choices: [gru, lstm]}

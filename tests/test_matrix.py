@@ -1,7 +1,8 @@
 """Every input layout and task selector accepts goes end to end, as a user would take it:
 `selector recommend` on a file, `selector predict` on the same file (TorchScript and ONNX), and
 the registered model, `mlflow.pyfunc.load_model("models:/NAME@champion")`, on the raw table or
-arrays; all three answer alike. The univariate series also goes through `mlflow models serve`.
+arrays; all three answer alike. The univariate series also goes through `mlflow models serve`;
+the panel's forecast is checked for what neighbours give (unique_id, ds, one column per model).
 
 The cases share one MLflow store and one search space sized so that every task is learned in
 a few seconds (a hand-over needs a cell that learned).
@@ -19,18 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import long_frame, selector, write
+from tests.conftest import LEARNABLE, long_frame, selector, write
 from tests.helpers.serving import invocations, serve_without_training_stack, served
 
-SPACE = """
-params:
-  cell: {type: categorical, choices: [gru, lstm]}
-  hidden_size: {type: int, low: 12, high: 16}
-  num_layers: {type: int, low: 1, high: 1}
-  learning_rate: {type: float, low: 1.0e-2, high: 2.0e-2, log: true}
-  batch_size: {type: categorical, choices: [16]}
-training: {max_epochs: 12, patience: 4}
-"""
 WORDS = {"c0": ["calm", "quiet", "slow", "soft"], "c1": ["loud", "fast", "sharp", "bright"]}
 
 
@@ -60,6 +52,17 @@ def series(n: int = 240, *, covariate: bool) -> pd.DataFrame:
     return pd.DataFrame({"year": 1700 + t, "sunactivity": 80 + wave})
 
 
+def stores(n: int = 90) -> pd.DataFrame:
+    """A panel (unique_id, ds, y) of four daily series of a period-4 wave at scales from 1 to
+    1,000, with a past-only covariate and a static one."""
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    return pd.concat([pd.DataFrame({
+        "unique_id": f"store{i}", "ds": pd.date_range("2025-01-01", periods=n, freq="D"),
+        "y": 10.0 ** i * (3 + np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.1, n)),
+        "promo": rng.integers(0, 2, n), "size": 100 + i}) for i in range(4)], ignore_index=True)
+
+
 def arrays(n: int = 80, *, variable: bool) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 6, 2)).astype("float32")
@@ -84,6 +87,8 @@ CASES = {
         "--lookback", "8")),
     "series-multivariate": Case("load.csv", lambda: series(covariate=True), (
         "--task", "forecasting", "--target", "load", "--lookback", "8")),
+    "panel-with-covariate": Case("stores.csv", stores, (
+        "--features", "promo", "--static-features", "size", "--lookback", "8", "--horizon", "3")),
     "arrays-fixed-length": Case("fixed.npz", lambda: arrays(variable=False)),
     "arrays-variable-length": Case("variable.npz", lambda: arrays(variable=True)),
 }
@@ -93,7 +98,7 @@ CASES = {
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The folder every case works in, and the MLflow store they share."""
     folder = tmp_path_factory.mktemp("matrix")
-    (folder / "space.yaml").write_text(SPACE)
+    (folder / "space.yaml").write_text(LEARNABLE)
     return folder, f"sqlite:///{folder / 'mlflow.db'}"
 
 
@@ -159,6 +164,12 @@ def test_recommend_predict_and_the_registered_model_agree(
     agree(predictions["torchscript"], served_alone)
     assert "/code/selector/" in package, package  # not the installed selector
 
+    if name == "panel-with-covariate":  # the next 3 days of each store, in its own units
+        forecast = predictions["torchscript"]
+        assert list(forecast.columns)[:2] == ["unique_id", "ds"] and len(forecast) == 4 * 3
+        assert forecast.groupby("unique_id")["ds"].min().eq("2025-04-01").all()
+        level = forecast.groupby("unique_id")[forecast.columns[-1]].mean()
+        np.testing.assert_allclose(level.to_numpy(), 3 * 10.0 ** np.arange(4), rtol=0.5)
     if name == "series-univariate":  # the layout whose input is its own target
         with served(f"models:/{name}@champion", env={"MLFLOW_TRACKING_URI": uri}) as port:
             answered = pd.DataFrame(invocations(port, raw))

@@ -38,8 +38,6 @@ def _data_options(given: dict[str, Any], seed: int) -> DataOptions:
         raise ParameterError(unknown[0], "is not a parameter of this function or a data "
                              "option", given[unknown[0]], choices=DATA_OPTIONS,
                              misspelled=unknown[0])
-    if isinstance(given.get("features"), list):
-        given = {**given, "features": tuple(given["features"])}
     return DataOptions(**given, seed=seed)
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from selector.choices import Task
-from selector.data.options import DataOptions
+from selector.data.options import COLUMN_LISTS, DataOptions
 
 PANEL = "Data options"
 
@@ -37,21 +37,31 @@ def _opt(help_text: str, **kwargs: Any) -> Any:
 # name -> (annotation, default); the names match DataOptions' fields.
 DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "target": (Annotated[str | None, _opt(
-        "Target column (per sequence), found as 'label' or 'target' without this flag.")], None),
+        "Target column (per sequence), found as 'label' or 'target' without this flag ('y' "
+        "too in a panel of series).")], None),
     "id_col": (Annotated[str | None, _opt(
-        "Sequence-id column of a long table (one row per step); default 'sequence_id'.")], None),
+        "Sequence-id column of a long table (one row per step); default 'sequence_id'. "
+        "Forecasting: the series-id column of a panel of series; default 'unique_id'.")], None),
     "step_col": (Annotated[str | None, _opt(
         "Order column inside each sequence; default 'step', else file order.")], None),
     "text_col": (Annotated[str | None, _opt(
         "Text column of a one-row-per-text table; default 'text'.")], None),
     "time_col": (Annotated[str | None, _opt(
-        "Time column of one long series to forecast; default 'time', 'timestamp' or 'date'.")],
+        "Time column of the series to forecast; default 'time', 'timestamp' or 'date' ('ds' "
+        "too in a panel).")],
         None),
     "split_col": (Annotated[str | None, _opt(
         "Column with train/val/test per sequence; default 'split' if present, else a seeded "
         "split.")], None),
     "features": (Annotated[str | None, _opt(
-        "Comma-separated feature columns; default every other column.")], None),
+        "Comma-separated feature columns; default every other column. In a panel of "
+        "series: past-only covariates (default none).")], None),
+    "future_features": (Annotated[str | None, _opt(
+        "A panel of series: comma-separated covariates known ahead (a price, a holiday), "
+        "needed over the forecast horizon at predict time.")], None),
+    "static_features": (Annotated[str | None, _opt(
+        "A panel of series: comma-separated columns constant within each series (a store's "
+        "size).")], None),
     "task": (Annotated[Task | None, _opt("Default: detected from the target.")], None),
     "lookback": (Annotated[int, _opt("Forecasting: input window length in steps.", min=1)], 48),
     "horizon": (Annotated[int, _opt("Forecasting: steps ahead to predict.", min=1)], 1),
@@ -95,6 +105,7 @@ def with_data_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build(values: dict[str, Any], seed: int) -> DataOptions:
-    features = values.pop("features")
-    chosen = tuple(f.strip() for f in features.split(",") if f.strip()) if features else None
-    return DataOptions(**values, features=chosen, seed=seed)
+    for name in COLUMN_LISTS:
+        given = values[name]
+        values[name] = tuple(c.strip() for c in given.split(",") if c.strip()) if given else None
+    return DataOptions(**values, seed=seed)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 from selector.choices import Task
 
-Format = Literal["long", "text", "series", "arrays"]
+Format = Literal["long", "text", "series", "panel", "arrays"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,20 @@ class Preprocessing:
     target_mean: tuple[float, ...] = ()
     target_std: tuple[float, ...] = ()
     tokenizer_json: str | None = None  # a `tokenizers` JSON document, for text data
+    # a panel's series (`selector.data.panel`): each one's training mean and std per column,
+    # by its id as text, and the step between two times (a pandas frequency, or a number)
+    series_scale: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=dict)
+    time_step: str | float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored with a model (JSON types): a panel's fields only where set, so that a
+        selector from before panels still reads the other models."""
+        values = asdict(self)
+        for name in ("series_scale", "time_step"):
+            if not values[name]:
+                del values[name]
+        return values
 
 
 @dataclass(frozen=True)

@@ -263,7 +263,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, step_col: str | None, features
                         "is missing.")
     codes, uniques = pd.factorize(frame[id_col], sort=False)
     if step_col is not None:
-        steps = _order_values(frame[step_col], source, step_col)
+        steps = order_values(frame[step_col], source, step_col)
         order = np.lexsort((steps, codes))
         sorted_codes, sorted_steps = codes[order], steps[order]
         same = (sorted_codes[1:] == sorted_codes[:-1]) & (sorted_steps[1:] == sorted_steps[:-1])
@@ -286,7 +286,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, step_col: str | None, features
 
 def sort_series(frame: pd.DataFrame, time_col: str, source: str) -> pd.DataFrame:
     """One series in time order; a repeated time is an error naming both rows."""
-    times = _order_values(frame[time_col], source, time_col)
+    times = order_values(frame[time_col], source, time_col)
     order = np.argsort(times, kind="stable")
     repeated = times[order][1:] == times[order][:-1]
     if repeated.any():
@@ -349,7 +349,7 @@ def _feature_columns(frame: pd.DataFrame, chosen: tuple[str, ...] | None,
     return features
 
 
-def _order_values(column: pd.Series, source: str, name: str) -> np.ndarray:
+def order_values(column: pd.Series, source: str, name: str) -> np.ndarray:
     """Sortable values of an order/time column: numbers or parseable dates."""
     if column.isna().any():
         pos = int(np.argmax(column.isna().to_numpy()))

@@ -26,6 +26,7 @@ from selector.data.options import (
     DEFAULT_TIME_COLUMNS,
     DataOptions,
 )
+from selector.data.panel import PanelHistory, panel_history
 from selector.data.readers import plain_frame, read_npz, read_table
 from selector.data.validate import numeric_matrix, row_label
 from selector.errors import DataError, param
@@ -48,6 +49,7 @@ class Inputs:
     id_name: str
     ids: list[object]
     sequences: list[np.ndarray]
+    history: PanelHistory | None = None  # a panel's: turns outputs into its forecast frame
 
 
 def load_inputs(source: str, spec: InputSpec) -> Inputs:
@@ -84,6 +86,11 @@ def inputs_from(given: pd.DataFrame | Mapping[str, Any], spec: InputSpec,
         return _text(frame, spec, source)
     if spec.format == "series":
         return _scaled(_series(frame, spec, source), spec, source)
+    if spec.format == "panel":
+        history = panel_history(frame, spec.options, spec.feature_names[0],
+                                spec.preprocessing, source)
+        return Inputs(history.panel.id_col, [s.uid for s in history.panel.series],
+                      history.windows, history)
     return _scaled(_long(frame, spec, source), spec, source)
 
 

@@ -17,8 +17,10 @@ from selector.data.options import (
     DEFAULT_ID_COLUMNS,
     DEFAULT_TEXT_COLUMNS,
     DEFAULT_TIME_COLUMNS,
+    PANEL_ONLY,
     DataOptions,
 )
+from selector.data.panel import PANEL_ID_COLUMNS, from_panel_frame
 from selector.data.readers import file_kind, read_npz, read_table
 from selector.errors import DataError, param
 
@@ -32,36 +34,50 @@ def load_dataset(source: str | Path, options: DataOptions | None = None) -> Sequ
     options = options or DataOptions()
     text = str(source)
     if is_example(text):
-        return load_example(text, options)
+        return _panel_only(load_example(text, options), options)
     path = Path(source).expanduser()
     if path.exists() and not path.is_dir() and file_kind(path) == "npz":
-        return from_arrays(read_npz(path), options, text)
+        return _panel_only(from_arrays(read_npz(path), options, text), options)
     frame = read_table(path)
-    return _TABLE_LAYOUTS[table_layout(frame, options, text)](frame, options, text)
+    return _panel_only(_TABLE_LAYOUTS[table_layout(frame, options, text)](frame, options, text),
+                       options)
 
 
-_TABLE_LAYOUTS = {"long": from_long_frame, "text": from_text_frame, "series": from_series_frame}
+def _panel_only(data: SequenceData, options: DataOptions) -> SequenceData:
+    """``data``, unless ``options`` name covariates only a panel of series has."""
+    for name in PANEL_ONLY:
+        if getattr(options, name) and data.format != "panel":
+            raise DataError(data.source, f"{param(name)} applies to a panel of series (a "
+                            "series id, a time and a target: unique_id, ds, y); this data was "
+                            f"read as {data.format} data.")
+    return data
+
+
+_TABLE_LAYOUTS = {"long": from_long_frame, "text": from_text_frame, "series": from_series_frame,
+                  "panel": from_panel_frame}
 
 
 def table_layout(frame: pd.DataFrame, options: DataOptions, source: str) -> str:
     """Which layout a table is in: from the flags given, else from conventional column names."""
+    columns = set(frame.columns)
     if options.text_col is not None:
         return "text"
     if options.time_col is not None or options.task == "forecasting":
-        return "series"
+        series_id = options.id_col is not None or bool(columns.intersection(PANEL_ID_COLUMNS))
+        return "panel" if series_id else "series"
     if options.id_col is not None:
         return "long"
-    columns = set(frame.columns)
-    for layout, names in (("long", DEFAULT_ID_COLUMNS), ("text", DEFAULT_TEXT_COLUMNS),
-                          ("series", DEFAULT_TIME_COLUMNS)):
+    for layout, names in (("panel", PANEL_ID_COLUMNS), ("long", DEFAULT_ID_COLUMNS),
+                          ("text", DEFAULT_TEXT_COLUMNS), ("series", DEFAULT_TIME_COLUMNS)):
         if columns.intersection(names):
             return layout
     raise DataError(
         source,
         "cannot tell how the table is laid out. Expected one of: a 'sequence_id' column (one row "
         f"per time step; or {param('id_col', 'NAME')}), a 'text' column (one row per text; or "
-        f"{param('text_col', 'NAME')}), or a 'time' column (one series to forecast; or "
-        f"{param('time_col', 'NAME')}). "
+        f"{param('text_col', 'NAME')}), a 'time' column (one series to forecast; or "
+        f"{param('time_col', 'NAME')}), or 'unique_id', 'ds' and 'y' columns (many series to "
+        f"forecast; or {param('task', 'forecasting')} with {param('id_col', 'NAME')}). "
         f"Columns: {', '.join(frame.columns)}.",
     )
 

@@ -17,6 +17,8 @@ DEFAULT_TARGET_COLUMNS = ("label", "target")
 DEFAULT_TEXT_COLUMNS = ("text",)
 DEFAULT_TIME_COLUMNS = ("time", "timestamp", "date")
 DEFAULT_SPLIT_COLUMNS = ("split",)
+COLUMN_LISTS = ("features", "future_features", "static_features")
+PANEL_ONLY = ("future_features", "static_features")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class DataOptions:
     text_col: str | None = None
     time_col: str | None = None
     split_col: str | None = None
-    features: tuple[str, ...] | None = None
+    features: tuple[str, ...] | None = None  # in a panel of series: past-only covariates
+    future_features: tuple[str, ...] | None = None  # a panel's covariates known ahead
+    static_features: tuple[str, ...] | None = None  # a panel's per-series constants
     task: Task | None = None
     lookback: int = 48
     horizon: int = 1
@@ -51,14 +55,23 @@ class DataOptions:
             if not 0.0 < getattr(self, name) < 0.5:
                 raise ParameterError(name, "must be between 0 and 0.5 (exclusive)",
                                      getattr(self, name))
-        if isinstance(self.features, str):
-            raise ParameterError("features", "must be a sequence of column names, not one "
-                                 "string", self.features)
+        for name in COLUMN_LISTS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ParameterError(name, "must be a sequence of column names, not one "
+                                     "string", value)
+            if value is not None:  # a list (from JSON, or a caller) is kept as a tuple
+                object.__setattr__(self, name, tuple(value))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As stored (JSON types); the panel-only lists only where set, so that a selector
+        from before them still reads what does not use them."""
+        values = asdict(self)
+        for name in PANEL_ONLY:
+            if values[name] is None:
+                del values[name]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DataOptions:
-        features = values.get("features")
-        return cls(**{**values, "features": tuple(features) if features is not None else None})
+        return cls(**values)

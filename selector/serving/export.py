@@ -18,7 +18,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +130,13 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     write_file(folder / TORCHSCRIPT_FILE, torchscript.getvalue())
     write_file(folder / ONNX_FILE, onnx_bytes(net, example))
     parity = _parity(system, folder, probe)
-    prep = asdict(data.preprocessing)
+    prep = data.preprocessing.to_dict()
     tokenizer = prep.pop("tokenizer_json")
     if tokenizer:
         write_file(folder / TOKENIZER_FILE, tokenizer)
     document = {
         "schema": MODEL.marker, **meta, "task": data.task, "format": data.format,
-        "data_options": asdict(options), "feature_names": list(data.feature_names),
+        "data_options": options.to_dict(), "feature_names": list(data.feature_names),
         "target_names": list(data.target_names), "classes": list(data.classes),
         "output_shape": list(output_shape(data)), "preprocessing": prep,
         "input": {"dtype": "int64" if data.is_text else "float32",

@@ -45,10 +45,8 @@ class ModelBundle:
                                 for k, v in self.meta["preprocessing"].items()}
         tokenizer = self.folder / TOKENIZER_FILE
         prep["tokenizer_json"] = tokenizer.read_text() if tokenizer.exists() else None
-        options = dict(self.meta["data_options"])
-        if options.get("features") is not None:
-            options["features"] = tuple(options["features"])
-        return InputSpec(format=self.meta["format"], options=DataOptions(**options),
+        return InputSpec(format=self.meta["format"],
+                         options=DataOptions.from_dict(self.meta["data_options"]),
                          feature_names=tuple(self.meta["feature_names"]),
                          preprocessing=Preprocessing(**prep))
 
@@ -178,6 +176,8 @@ def _run_by_length(inputs: Inputs, run: Callable[[np.ndarray], np.ndarray],
 
 
 def _table(inputs: Inputs, outputs: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
+    if inputs.history is not None:  # a panel: the next steps of each series
+        return inputs.history.forecast_frame(outputs, outputs.shape[1], meta["cell"].upper())
     columns: dict[str, Any] = {inputs.id_name: inputs.ids}
     if meta["task"] == "classification":
         classes = meta["classes"]

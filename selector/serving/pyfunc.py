@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from mlflow.pyfunc.model import PythonModel
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from selector.data.dataset import SequenceData
 from selector.data.examples import is_example
+from selector.data.inputs import InputSpec
 from selector.data.options import DEFAULT_SPLIT_COLUMNS, DEFAULT_TARGET_COLUMNS
+from selector.data.panel import PANEL_TIME_COLUMNS, read_panel
 from selector.data.readers import read_table
+from selector.data.validate import resolve_column
 from selector.serving.predict import ModelBundle, Predictor, open_model, predict
 
 EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
@@ -35,8 +40,8 @@ SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/READ
 SERVING_MODULES = (  # what answering a request imports, relative to the package: no torch
     "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
     "versions.py", "data/__init__.py", "data/dataset.py", "data/examples.py",
-    "data/formats.py", "data/inputs.py", "data/options.py", "data/readers.py", "data/split.py",
-    "data/text.py", "data/validate.py", "serving/__init__.py", "serving/predict.py",
+    "data/formats.py", "data/inputs.py", "data/options.py", "data/panel.py", "data/readers.py",
+    "data/split.py", "data/text.py", "data/validate.py", "serving/__init__.py", "serving/predict.py",
     "serving/pyfunc.py", "serving/runtime.py",
 )
 
@@ -100,9 +105,36 @@ def input_example(data: SequenceData, source: str, bundle: ModelBundle) -> Any |
         frame = frame[frame[spec.options.id_col or "sequence_id"].isin(ids)]
     elif spec.format == "series":
         frame = frame.head((spec.options.lookback or 1) + EXAMPLE_SEQUENCES)
+    elif spec.format == "panel":  # the last window of a few series
+        frame = _panel_example(frame, spec, source)
     else:
         frame = frame.head(EXAMPLE_SEQUENCES)
     return frame.drop(columns=[c for c in frame.columns if c in dropped]).reset_index(drop=True)
+
+
+def _panel_example(frame: pd.DataFrame, spec: InputSpec, source: str) -> pd.DataFrame:
+    """A few series' last window; where the model reads covariates known ahead, the last
+    ``horizon`` rows of each come after it, their target emptied (as a request gives them)."""
+    panel = read_panel(frame, spec.options, source, spec.feature_names[0])
+    ahead = spec.options.horizon if spec.options.future_features else 0
+    rows = [s.rows[-(spec.options.lookback + ahead):] for s in panel.series[:EXAMPLE_SEQUENCES]]
+    example = frame.iloc[np.concatenate(rows)].copy()
+    if ahead:
+        future = np.concatenate([np.arange(len(r))[-ahead:] + sum(map(len, rows[:k]))
+                                 for k, r in enumerate(rows)])
+        target = spec.feature_names[0]
+        example[target] = example[target].where(~np.isin(np.arange(len(example)), future))
+    return example
+
+
+def _any_time(inputs: Schema, spec: InputSpec, source: str) -> Schema:
+    """``inputs`` with a panel's time column of any type: dates as text (a CSV read as is, a
+    JSON request) or as datetimes (a typed frame) are both parsed as in training."""
+    time_col = resolve_column(pd.DataFrame(columns=inputs.input_names()), spec.options.time_col,
+                              PANEL_TIME_COLUMNS, role="time", option="time_col", source=source)
+    return Schema([ColSpec(AnyType(), c.name, required=c.required)  # type: ignore[no-untyped-call]
+                   if c.name == time_col else c
+                   for c in inputs.inputs])
 
 
 def pyfunc_parts(folder: Path, data: SequenceData, source: str
@@ -119,4 +151,6 @@ def pyfunc_parts(folder: Path, data: SequenceData, source: str
             warnings.simplefilter("ignore", UserWarning)  # model takes what it was trained on
             signature = infer_signature(example, predict(bundle, example,
                                                          runtime=SERVING_RUNTIME))
+        if bundle.spec.format == "panel":
+            signature.inputs = _any_time(signature.inputs, bundle.spec, source)
     return SelectorModel(), signature, example, serving_requirements(bundle)

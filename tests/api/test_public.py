@@ -4,6 +4,7 @@ caller's process left as it was."""
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import warnings
@@ -14,6 +15,7 @@ from typing import Any
 import matplotlib
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 import selector
@@ -21,7 +23,7 @@ from selector.api import SearchRequest, search
 from selector.data import DataOptions
 from selector.records import Recommendation
 from selector.training.system import SequenceSystem
-from tests.conftest import long_frame, write
+from tests.conftest import LEARNABLE, long_frame, write
 
 
 def process_state() -> dict[str, Any]:
@@ -116,3 +118,28 @@ def test_a_polars_frame_is_the_same_data_as_its_pandas_twin(tmp_path: Path) -> N
     for table in (broken, broken.to_pandas()):  # a clear error, not a TypeError's traceback
         with pytest.raises(selector.DataError, match="column 'a' holds lists or arrays"):
             selector.profile(table, target="label")
+
+
+@pytest.mark.slow
+def test_a_panel_with_covariates_known_ahead_is_forecast_from_python(tmp_path: Path) -> None:
+    (tmp_path / "space.yaml").write_text(LEARNABLE)
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2025-01-01", periods=80, freq="D")
+    frame = pd.concat([pd.DataFrame({
+        "unique_id": store, "ds": days, "price": (price := rng.uniform(1, 2, len(days))),
+        "y": scale * (3 - price), "size": scale}) for store, scale in (("a", 1.0), ("b", 50.0))])
+    result = selector.recommend(frame, lookback=6, horizon=2, future_features=["price"],
+                                static_features=["size"], n_trials=2, seeds=2,
+                                space=str(tmp_path / "space.yaml"), accelerator="cpu",
+                                tracking=False, register=False,
+                                storage=f"sqlite:///{tmp_path / 'study.db'}",
+                                output_dir=str(tmp_path / "out"))
+    assert result.document["profile"]["task"] == "forecasting"
+    # the last two days of each store as a request gives them: prices known, sales not
+    request = frame.assign(y=frame.y.where(frame.ds < days[-2]))
+    model = tmp_path / "out" / "model"
+    forecast = selector.predict(model, request)
+    cell = json.loads((model / "selector-model.json").read_text())["cell"]
+    assert list(forecast.columns) == ["unique_id", "ds", cell.upper()]
+    assert forecast.ds.tolist() == [days[-2], days[-1]] * 2
+    assert forecast.groupby("unique_id")[cell.upper()].mean()["b"] > 10  # in store b's units

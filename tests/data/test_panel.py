@@ -1,0 +1,177 @@
+"""A panel of series (unique_id, ds, y): found without flags, split and scaled per series,
+and refused with the series named where it cannot be used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from selector.data import load_dataset
+from selector.data.inputs import InputSpec, inputs_from
+from selector.data.options import DataOptions
+from selector.errors import DataError
+
+OPTIONS = DataOptions(lookback=6, horizon=2)
+
+
+def panel(lengths: tuple[int, ...] = (60, 80, 70), scales: tuple[float, ...] = (1, 1000, 5),
+          promo: bool = False) -> pd.DataFrame:
+    """Series of a period-7 wave at very different scales, starting on different days."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i, (n, scale) in enumerate(zip(lengths, scales, strict=True)):
+        t = np.arange(n)
+        frames.append(pd.DataFrame({
+            "unique_id": f"store{i}",
+            "ds": pd.date_range("2025-01-01", periods=n, freq="D") + pd.Timedelta(days=3 * i),
+            "y": scale * (3 + np.sin(2 * np.pi * t / 7) + 0.1 * rng.standard_normal(n)),
+            **({"promo": rng.integers(0, 2, n)} if promo else {})}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def loaded(frame: pd.DataFrame, tmp_path: Path, options: DataOptions = OPTIONS):
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    return load_dataset(str(path), options)
+
+
+def test_a_panel_is_found_without_flags_and_windows_stay_inside_one_part_of_one_series(
+        tmp_path: Path) -> None:
+    data = loaded(panel(), tmp_path)
+    assert (data.format, data.task, data.feature_names) == ("panel", "forecasting", ("y",))
+    assert data.targets.shape[1:] == (2, 1)
+    # every series contributes windows to every part: n - 3 * (lookback + horizon) + 3 each
+    assert len(data) == sum(n - 3 * 8 + 3 for n in (60, 80, 70))
+    assert sum(data.splits.sizes()) == len(data)
+
+
+def test_each_series_is_scaled_by_its_own_training_part(tmp_path: Path) -> None:
+    data = loaded(panel(), tmp_path)
+    # a series 1000 times larger is on the same scale as the others once loaded
+    first_steps = np.stack([s[:, 0] for s in data.sequences])
+    assert np.abs(first_steps).max() < 5
+    scale = data.preprocessing.series_scale
+    assert scale["store1"][0][0] == pytest.approx(3000, rel=0.05)
+    assert scale["store0"][0][0] == pytest.approx(3, rel=0.05)
+    assert data.preprocessing.time_step == "D"
+
+
+def test_past_covariates_are_read_beside_the_target(tmp_path: Path) -> None:
+    data = loaded(panel(promo=True), tmp_path,
+                  DataOptions(lookback=6, horizon=2, features=("promo",)))
+    assert data.feature_names == ("y", "promo") and data.sequences[0].shape == (6, 2)
+    assert data.target_names == ("y",)
+
+
+def test_numeric_times_and_flags_for_other_names(tmp_path: Path) -> None:
+    frame = panel().rename(columns={"unique_id": "store", "ds": "week", "y": "sales"})
+    frame["week"] = frame.groupby("store").cumcount() * 2  # every other week, as numbers
+    data = loaded(frame, tmp_path, DataOptions(lookback=6, horizon=2, task="forecasting",
+                                               id_col="store", time_col="week",
+                                               target="sales"))
+    assert data.format == "panel" and data.preprocessing.time_step == 2.0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'store0' has two rows at ds '2025-01-06"),
+    (lambda f: f.drop(index=70), "series 'store1' is not regular in 'ds': after '2025-01-13"),
+    (lambda f: f.assign(ds=f.ds.where(f.unique_id != "store2", f.ds + (f.ds - f.ds.min()))),
+     "series 'store2' steps by"),
+    (lambda f: f[(f.unique_id != "store2") | (f.index < 140 + 20)], "series 'store2' is too short"),
+])
+def test_a_series_that_cannot_be_used_is_named(tmp_path: Path, change, message: str) -> None:
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        loaded(change(panel()), tmp_path)
+
+
+def test_a_panel_is_forecast_not_classified(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="task classification does not apply to a panel"):
+        loaded(panel(), tmp_path, DataOptions(task="classification"))
+
+
+def test_a_request_reads_each_series_last_window_and_scales_it_back(tmp_path: Path) -> None:
+    data = loaded(panel(), tmp_path)
+    spec = InputSpec("panel", OPTIONS, data.feature_names, data.preprocessing)
+    request = panel()  # the same history, as a table in memory, and a series never seen
+    unseen = request[request.unique_id == "store1"].assign(unique_id="new")
+    inputs = inputs_from(pd.concat([request, unseen]), spec)
+    assert inputs.ids == ["store0", "store1", "store2", "new"]
+    assert all(s.shape == (6, 1) for s in inputs.sequences)
+    assert inputs.history is not None
+    outputs = np.zeros((4, 2, 1), dtype=np.float32)  # "the training mean" in series units
+    frame = inputs.history.forecast_frame(outputs, 2, "GRU")
+    assert list(frame.columns) == ["unique_id", "ds", "GRU"] and len(frame) == 8
+    assert frame.ds.iloc[0] == pd.Timestamp("2025-03-02")  # the day after store0's last
+    assert frame.GRU.iloc[2] == pytest.approx(3000, rel=0.05)  # store1, in its own units
+    assert frame.GRU.iloc[6] == pytest.approx(3000, rel=0.05)  # scaled by its own history
+    with pytest.raises(DataError, match="series 'store0' has 4 steps; the model reads the last 6"):
+        inputs_from(request.groupby("unique_id").head(4), spec)
+
+
+def priced(n: int = 60) -> pd.DataFrame:
+    """Two series whose sales follow a price known ahead, and a static size per series."""
+    frames = []
+    for i, size in enumerate((10.0, 40.0)):
+        price = np.arange(n, dtype=float) + 100 * i
+        frames.append(pd.DataFrame({
+            "unique_id": f"s{i}", "ds": pd.date_range("2025-01-01", periods=n, freq="D"),
+            "y": size * (1 + np.cos(price)), "price": price, "size": size}))
+    return pd.concat(frames, ignore_index=True)
+
+
+COVARIATES = DataOptions(lookback=6, horizon=2, future_features=("price",),
+                         static_features=("size",))
+
+
+def test_covariates_known_ahead_are_read_over_the_steps_each_window_forecasts(
+        tmp_path: Path) -> None:
+    data = loaded(priced(), tmp_path, COVARIATES)
+    assert data.feature_names == ("y", "price", "size")
+    mean, std = data.preprocessing.series_scale["s0"]
+    first = data.sequences[0] * np.asarray(std, dtype=np.float32) + np.asarray(mean, dtype=np.float32)
+    # the first window reads days 0-5 of sales, and the price of days 2-7: its last two steps
+    # see the prices of the two days it forecasts
+    np.testing.assert_allclose(first[:, 1], np.arange(2, 8), atol=1e-3)
+    np.testing.assert_allclose(first[:, 2], 10.0, atol=1e-3)
+    # static columns are scaled across the series, not within one (where they would be 0)
+    assert {round(float(s[0, 2]), 3) for s in data.sequences} == {-1.0, 1.0}
+
+
+def test_a_request_gives_covariates_known_ahead_as_rows_after_each_series(
+        tmp_path: Path) -> None:
+    data = loaded(priced(), tmp_path, COVARIATES)
+    spec = InputSpec("panel", COVARIATES, data.feature_names, data.preprocessing)
+    history = priced(70)
+    future = history.groupby("unique_id").tail(2).index
+    request = history.assign(y=history.y.where(~history.index.isin(future)))
+    inputs = inputs_from(request, spec)
+    assert inputs.history is not None
+    frame = inputs.history.forecast_frame(np.zeros((2, 2, 1), dtype=np.float32), 2, "LSTM")
+    assert frame.ds.tolist() == list(pd.date_range("2025-03-10", periods=2)) * 2
+    window = inputs.sequences[0] * data.preprocessing.series_scale["s0"][1][1] + \
+        data.preprocessing.series_scale["s0"][0][1]
+    np.testing.assert_allclose(window[-2:, 1], [68, 69], atol=1e-3)  # the future rows' prices
+    with pytest.raises(DataError, match=r"series 's1': the model reads the known-ahead 'price' "
+                       r"over the 2 steps after the series' last target .* found 0 such rows"):
+        inputs_from(request[~request.index.isin(future[future >= 70])], spec)
+
+
+def test_a_static_column_must_hold_one_value_per_series(tmp_path: Path) -> None:
+    frame = priced()
+    frame.loc[3, "size"] = 11.0
+    with pytest.raises(DataError, match="static_features names 'size', but series 's0' has 10 "
+                       "and 11 in it"):
+        loaded(frame, tmp_path, COVARIATES)
+
+
+def test_covariates_known_ahead_belong_to_a_panel() -> None:
+    with pytest.raises(DataError, match="future_features applies to a panel of series"):
+        load_dataset("example:sine", DataOptions(future_features=("x",)))
+
+
+def test_a_column_has_one_role(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="column 'price' is named twice"):
+        loaded(priced(), tmp_path, DataOptions(features=("price",), future_features=("price",)))
