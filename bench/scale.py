@@ -115,7 +115,8 @@ def main() -> None:
 
 
 HEADER = ["task", "sequences", "length", "seed", "budget s", "wall s", "overrun s", "within tolerance",
-          "peak MiB", "trials", "pruned (rejected)", "verdict", "verdict reached", "handed-over test", "budget cuts"]
+          "peak MiB", "trials", "pruned (rejected)", "verdict", "verdict reached",
+          "handed-over test", "budget cuts"]
 
 if __name__ == "__main__":
     main()
