@@ -10,6 +10,7 @@ a few seconds (a hand-over needs a cell that learned).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,9 @@ def test_recommend_predict_and_the_registered_model_agree(
     assert "/code/selector/" in package, package  # not the installed selector
 
     if name == "panel-with-covariate":  # the next 3 days of each store, in its own units
+        final = json.loads((folder / out / "recommendation.json").read_text())["final"]
+        assert final["refit"]["scale_free"]["smape"] >= 0  # scored without units, too
+        assert final["season"] == 7 and "last value" in final["baselines_scale_free"]
         forecast = predictions["torchscript"]
         assert list(forecast.columns)[:2] == ["unique_id", "ds"] and len(forecast) == 4 * 3
         assert forecast.groupby("unique_id")["ds"].min().eq("2025-04-01").all()

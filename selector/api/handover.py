@@ -203,6 +203,10 @@ def log_outcome(request: RecommendRequest, run_id: str, rec: Recommendation, out
         metrics["final/lstm_gain"] = rec.comparison.gain_mean  # positive: LSTM better
     if refit is not None:
         metrics[f"final/refit/test_{rec.score_name}"] = refit.test_score
+        if refit.scale_free is not None:  # forecasts: what neighbours report
+            metrics["final/refit/test_smape"] = refit.scale_free.smape
+            if refit.scale_free.mase is not None:
+                metrics["final/refit/test_mase"] = refit.scale_free.mase
     try:
         log_verdict(uri, run_id, tags=tags, metrics=metrics, files=files)
     except Exception as exc:

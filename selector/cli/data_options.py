@@ -65,6 +65,10 @@ DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
     "task": (Annotated[Task | None, _opt("Default: detected from the target.")], None),
     "lookback": (Annotated[int, _opt("Forecasting: input window length in steps.", min=1)], 48),
     "horizon": (Annotated[int, _opt("Forecasting: steps ahead to predict.", min=1)], 1),
+    "season": (Annotated[int | None, _opt(
+        "Forecasting: steps per seasonal cycle, for the seasonal naive baseline and MASE; "
+        "default from the dates' frequency (hourly 24, daily 7, monthly 12, ...), else 1.",
+        min=1)], None),
     "max_length": (Annotated[int, _opt("Text: keep at most this many tokens per text.", min=1)],
                    256),
     "vocab_size": (Annotated[int, _opt("Text: vocabulary size (from the training split).",

@@ -9,8 +9,10 @@ budget a cell's best search trial is one of its runs (`reused_runs`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
@@ -37,11 +39,13 @@ from selector.training.fitting import (
     build_net,
     fit,
     measure_cost,
+    model_outputs,
     outcomes,
     probe_for,
     score_of,
 )
-from selector.training.system import NonFiniteLossError, score_direction
+from selector.training.scaled import scale_free
+from selector.training.system import NonFiniteLossError, SequenceSystem, score_direction
 
 
 def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell],
@@ -65,10 +69,10 @@ def reused_runs(bests: dict[str, FrozenTrial], present: list[Cell],
         assert model is not None
         trial, attrs = bests[cell], stored[cell]
         seed = -1 if attrs.seed is None else attrs.seed
-        scored = outcomes(model.fitted.system, data, data.splits.test)
-        run = SeedRun(seed=seed, test_score=score_of(scored, data.task), val_score=trial.values[0],
+        run = SeedRun(seed=seed, **tested(model.fitted.system, data, data.splits.test),
+                      val_score=trial.values[0],
                       train_seconds=run_seconds(trial), cost=Cost(**attrs.cost or {}),
-                      outcomes=tuple(float(v) for v in scored), learned=attrs.learned,
+                      learned=attrs.learned,
                       cut=attrs.cut, trial=trial.number,
                       stands_for=seed if seed in seeds else seeds[0])
         reused[cell] = (run, model.fitted)
@@ -207,11 +211,19 @@ def train_run(config: ModelConfig, data: SequenceData, settings: TrainingSetting
     net = fitted.system.net
     cost = measure_cost(net, fitted.history, probe_for(data), train_size=len(planned.train),
                         direction=direction, setup_seconds=fitted.setup_seconds)
-    scored = outcomes(fitted.system, data, planned.held)
-    run = SeedRun(seed=seed, test_score=score_of(scored, data.task),
+    run = SeedRun(seed=seed, **tested(fitted.system, data, planned.held),
                   val_score=fitted.history.best()["val_score"],
                   train_seconds=sum(e["train_seconds"] + e["val_seconds"]
                                     for e in fitted.history.epochs),
-                  cost=cost, outcomes=tuple(float(v) for v in scored), fold=planned.fold,
-                  learned=fitted.learned, cut=fitted.cut)
+                  cost=cost, fold=planned.fold, learned=fitted.learned, cut=fitted.cut)
     return run, fitted
+
+
+def tested(system: SequenceSystem, data: SequenceData, held: np.ndarray) -> dict[str, Any]:
+    """A run's test fields (of `SeedRun`, `Refit`): its score on the sequences ``held``, each
+    one's outcome, and for forecasts the scale-free accuracy of the same outputs."""
+    outputs = model_outputs(system, data, held)
+    scored = outcomes(system, data, held, outputs)
+    return {"test_score": score_of(scored, data.task),
+            "outcomes": tuple(float(v) for v in scored),
+            "scale_free": scale_free(outputs, data, held)}

@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from selector.choices import Cell, sign
-from selector.comparison.pairs import outlook, reused_runs, run_pairs, train_run
+from selector.comparison.pairs import outlook, reused_runs, run_pairs, tested, train_run
 from selector.comparison.timings import equal_config, handed_over_latency
 from selector.data.batching import SplitDataset
 from selector.data.crossval import Run, plan
@@ -36,6 +36,7 @@ from selector.records import (
     LongRange,
     ModelConfig,
     Refit,
+    ScaleFree,
     SeedRun,
     TrainingSettings,
 )
@@ -47,15 +48,15 @@ from selector.search.schedule import (
 )
 from selector.search.state import study_state, trial_attrs
 from selector.search.study import best_by_cell, cell_of
-from selector.training.baselines import baselines
+from selector.training.baselines import baselines, forecasts
 from selector.training.budget import Deadline
 from selector.training.fitting import (
     Fitted,
     KeptModel,
     build_net,
-    evaluate,
     fit,
 )
+from selector.training.scaled import scale_free
 from selector.training.system import NonFiniteLossError, score_direction, score_name
 from selector.versions import COMPARISON
 
@@ -146,6 +147,7 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             step(label, total)
 
     trivial = {b.name: b.score for b in baselines(data, data.splits.test)}  # once, not per look
+    trivial_free = baselines_scale_free(data)
 
     def assemble(notes: list[str], stopped: str = "") -> FinalComparison:
         first = planned[0]
@@ -157,7 +159,9 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
             method="seeds" if first.fold is None else "cv",
             test_train_ratio=0.0 if first.fold is None else len(first.held) / len(first.train),
             baselines=trivial, budget_notes=tuple(notes), least_seeds=least if least < len(seeds) else 0,
-            stopped=stopped if least < len(seeds) else "")
+            stopped=stopped if least < len(seeds) else "",
+            season=data.forecast_scale.season if data.forecast_scale else 0,
+            baselines_scale_free=trivial_free)
 
     runs: dict[str, list[SeedRun]] = {c: [] for c in present}
     models: dict[str, list[Fitted | None]] = {c: [] for c in present}
@@ -184,6 +188,16 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
     candidates = FinalModels(comparison, models).candidates()
     return FinalModels(replace(comparison, latency=handed_over_latency(
         candidates, data, comparison.device, until=measure_until)), models)
+
+
+def baselines_scale_free(data: SequenceData) -> dict[str, ScaleFree]:
+    """The numeric baselines' MASE and sMAPE on the test split, for forecasts."""
+    found = {}
+    for name, predicted in forecasts(data, data.splits.test).items():
+        free = scale_free(predicted, data, data.splits.test)
+        if free is not None:
+            found[name] = free
+    return found
 
 
 def _final_cell(study: optuna.Study, best: FrozenTrial, runs: list[SeedRun]) -> FinalCell:
@@ -291,9 +305,10 @@ def refit(final: FinalModels, cell: Cell, data: SequenceData,
                             "hand over the best seed's model instead with "
                             f"{param('refit', False)}.") from None
     trained = int(fitted.history.epochs[0]["epoch"])
+    test = tested(fitted.system, data, data.splits.test)
     record = Refit(cell=cell, seed=seed, epochs=trained,
                    train_seconds=fitted.history.epochs[0]["train_seconds"],
-                   test_score=evaluate(fitted.system, data, data.splits.test))
+                   test_score=test["test_score"], scale_free=test["scale_free"])
     notes = comparison.budget_notes + ((f"the refit was cut by {param('budget')} after {trained} of "
                                         f"{epochs} epochs.",) if fitted.cut else ())
     return fitted, replace(comparison, refit=record, budget_notes=notes,

@@ -51,6 +51,20 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class ForecastScale:
+    """What scale-free forecast metrics need (`selector.data.seasons`): the season, each
+    window's series, and per series and target the seasonal naive forecast's mean absolute
+    error on its training part (NaN: a constant series) and the level and spread that turn
+    the stored targets back into the user's units (user = stored * spread + level)."""
+
+    season: int
+    window_series: np.ndarray  # (windows,)
+    naive_mae: np.ndarray  # (series, targets)
+    level: np.ndarray  # (series, targets)
+    spread: np.ndarray
+
+
+@dataclass(frozen=True)
 class SequenceData:
     """A validated dataset: one entry per sequence, with its split and preprocessing.
 
@@ -72,6 +86,7 @@ class SequenceData:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     lookback: int | None = None
     horizon: int | None = None
+    forecast_scale: ForecastScale | None = None  # forecasting: for MASE and sMAPE
 
     @property
     def lengths(self) -> np.ndarray:

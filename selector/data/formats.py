@@ -12,7 +12,7 @@ import pandas as pd
 from selector.choices import Task
 from selector.data import split as splitting
 from selector.data import text as text_tokens
-from selector.data.dataset import Format, Preprocessing, SequenceData, Splits
+from selector.data.dataset import ForecastScale, Format, Preprocessing, SequenceData, Splits
 from selector.data.options import (
     DEFAULT_ID_COLUMNS,
     DEFAULT_SPLIT_COLUMNS,
@@ -22,6 +22,7 @@ from selector.data.options import (
     DEFAULT_TIME_COLUMNS,
     DataOptions,
 )
+from selector.data.seasons import calendar_step, forecast_scale, season_of
 from selector.data.validate import (
     encode_targets,
     numeric_matrix,
@@ -77,7 +78,9 @@ def _target_stats(targets: np.ndarray, train: np.ndarray, task: Task) -> tuple[
 def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.ndarray],
                   targets: np.ndarray, splits: Splits, feature_names: tuple[str, ...],
                   target_names: tuple[str, ...], classes: tuple[str, ...],
-                  fit_rows: np.ndarray | None = None, **extra: int) -> SequenceData:
+                  fit_rows: np.ndarray | None = None, lookback: int | None = None,
+                  horizon: int | None = None, forecast_scale: ForecastScale | None = None
+                  ) -> SequenceData:
     """Scale features with training statistics: the training sequences' steps by default."""
     if fit_rows is None:
         fit_rows = np.concatenate([sequences[i] for i in splits.train], axis=0)
@@ -88,7 +91,7 @@ def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.nd
         splits=splits, feature_names=feature_names, target_names=target_names, classes=classes,
         preprocessing=Preprocessing(feature_mean=mean, feature_std=std,
                                     target_mean=target_mean, target_std=target_std),
-        **extra,
+        lookback=lookback, horizon=horizon, forecast_scale=forecast_scale,
     )
 
 
@@ -197,10 +200,14 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     targets = np.stack([target_values[s + options.lookback:s + window] for s in starts])
     splits = Splits(train=parts["train"], val=parts["val"], test=parts["test"],
                     rule="time-ordered")
+    season = season_of(calendar_step(order_values(frame[time_col], source, time_col)),
+                       options.season)
     return _numeric_data(source, "series", "forecasting", sequences, targets.astype(np.float32),
                          splits, tuple(features), tuple(target_cols), (),
                          fit_rows=values[:val_start], lookback=options.lookback,
-                         horizon=options.horizon)
+                         horizon=options.horizon, forecast_scale=forecast_scale(
+                             season, np.zeros(len(starts)),
+                             [target_values[:val_start].astype(np.float64)]))
 
 
 def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str) -> SequenceData:

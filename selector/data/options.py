@@ -19,6 +19,7 @@ DEFAULT_TIME_COLUMNS = ("time", "timestamp", "date")
 DEFAULT_SPLIT_COLUMNS = ("split",)
 COLUMN_LISTS = ("features", "future_features", "static_features")
 PANEL_ONLY = ("future_features", "static_features")
+UNSET_OMITTED = (*PANEL_ONLY, "season")  # stored only where set (read by older selectors)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class DataOptions:
     task: Task | None = None
     lookback: int = 48
     horizon: int = 1
+    season: int | None = None  # forecasting: steps per cycle (None: from the frequency)
     max_length: int = 256
     vocab_size: int = 20_000
     val_fraction: float = 0.15
@@ -51,6 +53,8 @@ class DataOptions:
             check_choice("task", self.task, Task)
         for name in ("lookback", "horizon", "max_length", "vocab_size"):
             at_least(name, getattr(self, name), 1)
+        if self.season is not None:
+            at_least("season", self.season, 1)
         for name in ("val_fraction", "test_fraction"):
             if not 0.0 < getattr(self, name) < 0.5:
                 raise ParameterError(name, "must be between 0 and 0.5 (exclusive)",
@@ -64,10 +68,10 @@ class DataOptions:
                 object.__setattr__(self, name, tuple(value))
 
     def to_dict(self) -> dict[str, Any]:
-        """As stored (JSON types); the panel-only lists only where set, so that a selector
-        from before them still reads what does not use them."""
+        """As stored (JSON types); the panel-only lists and the season only where set, so
+        that a selector from before them still reads what does not use them."""
         values = asdict(self)
-        for name in PANEL_ONLY:
+        for name in UNSET_OMITTED:
             if values[name] is None:
                 del values[name]
         return values

@@ -43,6 +43,7 @@ from selector.data import split as splitting
 from selector.data.dataset import Preprocessing, SequenceData, Splits
 from selector.data.formats import ColumnFinder, order_values
 from selector.data.options import DEFAULT_TARGET_COLUMNS, DEFAULT_TIME_COLUMNS, DataOptions
+from selector.data.seasons import forecast_scale, season_of
 from selector.data.validate import numeric_matrix, show
 from selector.errors import DataError, param
 
@@ -213,6 +214,8 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     targets: list[np.ndarray] = []
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     scales: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    window_series: list[int] = []
+    train_parts: list[np.ndarray] = []
     for s in panel.series:
         n = len(s.times)
         val_start, test_start = splitting.time_bounds(n, options.val_fraction,
@@ -233,6 +236,8 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
             sequences.extend(panel.window(scaled, k, options.lookback, options.horizon)
                              for k in starts)
             targets.extend(scaled[k + options.lookback:k + window, :1] for k in starts)
+        window_series.extend([len(train_parts)] * (len(sequences) - len(window_series)))
+        train_parts.append(scaled[:val_start, :1].astype(np.float64))
     # the columns' scaling for a series never seen: its own, but static columns as here
     unseen = np.zeros(len(panel.columns)), np.ones(len(panel.columns))
     unseen[0][fixed], unseen[1][fixed] = static_mean[fixed], static_std[fixed]
@@ -246,7 +251,11 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                     feature_std=tuple(map(float, unseen[1])),
                                     target_mean=(0.0,), target_std=(1.0,),
                                     series_scale=scales, time_step=panel.step),
-        lookback=options.lookback, horizon=options.horizon)
+        lookback=options.lookback, horizon=options.horizon,
+        forecast_scale=forecast_scale(
+            season_of(panel.step, options.season), np.asarray(window_series), train_parts,
+            level=np.asarray([[m[0]] for m, _ in scales.values()]),
+            spread=np.asarray([[d[0]] for _, d in scales.values()])))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def profile_dataset(data: SequenceData) -> DataProfile:
                         for label, c in zip(data.classes, counts, strict=True))
         balance = round(float(counts.min() / counts.max()), 4)
     n_train, n_val, n_test = data.splits.sizes()
+    scale = data.forecast_scale
     median = float(np.median(lengths))
     return DataProfile(
         source=data.source, format=data.format, task=data.task, n_sequences=len(data),
@@ -42,4 +43,6 @@ def profile_dataset(data: SequenceData) -> DataProfile:
         vocabulary_size=data.vocabulary_size or None, lookback=data.lookback,
         horizon=data.horizon, memory_bytes=data.nbytes(),
         short_sequences=median < SHORT_SEQUENCE_STEPS, training_size=training_size(n_train),
+        n_series=None if scale is None else len(scale.naive_mae),
+        season=None if scale is None else scale.season,
     )

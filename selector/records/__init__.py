@@ -12,6 +12,7 @@ from selector.records._comparison import (
     Ratio,
     Refit,
     RuntimeLatency,
+    ScaleFree,
     SeedRun,
 )
 from selector.records._decision import (
@@ -62,6 +63,7 @@ __all__ = [
     "Recommendation",
     "Refit",
     "RuntimeLatency",
+    "ScaleFree",
     "SearchSummary",
     "SeedRun",
     "TrackingSummary",

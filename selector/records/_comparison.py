@@ -11,6 +11,16 @@ from selector.versions import COMPARISON
 
 
 @dataclass(frozen=True)
+class ScaleFree:
+    """Forecast accuracy that averages across series of any scale (`selector.training.scaled`):
+    MASE against each series' seasonal naive forecast on its training part (None: every series
+    constant), and sMAPE in percent; each per series, then averaged over series."""
+
+    mase: float | None
+    smape: float
+
+
+@dataclass(frozen=True)
 class SeedRun:
     """One final training run of a cell's best configuration with one seed."""
 
@@ -25,6 +35,7 @@ class SeedRun:
     cut: bool = False  # --budget ended its training before early stopping did
     trial: int | None = None  # the search trial it is (--budget reuses a cell's best trial)
     stands_for: int | None = None  # a reused trial: the seed whose pair it takes
+    scale_free: ScaleFree | None = None  # forecasting: MASE and sMAPE of the same outputs
 
     @property
     def pair(self) -> tuple[int, int]:
@@ -112,6 +123,7 @@ class Refit:
     epochs: int  # the median best epoch of the cell's final runs
     train_seconds: float
     test_score: float  # scored once, on the untouched test split
+    scale_free: ScaleFree | None = None  # forecasting: on the same test windows
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,8 @@ class FinalComparison:
     budget_notes: tuple[str, ...] = ()  # what --budget cut, in words
     least_seeds: int = 0  # sequential: pairs before the first look (0: every seed, fixed)
     stopped: str = ""  # sequential: why pairs stopped: "decided", "budget" or "maximum"
+    season: int = 0  # forecasting: the season of MASE and the seasonal naive baseline
+    baselines_scale_free: dict[str, ScaleFree] = field(default_factory=dict)  # on test
     version: int = COMPARISON.version  # its `selector.versions.COMPARISON` marker
 
     def seeds_run(self) -> tuple[int, ...]:
@@ -150,7 +164,8 @@ class FinalComparison:
     def from_dict(cls, d: dict[str, Any]) -> FinalComparison:
         d = {k: v for k, v in d.items() if k != "seeds_run"}
         cells = tuple(FinalCell(**{**c, "runs": tuple(
-            SeedRun(**{**r, "cost": Cost(**r["cost"]), "outcomes": tuple(r["outcomes"])})
+            SeedRun(**{**r, "cost": Cost(**r["cost"]), "outcomes": tuple(r["outcomes"]),
+                       "scale_free": _scale_free(r.get("scale_free"))})
             for r in c["runs"])}) for c in d["cells"])
         return cls(**{
             **d, "seeds": tuple(d["seeds"]), "cells": cells,
@@ -163,4 +178,11 @@ class FinalComparison:
                              for t in d["latency"]),
             "long_range": tuple(LongRange(**r) for r in d["long_range"]),
             "budget_notes": tuple(d.get("budget_notes", ())),
-            "refit": Refit(**d["refit"]) if d["refit"] else None})
+            "baselines_scale_free": {k: ScaleFree(**v) for k, v in
+                                     d.get("baselines_scale_free", {}).items()},
+            "refit": Refit(**{**d["refit"], "scale_free": _scale_free(
+                d["refit"].get("scale_free"))}) if d["refit"] else None})
+
+
+def _scale_free(stored: dict[str, Any] | None) -> ScaleFree | None:
+    return None if stored is None else ScaleFree(**stored)

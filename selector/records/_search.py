@@ -47,6 +47,8 @@ class DataProfile:
     memory_bytes: int
     short_sequences: bool  # G2: median length under SHORT_SEQUENCE_STEPS
     training_size: str  # "small" (G3), "medium" or "large" (L2)
+    n_series: int | None = None  # forecasting: how many series the windows come from
+    season: int | None = None  # forecasting: steps per cycle (`selector.data.seasons`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -143,6 +143,7 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         blocks.append(("p", f"Handed-over model: {doc['verdict'].upper()}'s final run with the "
                             "best validation score, trained on the training split (no refit: "
                             "--no-refit, or the reason under What the budget cut)."))
+    blocks += _scale_free_blocks(doc["final"], score)
     rows = []
     for key, label, spec in COST_ROWS:
         values = [cells[c]["cost"].get(key) for c in cells]
@@ -196,6 +197,34 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     blocks += [("h2", "Artifacts"), ("list", listed), ("h2", "Plots")]
     blocks += [("image", p) for p in artifacts.get("plots", [])]
     return blocks
+
+
+def _scale_free_blocks(final: dict[str, Any], score: str) -> list[Block]:
+    """Forecasts: MASE and sMAPE of each cell's final runs, the handed-over model and the
+    baselines, on the same test windows."""
+    rows = []
+    for cell in final["cells"]:
+        found = [r["scale_free"] for r in cell["runs"] if r.get("scale_free")]
+        if found:
+            mase = [f["mase"] for f in found if f["mase"] is not None]
+            rows.append([f"{cell['cell'].upper()} (mean of {len(found)} runs)",
+                         _fmt(sum(mase) / len(mase) if mase else None, "{:.3f}"),
+                         f"{sum(f['smape'] for f in found) / len(found):.2f}"])
+    named = list(final.get("baselines_scale_free", {}).items())
+    if final.get("refit"):
+        refit = final["refit"]
+        named.insert(0, (f"handed-over model ({refit['cell'].upper()} refit)",
+                         refit.get("scale_free")))
+    rows += [[name, _fmt(f["mase"], "{:.3f}"), f"{f['smape']:.2f}"] for name, f in named if f]
+    if not rows:
+        return []
+    return [("h2", "Scale-free forecast accuracy (test windows)"),
+            ("p", f"MASE: the mean absolute error on each series divided by the seasonal naive "
+                  f"forecast's (season {final.get('season', 1)}) on that series' training part; "
+                  "below 1 beats it. sMAPE in percent. Each per series, then averaged over "
+                  f"series; lower is better. The verdict compares {score}, in each series' "
+                  "own standard units for a panel."),
+            ("table", ["model", "test MASE", "test sMAPE (%)"], rows)]
 
 
 def _learned(doc: dict[str, Any], cell: str) -> str:

@@ -41,8 +41,8 @@ SERVING_MODULES = (  # what answering a request imports, relative to the package
     "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
     "versions.py", "data/__init__.py", "data/dataset.py", "data/examples.py",
     "data/formats.py", "data/inputs.py", "data/options.py", "data/panel.py", "data/readers.py",
-    "data/split.py", "data/text.py", "data/validate.py", "serving/__init__.py", "serving/predict.py",
-    "serving/pyfunc.py", "serving/runtime.py",
+    "data/seasons.py", "data/split.py", "data/text.py", "data/validate.py", "serving/__init__.py",
+    "serving/predict.py", "serving/pyfunc.py", "serving/runtime.py",
 )
 
 

@@ -8,7 +8,8 @@ and scored on the sequences given:
 - classification: the majority class of the training split;
 - regression and forecasting: the training split's mean target;
 - forecasting: the last value, the last input step of each target series held over the horizon
-  (when the target series are among the inputs).
+  (when the target series are among the inputs), and the seasonal naive forecast, each step
+  the value one season before it (`selector.data.seasons`; when the lookback holds a season).
 
 `learned` is the rule for "did it learn": its skill over the strongest baseline (the share of
 the baseline's error it removes) is at least `LEARNED_SKILL`.
@@ -31,7 +32,7 @@ LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baselin
 class Baseline:
     """One trivial predictor and its score (accuracy or RMSE, the user's units)."""
 
-    name: str  # "majority class", "mean" or "last value"
+    name: str  # "majority class", "mean", "last value" or "seasonal naive (season m)"
     score: float
 
 
@@ -44,13 +45,27 @@ def baselines(data: SequenceData, indices: np.ndarray,
     if data.task == "classification":
         majority = np.bincount(data.targets[fit_on].astype(np.int64)).argmax()
         return (Baseline("majority class", float(np.mean(targets == majority))),)
-    mean = data.targets[fit_on].astype(np.float64).mean(axis=0)
-    found = [Baseline("mean", _rmse(targets, np.broadcast_to(mean, targets.shape)))]
-    if data.task == "forecasting":
-        last = _last_values(data, indices)
-        if last is not None:
-            found.append(Baseline("last value", _rmse(targets, last)))
-    return tuple(found)
+    return tuple(Baseline(name, _rmse(targets, predicted))
+                 for name, predicted in forecasts(data, indices, fit_on).items())
+
+
+def forecasts(data: SequenceData, indices: np.ndarray,
+              fit_on: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The numeric baselines' predictions for the sequences ``indices``, by name, shaped and
+    scaled as their targets."""
+    fit_on = data.splits.train if fit_on is None else fit_on
+    shape = (len(indices), *data.targets.shape[1:])
+    found = {"mean": np.broadcast_to(data.targets[fit_on].astype(np.float64).mean(axis=0), shape)}
+    if data.task != "forecasting":
+        return found
+    season = data.forecast_scale.season if data.forecast_scale is not None else 1
+    named = {"last value": 1} | ({f"seasonal naive (season {season})": season}
+                                 if season > 1 else {})
+    for name, m in named.items():
+        repeated = _repeated(data, indices, m)
+        if repeated is not None:
+            found[name] = repeated
+    return found
 
 
 def strongest(found: tuple[Baseline, ...], direction: Direction) -> Baseline:
@@ -77,13 +92,20 @@ def _rmse(targets: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sqrt(np.mean((targets.astype(np.float64) - predicted) ** 2)))
 
 
-def _last_values(data: SequenceData, indices: np.ndarray) -> np.ndarray | None:
-    """Each window's last input value of every target series, in user units, over the horizon."""
+def _repeated(data: SequenceData, indices: np.ndarray, season: int) -> np.ndarray | None:
+    """Each window's target series over the horizon as it was ``season`` steps before (its
+    last input step's value for ``season`` 1), in the targets' units; None when the targets
+    are not among the inputs or the lookback is shorter than the season."""
     if not set(data.target_names) <= set(data.feature_names) or data.targets.ndim != 3:
+        return None
+    if not len(indices):
+        return None
+    lookback, horizon = len(data.sequences[indices[0]]), data.targets.shape[1]  # windows: equal
+    if season > lookback:
         return None
     columns = [data.feature_names.index(n) for n in data.target_names]
     prep = data.preprocessing
     mean, std = np.asarray(prep.feature_mean)[columns], np.asarray(prep.feature_std)[columns]
-    last = np.stack([data.sequences[i][-1, columns] for i in indices]).astype(np.float64)
-    last = last * std + mean
-    return np.broadcast_to(last[:, None, :], (len(indices), *data.targets.shape[1:]))
+    steps = lookback - season + np.arange(horizon) % season  # step h repeats h - season
+    inputs = np.stack([data.sequences[i][steps][:, columns] for i in indices])
+    return inputs.astype(np.float64) * std + mean

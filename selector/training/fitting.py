@@ -294,24 +294,38 @@ def measure_cost(net: RecurrentNet, history: EpochHistory, probe: Probe, *, trai
 
 
 @torch.no_grad()
-def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> np.ndarray:
-    """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
-    the squared error (its mean over outputs) in the user's units. The paired statistics of
-    `selector.decision.rules` compare the two cells example by example on these."""
+def model_outputs(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> np.ndarray:
+    """The model's outputs for the sequences ``indices``, in their order: class logits, or
+    predictions shaped and scaled as the targets."""
     system.eval()
     device = next(system.parameters()).device
     dataset = SplitDataset(data, indices)
-    result = np.empty(len(dataset), dtype=np.float64)
+    result: np.ndarray | None = None
     for positions in LengthBucketSampler(dataset.lengths, 256, shuffle=False):
         x, lengths, y = collate([dataset[i] for i in positions])
         with fast_gru.inference():
-            out = system(x.to(device), lengths).cpu()
-        if data.task == "classification":
-            result[positions] = (out.argmax(dim=1) == y).double().numpy()
-        else:
-            errors = (out.reshape(y.shape) - y) ** 2
-            result[positions] = errors.reshape(len(y), -1).mean(dim=1).double().numpy()
+            out = system(x.to(device), lengths).cpu().double()
+        if data.task != "classification":
+            out = out.reshape(y.shape)
+        if result is None:
+            result = np.empty((len(dataset), *out.shape[1:]), dtype=np.float64)
+        result[positions] = out.numpy()
+    assert result is not None, "no sequences to score"
     return result
+
+
+def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray,
+             outputs: np.ndarray | None = None) -> np.ndarray:
+    """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
+    the squared error (its mean over outputs) in the user's units. The paired statistics of
+    `selector.decision.rules` compare the two cells example by example on these. ``outputs``:
+    the model's (`model_outputs`), when already computed."""
+    out = model_outputs(system, data, indices) if outputs is None else outputs
+    targets = data.targets[indices]
+    if data.task == "classification":
+        return (out.argmax(axis=1) == targets).astype(np.float64)
+    errors = (out - targets.astype(np.float64)) ** 2
+    return errors.reshape(len(indices), -1).mean(axis=1)
 
 
 def score_of(values: np.ndarray, task: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,15 @@ from selector.choices import Reason, choices
 from selector.decision.criteria import CLAIMS
 from selector.decision.rules import decide
 from selector.errors import SelectorError
-from selector.records import Budgets, CellResult, Preferences, SearchSummary
+from selector.records import (
+    Budgets,
+    CellResult,
+    FinalComparison,
+    Preferences,
+    Refit,
+    ScaleFree,
+    SearchSummary,
+)
 from selector.reports.document import SCHEMA_FILE, build_document, report_blocks, to_markdown, write_reports
 from selector.search.state import StoredDecision, record_study, study_state
 from tests.helpers.records import comparison, profile
@@ -102,3 +111,27 @@ def test_the_criteria_the_report_cites_are_documented_in_the_installed_package()
                               profile(), summary(), {"plots": []})
     page = to_markdown(report_blocks(document))
     assert "selector/docs/criteria.md" in page and "../shared" not in page
+
+
+def test_a_forecast_report_shows_mase_and_smape_beside_the_baselines(tmp_path: Path) -> None:
+    base = comparison([0.30, 0.31, 0.29], [0.32, 0.33, 0.31], direction="minimize")
+    free = [ScaleFree(mase=0.8 + k / 100, smape=5.0) for k in range(3)]
+    final = replace(
+        base, season=12, baselines_scale_free={"seasonal naive (season 12)": ScaleFree(1.1, 7.5)},
+        refit=Refit(cell="gru", seed=0, epochs=5, train_seconds=1.0, test_score=0.3,
+                    scale_free=ScaleFree(mase=None, smape=4.0)),
+        cells=tuple(replace(c, runs=tuple(replace(r, scale_free=f) for r, f in zip(
+            c.runs, free, strict=True))) for c in base.cells))
+    assert FinalComparison.from_dict(json.loads(json.dumps(final.to_dict()))) == final
+    rec = decide(final, profile(), Budgets(), Preferences())
+    doc = build_document(rec, final, profile(), summary(), {"folder": str(tmp_path), "plots": []})
+    jsonschema.validate(json.loads(json.dumps(doc)), json.loads(SCHEMA_FILE.read_text()))
+    markdown = to_markdown(report_blocks(doc))
+    assert "seasonal naive forecast's (season 12)" in markdown
+    assert "| GRU (mean of 3 runs) | 0.810 | 5.00 |" in markdown
+    assert "| handed-over model (GRU refit) | - | 4.00 |" in markdown  # constant series only
+    assert "| seasonal naive (season 12) | 1.100 | 7.50 |" in markdown
+    # classification (and a comparison stored before these fields) shows no such table
+    older = {k: v for k, v in base.to_dict().items() if k not in ("season", "baselines_scale_free")}
+    assert FinalComparison.from_dict(older) == base
+    assert "Scale-free" not in to_markdown(report_blocks(document(tmp_path)))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from selector.data import DataOptions, load_dataset
-from selector.training.baselines import baselines, learned, skill, strongest
+from selector.training.baselines import baselines, forecasts, learned, skill, strongest
 
 
 def test_the_majority_class_from_the_training_split_scored_elsewhere() -> None:
@@ -51,3 +52,22 @@ def test_learned_means_removing_two_percent_of_the_baseline_error() -> None:
     assert not learned(0.505, 0.5, "maximize") and learned(0.52, 0.5, "maximize")
     assert not learned(math.nan, 0.5, "maximize")
     assert not learned(0.9, 1.0, "maximize")  # a perfect baseline leaves nothing to learn
+
+
+def test_the_seasonal_naive_forecast_repeats_the_value_one_season_back(tmp_path) -> None:
+    months = pd.date_range("2000-01-01", periods=240, freq="MS")
+    path = tmp_path / "sales.csv"
+    wave = 10 + np.sin(2 * np.pi * np.arange(240) / 12) + 0.01 * np.arange(240)
+    pd.DataFrame({"date": months, "sales": wave}).to_csv(path, index=False)
+    data = load_dataset(str(path), DataOptions(lookback=14, horizon=3))
+    found = forecasts(data, data.splits.test)
+    assert list(found) == ["mean", "last value", "seasonal naive (season 12)"]
+    first = data.splits.test[0]
+    start = 240 - len(data.splits.test) - 14 - 3 + 1  # the first test window's first step
+    np.testing.assert_allclose(found["seasonal naive (season 12)"][0, :, 0],
+                               wave[start + 14 - 12:start + 14 - 12 + 3], rtol=1e-5)
+    assert data.targets[first][0, 0] == pytest.approx(wave[start + 14], rel=1e-5)
+    assert strongest(baselines(data, data.splits.test), "minimize").name.startswith("seasonal")
+    # a lookback shorter than the season has no year-ago value to repeat
+    short = load_dataset(str(path), DataOptions(lookback=8, horizon=3))
+    assert list(forecasts(short, short.splits.test)) == ["mean", "last value"]
