@@ -38,3 +38,19 @@ def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expe
     assert done.returncode == 0, done.stderr[-3000:]
     assert expected in done.stdout
     assert "cores, torch" in done.stdout  # the machine it was measured on
+
+
+def test_the_peer_bench_names_its_extra_where_neuralforecast_is_missing() -> None:
+    """bench.peers runs neuralforecast, a bench-only extra that CI does not install: without
+    it the bench stops at once with the command that installs it."""
+    try:
+        import neuralforecast  # noqa: F401
+    except ImportError:
+        done = subprocess.run([sys.executable, "-m", "bench.peers", "--quick"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "pip install -e '.[peers]'" in done.stderr
+    else:  # where it is installed (bench runs): the quick run ends with its table
+        done = subprocess.run([sys.executable, "-m", "bench.peers", "--quick"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "selector / peer MASE" in done.stdout and "cores, torch" in done.stdout

@@ -55,13 +55,15 @@ class ForecastScale:
     """What scale-free forecast metrics need (`selector.data.seasons`): the season, each
     window's series, and per series and target the seasonal naive forecast's mean absolute
     error on its training part (NaN: a constant series) and the level and spread that turn
-    the stored targets back into the user's units (user = stored * spread + level)."""
+    the stored targets back into the user's units (user = (stored + window level) * spread
+    + level; a panel's windows are stored relative to their last value)."""
 
     season: int
     window_series: np.ndarray  # (windows,)
     naive_mae: np.ndarray  # (series, targets)
     level: np.ndarray  # (series, targets)
     spread: np.ndarray
+    window_level: np.ndarray  # (windows,)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ The rules:
   thousands like one in units. Predictions are scaled back with the statistics saved with
   the model (`Preprocessing.series_scale`); a series the model never saw is scaled by the
   history given for it.
+- Each window's target column, and the targets it forecasts, are read relative to the
+  window's last target value (`Panel.window`), as neighbours scale each window: a growing
+  series' later windows look like its earlier ones, so a model trained on the past is not
+  asked to extrapolate to levels it never saw. Errors are unchanged by the shift.
 """
 
 from __future__ import annotations
@@ -77,15 +81,23 @@ class Panel:
     step: str | float
 
     def window(self, values: np.ndarray, start: int, lookback: int, horizon: int
-               ) -> np.ndarray:
+               ) -> tuple[np.ndarray, float]:
         """The model's input for the window of ``values`` (a series' rows, scaled) that
-        starts at row ``start``: known-ahead covariates shifted by ``horizon``."""
+        starts at row ``start``, and its level: the target's last value in the window, which
+        the target column is read relative to (so are the window's targets). Known-ahead
+        covariates are shifted by ``horizon``."""
         rows = values[start:start + lookback]
-        if not self.future:
-            return rows
         first = len(self.columns) - self.static - self.future
-        shifted = values[start + horizon:start + lookback + horizon, first:first + self.future]
-        return np.concatenate([rows[:, :first], shifted, rows[:, first + self.future:]], axis=1)
+        if self.future:
+            shifted = values[start + horizon:start + lookback + horizon,
+                             first:first + self.future]
+            window = np.concatenate([rows[:, :first], shifted, rows[:, first + self.future:]],
+                                    axis=1)
+        else:
+            window = rows.copy()
+        level = float(window[-1, 0])
+        window[:, 0] -= level
+        return window, level
 
 
 def panel_columns(options: DataOptions, target: str, source: str) -> tuple[str, ...]:
@@ -215,6 +227,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     scales: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     window_series: list[int] = []
+    levels: list[float] = []
     train_parts: list[np.ndarray] = []
     for s in panel.series:
         n = len(s.times)
@@ -233,9 +246,11 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                 f"horizon = {window}. Use a smaller {param('lookback')}, or "
                                 "drop the short series.")
             parts[name].extend(range(len(sequences), len(sequences) + len(starts)))
-            sequences.extend(panel.window(scaled, k, options.lookback, options.horizon)
-                             for k in starts)
-            targets.extend(scaled[k + options.lookback:k + window, :1] for k in starts)
+            for k in starts:
+                inputs, level = panel.window(scaled, k, options.lookback, options.horizon)
+                sequences.append(inputs)
+                targets.append(scaled[k + options.lookback:k + window, :1] - level)
+                levels.append(level)
         window_series.extend([len(train_parts)] * (len(sequences) - len(window_series)))
         train_parts.append(scaled[:val_start, :1].astype(np.float64))
     # the columns' scaling for a series never seen: its own, but static columns as here
@@ -255,7 +270,8 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
         forecast_scale=forecast_scale(
             season_of(panel.step, options.season), np.asarray(window_series), train_parts,
             level=np.asarray([[m[0]] for m, _ in scales.values()]),
-            spread=np.asarray([[d[0]] for _, d in scales.values()])))
+            spread=np.asarray([[d[0]] for _, d in scales.values()]),
+            window_level=np.asarray(levels)))
 
 
 @dataclass(frozen=True)
@@ -265,13 +281,15 @@ class PanelHistory:
 
     panel: Panel
     windows: list[np.ndarray]
+    levels: np.ndarray  # per series: its window's level (`Panel.window`)
     target_mean: np.ndarray  # per series
     target_std: np.ndarray
 
     def forecast_frame(self, outputs: np.ndarray, horizon: int, name: str) -> pd.DataFrame:
         """``outputs`` (series, horizon, 1) in per-series units, as neighbours give them:
         one row per series and future time, the forecast in column ``name``."""
-        values = outputs[:, :horizon, 0] * self.target_std[:, None] + self.target_mean[:, None]
+        relative = outputs[:, :horizon, 0] + self.levels[:, None]
+        values = relative * self.target_std[:, None] + self.target_mean[:, None]
         step = self.panel.step
         return pd.DataFrame({
             self.panel.id_col: np.repeat([s.uid for s in self.panel.series], horizon),
@@ -291,7 +309,7 @@ def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
         raise DataError(source, f"the series step by {panel.step!r}; the model was trained on "
                         f"series that step by {prep.time_step!r}.")
     later = None if ahead is None else _ahead(frame[ahead], panel, options, source)
-    windows, means, stds = [], [], []
+    windows, levels, means, stds = [], [], [], []
     for k, s in enumerate(panel.series):
         if len(s.times) < options.lookback:
             raise DataError(source, f"series {show(s.uid)} has {len(s.times)} steps; the model "
@@ -300,11 +318,12 @@ def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
         values = s.values[-options.lookback:]
         if later is not None:
             values = np.concatenate([values, later[k]])
-        windows.append(panel.window((values - mean) / std, 0, options.lookback,
-                                    options.horizon).astype(np.float32))
+        window, level = panel.window((values - mean) / std, 0, options.lookback, options.horizon)
+        windows.append(window.astype(np.float32))
+        levels.append(level)
         means.append(mean[0])
         stds.append(std[0])
-    return PanelHistory(panel, windows, np.asarray(means), np.asarray(stds))
+    return PanelHistory(panel, windows, np.asarray(levels), np.asarray(means), np.asarray(stds))
 
 
 def _saved_scale(prep: Preprocessing, s: Series, static: int) -> tuple[np.ndarray, np.ndarray]:

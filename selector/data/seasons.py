@@ -64,15 +64,18 @@ def naive_mae(train_part: np.ndarray, season: int) -> np.ndarray:
 
 
 def forecast_scale(season: int, window_series: np.ndarray, train_parts: list[np.ndarray],
-                   level: np.ndarray | None = None, spread: np.ndarray | None = None
-                   ) -> ForecastScale:
+                   level: np.ndarray | None = None, spread: np.ndarray | None = None,
+                   window_level: np.ndarray | None = None) -> ForecastScale:
     """The scale of each series from its training part (steps, targets) in the units the
     targets are stored in; ``level`` and ``spread`` (series, targets) turn those units back
-    into the user's (default: they are the user's)."""
+    into the user's (default: they are the user's), after adding ``window_level`` (per
+    window, where its targets are stored relative to it)."""
     outputs = train_parts[0].shape[1]
     shape = (len(train_parts), outputs)
     return ForecastScale(
         season=season, window_series=np.asarray(window_series, dtype=np.int64),
         naive_mae=np.stack([naive_mae(p, season) for p in train_parts]),
         level=np.zeros(shape) if level is None else np.asarray(level, dtype=np.float64),
-        spread=np.ones(shape) if spread is None else np.asarray(spread, dtype=np.float64))
+        spread=np.ones(shape) if spread is None else np.asarray(spread, dtype=np.float64),
+        window_level=np.zeros(len(window_series)) if window_level is None
+        else np.asarray(window_level, dtype=np.float64))

@@ -33,7 +33,8 @@ def scale_free(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     predicted = np.asarray(predicted, dtype=np.float64).reshape(targets.shape)
     series = scale.window_series[indices]
     level, spread = scale.level[series][:, None, :], scale.spread[series][:, None, :]
-    actual, forecast = targets * spread + level, predicted * spread + level
+    shift = scale.window_level[indices][:, None, None]
+    actual, forecast = (targets + shift) * spread + level, (predicted + shift) * spread + level
     total = np.abs(actual) + np.abs(forecast)
     ape = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros_like(total),
                     where=total > 0)

@@ -79,12 +79,18 @@ def test_a_request_reads_each_series_last_window_and_scales_it_back(tmp_path: Pa
     assert inputs.ids == ["store0", "store1", "store2", "new"]
     assert all(s.shape == (6, 1) for s in inputs.sequences)
     assert inputs.history is not None
-    outputs = np.zeros((4, 2, 1), dtype=np.float32)  # "the training mean" in series units
+    # each window is read relative to its last value: 0 there, in the series' own units
+    assert all(s[-1, 0] == 0 for s in inputs.sequences)
+    outputs = np.zeros((4, 2, 1), dtype=np.float32)  # "no change from the last value"
     frame = inputs.history.forecast_frame(outputs, 2, "GRU")
     assert list(frame.columns) == ["unique_id", "ds", "GRU"] and len(frame) == 8
     assert frame.ds.iloc[0] == pd.Timestamp("2025-03-02")  # the day after store0's last
-    assert frame.GRU.iloc[2] == pytest.approx(3000, rel=0.05)  # store1, in its own units
-    assert frame.GRU.iloc[6] == pytest.approx(3000, rel=0.05)  # scaled by its own history
+    last = request.groupby("unique_id").y.last()
+    assert frame.GRU.iloc[2] == pytest.approx(last["store1"], rel=1e-5)  # in its own units
+    assert frame.GRU.iloc[6] == pytest.approx(last["store1"], rel=1e-5)  # "new": its copy
+    step = inputs.history.forecast_frame(outputs + 1, 2, "GRU").GRU - frame.GRU
+    saved = data.preprocessing.series_scale["store1"][1][0]  # one of the series' std units
+    assert step.iloc[2] == pytest.approx(saved, rel=1e-5)
     with pytest.raises(DataError, match="series 'store0' has 4 steps; the model reads the last 6"):
         inputs_from(request.groupby("unique_id").head(4), spec)
 
@@ -153,3 +159,16 @@ def test_covariates_known_ahead_belong_to_a_panel() -> None:
 def test_a_column_has_one_role(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="column 'price' is named twice"):
         loaded(priced(), tmp_path, DataOptions(features=("price",), future_features=("price",)))
+
+
+def test_windows_are_read_relative_to_their_last_value_so_a_trend_repeats(
+        tmp_path: Path) -> None:
+    """A growing series' late windows look like its early ones (neighbours scale each window
+    too): a model that learned the early ones has seen the test's."""
+    days = pd.date_range("2025-01-01", periods=90, freq="D")
+    growing = pd.DataFrame({"unique_id": "a", "ds": days, "y": 100 + 5.0 * np.arange(90)})
+    data = loaded(growing, tmp_path)
+    first, last = data.splits.train[0], data.splits.test[-1]
+    np.testing.assert_allclose(data.sequences[first], data.sequences[last], atol=1e-5)
+    np.testing.assert_allclose(data.targets[first], data.targets[last], atol=1e-5)
+    assert data.sequences[last][-1, 0] == 0 and data.targets[last][0, 0] > 0
