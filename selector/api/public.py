@@ -8,7 +8,7 @@ notebook and ``selector recommend`` run the same search and reach the same decis
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -103,15 +103,19 @@ def profile(data: DataSource, *, seed: int = 0, **data_options: Any) -> DataProf
 
 @scoped
 def predict(model: str | Path, data: DataSource, *, runtime: Runtime = "torchscript",
-            batch_size: int = 256, tracking_uri: str | None = None) -> pd.DataFrame:
+            batch_size: int = 256, tracking_uri: str | None = None,
+            cutoffs: Sequence[object] = ()) -> pd.DataFrame:
     """Predictions of a handed-over model (its folder, or a registered one such as
     ``models:/NAME@champion``, fetched from ``tracking_uri``, by default MLflow's) for every
     sequence of ``data``, which is in the layout the model was trained on; one row per
-    sequence, as `selector predict`.
+    sequence, as `selector predict`. A panel model with ``cutoffs`` (dates or numbers, as
+    the time column holds) forecasts the steps after each from the series' rows up to it,
+    beside the actual values where ``data`` has them: id, time, ``cutoff``, forecast, target.
     Raises `ParameterError` for a bad argument, `DataError` for data the model cannot read,
     and `SelectorError` for a folder that holds no selector model."""
     check_choice("runtime", runtime, Runtime)
     at_least("batch_size", batch_size, 1)  # the project's range check, as every request uses
     with tempfile.TemporaryDirectory(prefix="selector-") as folder:  # in-memory data only
         return predict_table(str(model), as_source(data, Path(folder)), runtime=runtime,
-                             batch_size=batch_size, tracking_uri=tracking_uri)
+                             batch_size=batch_size, tracking_uri=tracking_uri,
+                             cutoffs=tuple(str(c) for c in cutoffs))

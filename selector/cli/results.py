@@ -72,6 +72,10 @@ def predict(
     = "predictions.csv",
     runtime: Annotated[Runtime, typer.Option(help="The exported form to run.")] = "torchscript",
     tracking_uri: TrackingUriOpt = DEFAULT_TRACKING_URI,
+    cutoff: Annotated[list[str] | None, typer.Option(
+        help="A panel model: forecast the horizon after this time (repeat for several) from "
+        "each series' rows up to it, beside the actual values where the data has them.",
+        show_default=False)] = None,
 ) -> None:
     """Predict with a recommended model on new data, in the layout it was trained on.
 
@@ -83,6 +87,8 @@ def predict(
       selector predict selector-output/selector-digits/model example:digits
 
       selector predict models:/churn@champion new_visits.parquet -o churn_predictions.parquet
+
+      selector predict models:/stores@champion sales.csv --cutoff 2025-03-01 --cutoff 2025-04-01
     """
     from selector.serving.predict import MLFLOW_SCHEMES, write_predictions
     from selector.serving.predict import predict as run_predict
@@ -90,7 +96,8 @@ def predict(
         from selector.tracking import client_defaults
 
         client_defaults()  # the command's own terminal: no download progress bar
-    frame = run_predict(model, data, runtime=runtime, tracking_uri=tracking_uri)
+    frame = run_predict(model, data, runtime=runtime, tracking_uri=tracking_uri,
+                        cutoffs=tuple(cutoff or ()))
     write_predictions(frame, output)
     if output != "-":
         stderr.print(f"Wrote {len(frame):,} predictions to {output}", markup=False,

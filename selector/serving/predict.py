@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 
 from selector.choices import Runtime, check_choice, choices
+from selector.data.cutoffs import at_cutoff, with_actuals
 from selector.data.dataset import Preprocessing
 from selector.data.inputs import Inputs, InputSpec, inputs_from, load_inputs
 from selector.data.options import DataOptions
-from selector.errors import SelectorError, first_line, param
+from selector.data.readers import plain_frame, read_table
+from selector.errors import ParameterError, SelectorError, first_line, param
 from selector.process import available_cpus
 from selector.serving.runtime import MODEL_FILE, ONNX_FILE, TOKENIZER_FILE, TORCHSCRIPT_FILE, onnx_session
 from selector.urls import mask_url
@@ -134,6 +136,28 @@ class Predictor:
         return _table(inputs, _run_by_length(inputs, self.run, self.batch_size),
                       self.bundle.meta)
 
+    def at_cutoffs(self, data: str | pd.DataFrame, cutoffs: Sequence[str]) -> pd.DataFrame:
+        """A panel model's forecasts of the ``horizon`` steps after each of ``cutoffs``, from
+        each series' rows up to it, beside the actual values where ``data`` holds them
+        (`selector.data.cutoffs`): id, time, cutoff, the model's forecast, the target."""
+        if self.spec.format != "panel":
+            raise ParameterError("cutoff", "applies to a model trained on a panel of series "
+                                 f"(unique_id, ds, y); this one reads {self.spec.format} data",
+                                 cutoffs[0])
+        source = data if isinstance(data, str) else "the request"
+        frame = read_table(Path(data).expanduser()) if isinstance(data, str) else \
+            plain_frame(data, source)
+        target = self.spec.feature_names[0]
+        parts = []
+        for cutoff in cutoffs:
+            history, after, at = at_cutoff(frame, self.spec.options, target, cutoff, source)
+            inputs = inputs_from(history, self.spec, source)
+            forecast = _table(inputs, _run_by_length(inputs, self.run, self.batch_size),
+                              self.bundle.meta)
+            parts.append(with_actuals(forecast, after, at, str(forecast.columns[0]),
+                                      str(forecast.columns[1]), target))
+        return pd.concat(parts, ignore_index=True)
+
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The exported network on one batch of equal-length sequences."""
         if self.runtime == "onnx":
@@ -151,13 +175,20 @@ class Predictor:
 
 def predict(model: str | ModelBundle, data: str | pd.DataFrame | Mapping[str, Any], *,
             runtime: str = "torchscript", batch_size: int = 256,
-            tracking_uri: str | None = None) -> pd.DataFrame:
+            tracking_uri: str | None = None, cutoffs: Sequence[str] = ()) -> pd.DataFrame:
     """Predictions for every sequence of ``data``, one row each, in the data's order: a file,
     or a table (``{"X": ...}`` arrays for an arrays model) in memory, transformed there
-    (``tracking_uri``: where a ``models:/`` model is fetched from; see `open_model`)."""
+    (``tracking_uri``: where a ``models:/`` model is fetched from; see `open_model`). A panel
+    model with ``cutoffs`` forecasts from each of them instead (`Predictor.at_cutoffs`)."""
     bundle = model if isinstance(model, ModelBundle) else \
         open_model(model, tracking_uri=tracking_uri)
-    return Predictor(bundle, runtime, batch_size)(data)
+    predictor = Predictor(bundle, runtime, batch_size)
+    if cutoffs:
+        if isinstance(data, Mapping):
+            raise ParameterError("cutoff", "applies to a table of series, not arrays",
+                                 cutoffs[0])
+        return predictor.at_cutoffs(data, cutoffs)
+    return predictor(data)
 
 
 def _run_by_length(inputs: Inputs, run: Callable[[np.ndarray], np.ndarray],

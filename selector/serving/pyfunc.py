@@ -39,7 +39,7 @@ EXAMPLE_SEQUENCES = 3  # sequences in the logged input example
 SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/README.md, section 13)
 SERVING_MODULES = (  # what answering a request imports, relative to the package: no torch
     "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
-    "versions.py", "data/__init__.py", "data/dataset.py", "data/examples.py",
+    "versions.py", "data/__init__.py", "data/cutoffs.py", "data/dataset.py", "data/examples.py",
     "data/formats.py", "data/inputs.py", "data/options.py", "data/panel.py", "data/readers.py",
     "data/seasons.py", "data/split.py", "data/text.py", "data/validate.py", "serving/__init__.py",
     "serving/predict.py", "serving/pyfunc.py", "serving/runtime.py",

@@ -143,3 +143,14 @@ def test_a_panel_with_covariates_known_ahead_is_forecast_from_python(tmp_path: P
     assert list(forecast.columns) == ["unique_id", "ds", cell.upper()]
     assert forecast.ds.tolist() == [days[-2], days[-1]] * 2
     assert forecast.groupby("unique_id")[cell.upper()].mean()["b"] > 10  # in store b's units
+    # a backtest, as neuralforecast's cross_validation lays it out: from two past cut-offs,
+    # the next two days of each store beside what they sold
+    backtest = selector.predict(model, frame, cutoffs=[days[59], str(days[69].date())])
+    assert list(backtest.columns) == ["unique_id", "ds", "cutoff", cell.upper(), "y"]
+    assert backtest.cutoff.tolist() == [days[59]] * 4 + [days[69]] * 4
+    assert backtest.ds.tolist() == [days[60], days[61]] * 2 + [days[70], days[71]] * 2
+    known = frame.set_index(["unique_id", "ds"]).y
+    np.testing.assert_allclose(backtest.y, known.loc[list(zip(backtest.unique_id, backtest.ds,
+                                                              strict=True))].to_numpy())
+    with pytest.raises(selector.DataError, match="cutoff 'soon' is not a date"):
+        selector.predict(model, frame, cutoffs=["soon"])
