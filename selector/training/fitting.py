@@ -300,17 +300,13 @@ def model_outputs(system: SequenceSystem, data: SequenceData, indices: np.ndarra
     system.eval()
     device = next(system.parameters()).device
     dataset = SplitDataset(data, indices)
-    result: np.ndarray | None = None
+    shape = (data.output_size,) if data.task == "classification" else data.targets.shape[1:]
+    result = np.empty((len(dataset), *shape), dtype=np.float64)
     for positions in LengthBucketSampler(dataset.lengths, 256, shuffle=False):
-        x, lengths, y = collate([dataset[i] for i in positions])
+        x, lengths, _ = collate([dataset[i] for i in positions])
         with fast_gru.inference():
             out = system(x.to(device), lengths).cpu().double()
-        if data.task != "classification":
-            out = out.reshape(y.shape)
-        if result is None:
-            result = np.empty((len(dataset), *out.shape[1:]), dtype=np.float64)
-        result[positions] = out.numpy()
-    assert result is not None, "no sequences to score"
+        result[positions] = out.numpy().reshape((len(positions), *shape))
     return result
 
 
