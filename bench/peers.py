@@ -128,8 +128,10 @@ def quiet() -> Iterator[None]:
 def padded(config: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
     """An Auto model's default search space, with windows padded at the start of a series
     where its sampled input size is longer than the series (as neuralforecast's own error
-    advises): otherwise its defaults fail on short series such as the air passengers."""
-    return lambda trial: {**config(trial), "start_padding_enabled": True}
+    advises): otherwise its defaults fail on short series such as the air passengers. Its
+    trainers write no logs or checkpoints into the working directory."""
+    return lambda trial: {**config(trial), "start_padding_enabled": True, "logger": False,
+                          "enable_checkpointing": False, "enable_model_summary": False}
 
 
 def neuralforecast_side(panel: Panel, history: pd.DataFrame, test: pd.DataFrame,
@@ -203,7 +205,8 @@ def main() -> None:
         rows.append([panel.name, panel.horizon, panel.season, f"{peer} {peer_mase:.3f}",
                      f"{own_mase:.3f}", f"{own_mase / peer_mase:.3f}", f"{peer_s:.0f}",
                      f"{own_s:.0f}", f"{own_s / peer_s:.2f}"])
-        print(f"{name}: selector's verdict: {verdict}", flush=True)
+        print(f"{name}: {' | '.join(map(str, rows[-1]))}; selector's verdict: {verdict}",
+              flush=True)  # each row as it comes: a long run may be stopped
     print(table(["dataset", "h", "season", "neuralforecast, better Auto: MASE",
                  "selector: MASE", "selector / peer MASE", "peer fit s", "selector s",
                  "selector / peer time"], rows))
