@@ -131,8 +131,11 @@ class Predictor:
 
     def __call__(self, data: str | pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
         """Predictions for every sequence of ``data``, one row each, in the data's order."""
-        inputs = load_inputs(data, self.spec) if isinstance(data, str) else \
-            inputs_from(data, self.spec)
+        return self.answer(load_inputs(data, self.spec) if isinstance(data, str) else
+                           inputs_from(data, self.spec))
+
+    def answer(self, inputs: Inputs) -> pd.DataFrame:
+        """The predictions table for model-ready ``inputs``."""
         return _table(inputs, _run_by_length(inputs, self.run, self.batch_size),
                       self.bundle.meta)
 
@@ -151,9 +154,7 @@ class Predictor:
         parts = []
         for cutoff in cutoffs:
             history, after, at = at_cutoff(frame, self.spec.options, target, cutoff, source)
-            inputs = inputs_from(history, self.spec, source)
-            forecast = _table(inputs, _run_by_length(inputs, self.run, self.batch_size),
-                              self.bundle.meta)
+            forecast = self.answer(inputs_from(history, self.spec, source))
             parts.append(with_actuals(forecast, after, at, str(forecast.columns[0]),
                                       str(forecast.columns[1]), target))
         return pd.concat(parts, ignore_index=True)
