@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from selector.serving.runtime import MODEL_FILE
 from tests.conftest import LEARNABLE, long_frame, selector, write
 from tests.helpers.serving import invocations, serve_without_training_stack, served
 
@@ -89,7 +90,7 @@ CASES = {
     "series-multivariate": Case("load.csv", lambda: series(covariate=True), (
         "--task", "forecasting", "--target", "load", "--lookback", "8")),
     "panel-with-covariate": Case("stores.csv", stores, (
-        "--features", "promo", "--static-features", "size", "--lookback", "8", "--horizon", "3")),
+        "--features", "promo", "--static-features", "size", "--horizon", "3")),  # lookback searched
     "arrays-fixed-length": Case("fixed.npz", lambda: arrays(variable=False)),
     "arrays-variable-length": Case("variable.npz", lambda: arrays(variable=True)),
 }
@@ -169,6 +170,8 @@ def test_recommend_predict_and_the_registered_model_agree(
         final = json.loads((folder / out / "recommendation.json").read_text())["final"]
         assert final["refit"]["scale_free"]["smape"] >= 0  # scored without units, too
         assert final["season"] == 7 and "last value" in final["baselines_scale_free"]
+        model = json.loads((folder / out / "model" / MODEL_FILE).read_text())  # 90-day stores:
+        assert model["data_options"]["lookback"] == model["config"]["lookback"] in (3, 6)
         forecast = predictions["torchscript"]
         assert list(forecast.columns)[:2] == ["unique_id", "ds"] and len(forecast) == 4 * 3
         assert forecast.groupby("unique_id")["ds"].min().eq("2025-04-01").all()

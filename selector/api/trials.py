@@ -132,7 +132,8 @@ def cheapest_pair(request: SearchRequest, data: SequenceData, space: SearchSpace
                   ) -> CheapestPair:
     """Probe the space's cheapest GRU and LSTM on ``data`` (a training step each)."""
     costing = _costing(data, space, _fidelity(request, data), cap=lambda: math.inf)
-    needed, epochs = least_useful(costing, ModelConfig(**space.cheapest(text=data.is_text)))
+    needed, epochs = least_useful(costing, ModelConfig(**space.cheapest(
+        text=data.is_text, lookbacks=data.lookbacks)))
     return CheapestPair(needed, epochs, costing.rung)
 
 

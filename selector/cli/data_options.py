@@ -63,7 +63,9 @@ DATA_PARAMETERS: dict[str, tuple[Any, Any]] = {
         "A panel of series: comma-separated columns constant within each series (a store's "
         "size).")], None),
     "task": (Annotated[Task | None, _opt("Default: detected from the target.")], None),
-    "lookback": (Annotated[int, _opt("Forecasting: input window length in steps.", min=1)], 48),
+    "lookback": (Annotated[int | None, _opt(
+        "Forecasting: input window length in steps; default searched, as multiples of the "
+        "horizon up to max(8 x horizon, 64) that the series' parts can hold.", min=1)], None),
     "horizon": (Annotated[int, _opt("Forecasting: steps ahead to predict.", min=1)], 1),
     "season": (Annotated[int | None, _opt(
         "Forecasting: steps per seasonal cycle, for the seasonal naive baseline and MASE; "

@@ -45,7 +45,9 @@ def profile_table(p: DataProfile) -> Table:
         series = "" if p.n_series is None else \
             f" over {p.n_series:,} series" if p.n_series > 1 else " over one series"
         season = "" if p.season is None else f"; season {p.season}"
-        rows.append(("windows", f"lookback {p.lookback}, horizon {p.horizon}{series}{season}"))
+        lookback = (f"lookback searched among {', '.join(map(str, p.lookbacks))}"
+                    if p.lookbacks else f"lookback {p.lookback}")
+        rows.append(("windows", f"{lookback}, horizon {p.horizon}{series}{season}"))
     if p.classes:
         shares = ", ".join(f"{c.label} {c.share:.0%}" for c in p.classes[:12])
         more = f", ... ({len(p.classes)} classes)" if len(p.classes) > 12 else ""

@@ -86,7 +86,8 @@ class SequenceData:
     classes: tuple[str, ...] = ()
     vocabulary_size: int = 0
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
-    lookback: int | None = None
+    lookback: int | None = None  # forecasting: the steps of every window
+    lookbacks: tuple[int, ...] = ()  # forecasting: the lookbacks searched (`data.lookbacks`)
     horizon: int | None = None
     forecast_scale: ForecastScale | None = None  # forecasting: for MASE and sMAPE
 

@@ -13,6 +13,7 @@ from selector.choices import Task
 from selector.data import split as splitting
 from selector.data import text as text_tokens
 from selector.data.dataset import ForecastScale, Format, Preprocessing, SequenceData, Splits
+from selector.data.lookbacks import resolve as resolve_lookback
 from selector.data.options import (
     DEFAULT_ID_COLUMNS,
     DEFAULT_SPLIT_COLUMNS,
@@ -79,8 +80,8 @@ def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.nd
                   targets: np.ndarray, splits: Splits, feature_names: tuple[str, ...],
                   target_names: tuple[str, ...], classes: tuple[str, ...],
                   fit_rows: np.ndarray | None = None, lookback: int | None = None,
-                  horizon: int | None = None, forecast_scale: ForecastScale | None = None
-                  ) -> SequenceData:
+                  lookbacks: tuple[int, ...] = (), horizon: int | None = None,
+                  forecast_scale: ForecastScale | None = None) -> SequenceData:
     """Scale features with training statistics: the training sequences' steps by default."""
     if fit_rows is None:
         fit_rows = np.concatenate([sequences[i] for i in splits.train], axis=0)
@@ -91,7 +92,7 @@ def _numeric_data(source: str, layout: Format, task: Task, sequences: list[np.nd
         splits=splits, feature_names=feature_names, target_names=target_names, classes=classes,
         preprocessing=Preprocessing(feature_mean=mean, feature_std=std,
                                     target_mean=target_mean, target_std=target_std),
-        lookback=lookback, horizon=horizon, forecast_scale=forecast_scale,
+        lookback=lookback, lookbacks=lookbacks, horizon=horizon, forecast_scale=forecast_scale,
     )
 
 
@@ -179,11 +180,16 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     values = numeric_matrix(frame, features, source)
     target_values = values[:, [features.index(c) for c in target_cols]]
 
-    n_steps, window = len(values), options.lookback + options.horizon
+    n_steps = len(values)
     val_start, test_start = splitting.time_bounds(n_steps, options.val_fraction,
                                                   options.test_fraction)
     segments = {"train": (0, val_start), "val": (val_start, test_start),
                 "test": (test_start, n_steps)}
+    lookback, searched = resolve_lookback(options.lookback, options.horizon,
+                                         min(hi - lo for lo, hi in segments.values()))
+    window = lookback + options.horizon
+    shorten = param("horizon") if options.lookback is None else \
+        f"{param('lookback')}/{param('horizon')}"
     starts: list[int] = []
     parts: dict[str, np.ndarray] = {}
     for name, (lo, hi) in segments.items():
@@ -193,18 +199,18 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
                 source,
                 f"too few time steps for forecasting: the {name} part has {hi - lo} steps but one "
                 f"window needs lookback + horizon = {window}. The series has {n_steps} steps; "
-                f"use a smaller {param('lookback')}/{param('horizon')} or a longer series.")
+                f"use a smaller {shorten} or a longer series.")
         parts[name] = np.arange(len(starts), len(starts) + len(segment_starts))
         starts.extend(segment_starts.tolist())
-    sequences = [values[s:s + options.lookback] for s in starts]
-    targets = np.stack([target_values[s + options.lookback:s + window] for s in starts])
+    sequences = [values[s:s + lookback] for s in starts]
+    targets = np.stack([target_values[s + lookback:s + window] for s in starts])
     splits = Splits(train=parts["train"], val=parts["val"], test=parts["test"],
                     rule="time-ordered")
     season = season_of(calendar_step(order_values(frame[time_col], source, time_col)),
                        options.season)
     return _numeric_data(source, "series", "forecasting", sequences, targets.astype(np.float32),
                          splits, tuple(features), tuple(target_cols), (),
-                         fit_rows=values[:val_start], lookback=options.lookback,
+                         fit_rows=values[:val_start], lookback=lookback, lookbacks=searched,
                          horizon=options.horizon, forecast_scale=forecast_scale(
                              season, np.zeros(len(starts)),
                              [target_values[:val_start].astype(np.float64)]))

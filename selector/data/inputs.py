@@ -136,7 +136,7 @@ def _series(frame: pd.DataFrame, spec: InputSpec, source: str) -> Inputs:
     time_col = find(spec.options.time_col, DEFAULT_TIME_COLUMNS, "time", "time_col")
     frame = sort_series(frame, time_col, source)
     values = numeric_matrix(frame, _features(frame, spec, source), source)
-    lookback = spec.options.lookback
+    lookback = spec.options.served_lookback
     if len(values) < lookback:
         raise DataError(source, f"the series has {len(values)} steps; the model reads windows of "
                         f"{lookback} (its {param('lookback')}).")

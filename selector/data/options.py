@@ -19,7 +19,7 @@ DEFAULT_TIME_COLUMNS = ("time", "timestamp", "date")
 DEFAULT_SPLIT_COLUMNS = ("split",)
 COLUMN_LISTS = ("features", "future_features", "static_features")
 PANEL_ONLY = ("future_features", "static_features")
-UNSET_OMITTED = (*PANEL_ONLY, "season")  # stored only where set (read by older selectors)
+UNSET_OMITTED = (*PANEL_ONLY, "season", "lookback")  # stored only where set (older selectors)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class DataOptions:
     future_features: tuple[str, ...] | None = None  # a panel's covariates known ahead
     static_features: tuple[str, ...] | None = None  # a panel's per-series constants
     task: Task | None = None
-    lookback: int = 48
+    lookback: int | None = None  # forecasting: None searches it (`selector.data.lookbacks`)
     horizon: int = 1
     season: int | None = None  # forecasting: steps per cycle (None: from the frequency)
     max_length: int = 256
@@ -51,10 +51,8 @@ class DataOptions:
     def __post_init__(self) -> None:
         if self.task is not None:
             check_choice("task", self.task, Task)
-        for name in ("lookback", "horizon", "max_length", "vocab_size"):
-            at_least(name, getattr(self, name), 1)
-        if self.season is not None:
-            at_least("season", self.season, 1)
+        for name in ("lookback", "horizon", "season", "max_length", "vocab_size"):
+            at_least(name, getattr(self, name), 1)  # None passes: searched, or detected
         for name in ("val_fraction", "test_fraction"):
             if not 0.0 < getattr(self, name) < 0.5:
                 raise ParameterError(name, "must be between 0 and 0.5 (exclusive)",
@@ -67,9 +65,17 @@ class DataOptions:
             if value is not None:  # a list (from JSON, or a caller) is kept as a tuple
                 object.__setattr__(self, name, tuple(value))
 
+    @property
+    def served_lookback(self) -> int:
+        """The steps a trained forecasting model reads: its export fixes the lookback."""
+        if self.lookback is None:
+            raise ParameterError("lookback", "must be fixed in a trained model's data options "
+                                 "(its model file is damaged)", None)
+        return self.lookback
+
     def to_dict(self) -> dict[str, Any]:
-        """As stored (JSON types); the panel-only lists and the season only where set, so
-        that a selector from before them still reads what does not use them."""
+        """As stored (JSON types); the panel-only lists, the season and the lookback only where
+        set, so that a selector from before them still reads what does not use them."""
         values = asdict(self)
         for name in UNSET_OMITTED:
             if values[name] is None:

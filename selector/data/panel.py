@@ -46,6 +46,7 @@ import pandas as pd
 from selector.data import split as splitting
 from selector.data.dataset import Preprocessing, SequenceData, Splits
 from selector.data.formats import ColumnFinder, order_values
+from selector.data.lookbacks import resolve as resolve_lookback
 from selector.data.options import DEFAULT_TARGET_COLUMNS, DEFAULT_TIME_COLUMNS, DataOptions
 from selector.data.seasons import forecast_scale, season_of
 from selector.data.validate import numeric_matrix, show
@@ -221,7 +222,13 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     panel = read_panel(frame, options, source)
     static_mean, static_std = _scale_of(np.stack([s.values[0] for s in panel.series]))
     fixed = slice(len(panel.columns) - panel.static, len(panel.columns))
-    window = options.lookback + options.horizon
+    bounds = [splitting.time_bounds(len(s.times), options.val_fraction, options.test_fraction)
+              for s in panel.series]
+    lookback, searched = resolve_lookback(options.lookback, options.horizon, min(
+        min(val, test - val, len(s.times) - test) for s, (val, test) in zip(panel.series, bounds,
+                                                                         strict=True)))
+    window = lookback + options.horizon
+    shorten = "horizon" if options.lookback is None else "lookback"  # searched: one horizon
     sequences: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
@@ -229,27 +236,25 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     window_series: list[int] = []
     levels: list[float] = []
     train_parts: list[np.ndarray] = []
-    for s in panel.series:
+    for s, (val_start, test_start) in zip(panel.series, bounds, strict=True):
         n = len(s.times)
-        val_start, test_start = splitting.time_bounds(n, options.val_fraction,
-                                                      options.test_fraction)
         mean, std = _scale_of(s.values[:val_start])
         mean[fixed], std[fixed] = static_mean[fixed], static_std[fixed]
         scales[str(s.uid)] = (tuple(map(float, mean)), tuple(map(float, std)))
         scaled = ((s.values - mean) / std).astype(np.float32)
-        bounds = {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}
-        for name, (lo, hi) in bounds.items():
+        parts_of = {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}
+        for name, (lo, hi) in parts_of.items():
             starts = range(lo, hi - window + 1)
             if not starts:
                 raise DataError(source, f"series {show(s.uid)} is too short: its {name} part "
                                 f"has {hi - lo} of its {n} steps, and a window needs lookback + "
-                                f"horizon = {window}. Use a smaller {param('lookback')}, or "
+                                f"horizon = {window}. Use a smaller {param(shorten)}, or "
                                 "drop the short series.")
             parts[name].extend(range(len(sequences), len(sequences) + len(starts)))
             for k in starts:
-                inputs, level = panel.window(scaled, k, options.lookback, options.horizon)
+                inputs, level = panel.window(scaled, k, lookback, options.horizon)
                 sequences.append(inputs)
-                targets.append(scaled[k + options.lookback:k + window, :1] - level)
+                targets.append(scaled[k + lookback:k + window, :1] - level)
                 levels.append(level)
         window_series.extend([len(train_parts)] * (len(sequences) - len(window_series)))
         train_parts.append(scaled[:val_start, :1].astype(np.float64))
@@ -266,7 +271,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                     feature_std=tuple(map(float, unseen[1])),
                                     target_mean=(0.0,), target_std=(1.0,),
                                     series_scale=scales, time_step=panel.step),
-        lookback=options.lookback, horizon=options.horizon,
+        lookback=lookback, lookbacks=searched, horizon=options.horizon,
         forecast_scale=forecast_scale(
             season_of(panel.step, options.season), np.asarray(window_series), train_parts,
             level=np.asarray([[m[0]] for m, _ in scales.values()]),
@@ -300,7 +305,7 @@ class PanelHistory:
 
 def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
                   prep: Preprocessing, source: str) -> PanelHistory:
-    """Each series' last ``options.lookback`` steps (and its known-ahead covariates over the
+    """Each series' last lookback steps (and its known-ahead covariates over the
     ``options.horizon`` after them), read and checked as in training, scaled by the statistics
     saved for the series (by its own history's if the model never saw it)."""
     ahead = frame[target].isna() if options.future_features else None
@@ -310,15 +315,16 @@ def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
                         f"series that step by {prep.time_step!r}.")
     later = None if ahead is None else _ahead(frame[ahead], panel, options, source)
     windows, levels, means, stds = [], [], [], []
+    lookback = options.served_lookback
     for k, s in enumerate(panel.series):
-        if len(s.times) < options.lookback:
+        if len(s.times) < lookback:
             raise DataError(source, f"series {show(s.uid)} has {len(s.times)} steps; the model "
-                            f"reads the last {options.lookback} (its {param('lookback')}).")
+                            f"reads the last {lookback} (its {param('lookback')}).")
         mean, std = _saved_scale(prep, s, panel.static)
-        values = s.values[-options.lookback:]
+        values = s.values[-lookback:]
         if later is not None:
             values = np.concatenate([values, later[k]])
-        window, level = panel.window((values - mean) / std, 0, options.lookback, options.horizon)
+        window, level = panel.window((values - mean) / std, 0, lookback, options.horizon)
         windows.append(window.astype(np.float32))
         levels.append(level)
         means.append(mean[0])

@@ -44,5 +44,5 @@ def profile_dataset(data: SequenceData) -> DataProfile:
         horizon=data.horizon, memory_bytes=data.nbytes(),
         short_sequences=median < SHORT_SEQUENCE_STEPS, training_size=training_size(n_train),
         n_series=None if scale is None else len(scale.naive_mae),
-        season=None if scale is None else scale.season,
+        season=None if scale is None else scale.season, lookbacks=data.lookbacks,
     )

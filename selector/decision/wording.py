@@ -20,7 +20,8 @@ def headline(v: Verdict, cells: dict[Cell, CellEvidence]) -> str:
         return "No recommendation: no cell meets the hard budgets."
     config = cells[v.winner].config
     shape = f"{config['hidden_size']} x {config['num_layers']}" + (
-        " bidirectional" if config.get("bidirectional") else "")
+        " bidirectional" if config.get("bidirectional") else "") + (
+        f", lookback {config['lookback']}" if config.get("lookback") else "")
     return (f"{v.winner.upper()} ({v.confidence}): {shape}, learning rate "
             f"{config['learning_rate']:.2g}")
 

@@ -49,6 +49,7 @@ class DataProfile:
     training_size: str  # "small" (G3), "medium" or "large" (L2)
     n_series: int | None = None  # forecasting: how many series the windows come from
     season: int | None = None  # forecasting: steps per cycle (`selector.data.seasons`)
+    lookbacks: tuple[int, ...] = ()  # forecasting: the lookbacks searched (none: fixed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,7 +58,8 @@ class DataProfile:
     def from_dict(cls, d: dict[str, Any]) -> DataProfile:
         return cls(**{**d, "feature_names": tuple(d["feature_names"]),
                       "target_names": tuple(d["target_names"]),
-                      "classes": tuple(ClassCount(**c) for c in d["classes"])})
+                      "classes": tuple(ClassCount(**c) for c in d["classes"]),
+                      "lookbacks": tuple(d.get("lookbacks", ()))})
 
 
 CELLS: tuple[Cell, ...] = choices(Cell)
@@ -76,10 +78,11 @@ class ModelConfig:
     batch_size: int = 64
     weight_decay: float = 0.0
     embedding_dim: int = 64  # text data only
+    lookback: int | None = None  # forecasting: the last steps of each window read (None: all)
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, Cell)
-        for name in ("hidden_size", "num_layers", "batch_size", "embedding_dim"):
+        for name in ("hidden_size", "num_layers", "batch_size", "embedding_dim", "lookback"):
             at_least(name, getattr(self, name), 1)
         positive("learning_rate", self.learning_rate)
         at_least("weight_decay", self.weight_decay, 0)

@@ -260,7 +260,8 @@ def _ratio(ratio: dict[str, float]) -> str:
 
 def _shape(config: dict[str, Any]) -> str:
     return (f"hidden {config['hidden_size']} x {config['num_layers']}"
-            f"{' bi' if config.get('bidirectional') else ''}, batch {config['batch_size']}")
+            f"{' bi' if config.get('bidirectional') else ''}, batch {config['batch_size']}"
+            f"{', lookback ' + str(config['lookback']) if config.get('lookback') else ''}")
 
 
 def _md_cell(text: str) -> str:

@@ -102,7 +102,8 @@ class Objective:
         record_trial(trial, invocation=self.invocation)
         if self.rung_unit is not None:
             record_trial(trial, rung_unit_seconds=self.rung_unit)
-        config = self.space.suggest(trial, text=self.data.is_text)
+        config = self.space.suggest(trial, text=self.data.is_text,
+                                    lookbacks=self.data.lookbacks)
         record_trial(trial, cell=config.cell, config=asdict(config))
         pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
         net = build_net(config, self.data)

@@ -94,7 +94,7 @@ def start_cheap(study: optuna.Study, space: SearchSpace, data: SequenceData) -> 
     sampler's first draw alone could spend the budget (112 units x 2 layers at 400 steps
     left time for 2 trials in 15 minutes), where a small pair trains to a verdict."""
     if not study.get_trials(deepcopy=False):
-        study.enqueue_trial(space.cheapest(text=data.is_text))
+        study.enqueue_trial(space.cheapest(text=data.is_text, lookbacks=data.lookbacks))
 
 
 @dataclass(frozen=True)

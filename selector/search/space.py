@@ -71,10 +71,13 @@ class SearchSpace:
     training: TrainingSettings
     reason: str | None = None  # why the data's profile chose this preset; None: it was given
 
-    def suggest(self, trial: optuna.trial.BaseTrial, *, text: bool) -> ModelConfig:
+    def suggest(self, trial: optuna.trial.BaseTrial, *, text: bool,
+                lookbacks: tuple[int, ...] = ()) -> ModelConfig:
         """Sample one configuration; inactive parameters keep their defaults.
 
-        ``embedding_dim`` is only searched for text data, where there is an embedding.
+        ``embedding_dim`` is only searched for text data, where there is an embedding; the
+        ``lookback`` of a forecast among the data's ``lookbacks`` (`selector.data.lookbacks`)
+        where it is searched.
         """
         chosen: dict[str, Any] = {}
         for p in self.parameters:
@@ -82,20 +85,23 @@ class SearchSpace:
                 chosen[p.name] = _suggest(trial, p.name, p.distribution)
         if isinstance(chosen.get("bidirectional"), str):  # YAML "true"/"false" strings
             chosen["bidirectional"] = chosen["bidirectional"] == "true"
+        if lookbacks:
+            chosen["lookback"] = trial.suggest_categorical("lookback", lookbacks)
         return ModelConfig(**chosen)
 
     def distributions(self) -> dict[str, BaseDistribution]:
         return {p.name: p.distribution for p in self.parameters}
 
-    def cheapest(self, *, text: bool) -> dict[str, Any]:
+    def cheapest(self, *, text: bool, lookbacks: tuple[int, ...] = ()) -> dict[str, Any]:
         """The GRU candidate that costs least to train and still learns fast: the narrowest,
-        shallowest, one-way network, the largest batch, the least regularisation, and a
-        learning rate three quarters up its range (on its scale); as `suggest` draws them."""
+        shallowest, one-way network reading the shortest lookback, the largest batch, the
+        least regularisation, and a learning rate three quarters up its range (on its
+        scale); as `suggest` draws them."""
         chosen: dict[str, Any] = {}
         for p in self.parameters:
             if p.active(chosen) and (text or p.name != "embedding_dim"):
                 chosen[p.name] = _cheapest(p.name, p.distribution)
-        return chosen
+        return {**chosen, **({"lookback": min(lookbacks)} if lookbacks else {})}
 
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, d: BaseDistribution) -> Any:
@@ -175,7 +181,7 @@ def parse_space(text: str, *, source: str, name: str) -> SearchSpace:
     params = document.get("params")
     if not isinstance(params, dict) or not params:
         raise SpaceError(source, "params", "expected a mapping of parameter name to distribution.")
-    known = {f.name for f in fields(ModelConfig)}
+    known = {f.name for f in fields(ModelConfig)} - {"lookback"}  # searched from the data
     parsed: list[Parameter] = []
     for key, spec in params.items():
         if key not in known:

@@ -18,7 +18,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from selector.serving.runtime import (
     onnx_session,
 )
 from selector.training.cost import Probe
+from selector.training.model import last_steps
 from selector.training.system import SequenceSystem
 from selector.versions import MODEL
 
@@ -54,12 +55,15 @@ class ExportNet(nn.Module):
         self.head = net.head
         self.hidden = net.config.hidden_size
         self.bidirectional = net.config.bidirectional
+        self.lookback = net.config.lookback
         self.classify = system.task == "classification"
         self.output_shape = output_shape
         self.register_buffer("mean", system.target_mean.detach().clone())
         self.register_buffer("std", system.target_std.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.lookback is not None:
+            x = last_steps(x, self.lookback)
         if self.embedding is not None:
             x = self.embedding(x)
         out, _ = self.rnn(x)
@@ -117,8 +121,12 @@ def onnx_forward(system: SequenceSystem, data: SequenceData, probe: Probe,
 
 def export_model(system: SequenceSystem, data: SequenceData, options: DataOptions,
                  folder: Path, meta: dict[str, Any]) -> ExportedModel:
-    """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file."""
+    """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file.
+    A forecast's ``options`` are saved with the lookback the model reads fixed: a request
+    gives that many steps."""
     system = system.cpu().eval()
+    if data.lookback is not None:
+        options = replace(options, lookback=system.net.config.lookback or data.lookback)
     net = ExportNet(system, output_shape(data)).eval()
     probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
                   vocabulary_size=data.vocabulary_size)

@@ -40,9 +40,9 @@ SERVING_RUNTIME = "onnx"  # the GRU's fastest CPU runtime at batch 1 (bench/READ
 SERVING_MODULES = (  # what answering a request imports, relative to the package: no torch
     "__init__.py", "_lazy.py", "choices.py", "errors.py", "process.py", "urls.py",
     "versions.py", "data/__init__.py", "data/cutoffs.py", "data/dataset.py", "data/examples.py",
-    "data/formats.py", "data/inputs.py", "data/options.py", "data/panel.py", "data/readers.py",
-    "data/seasons.py", "data/split.py", "data/text.py", "data/validate.py", "serving/__init__.py",
-    "serving/predict.py", "serving/pyfunc.py", "serving/runtime.py",
+    "data/formats.py", "data/inputs.py", "data/lookbacks.py", "data/options.py", "data/panel.py",
+    "data/readers.py", "data/seasons.py", "data/split.py", "data/text.py", "data/validate.py",
+    "serving/__init__.py", "serving/predict.py", "serving/pyfunc.py", "serving/runtime.py",
 )
 
 
@@ -104,7 +104,7 @@ def input_example(data: SequenceData, source: str, bundle: ModelBundle) -> Any |
         ids = frame[spec.options.id_col or "sequence_id"].drop_duplicates().head(EXAMPLE_SEQUENCES)
         frame = frame[frame[spec.options.id_col or "sequence_id"].isin(ids)]
     elif spec.format == "series":
-        frame = frame.head((spec.options.lookback or 1) + EXAMPLE_SEQUENCES)
+        frame = frame.head(spec.options.served_lookback + EXAMPLE_SEQUENCES)
     elif spec.format == "panel":  # the last window of a few series
         frame = _panel_example(frame, spec, source)
     else:
@@ -117,7 +117,7 @@ def _panel_example(frame: pd.DataFrame, spec: InputSpec, source: str) -> pd.Data
     ``horizon`` rows of each come after it, their target emptied (as a request gives them)."""
     panel = read_panel(frame, spec.options, source, spec.feature_names[0])
     ahead = spec.options.horizon if spec.options.future_features else 0
-    rows = [s.rows[-(spec.options.lookback + ahead):] for s in panel.series[:EXAMPLE_SEQUENCES]]
+    rows = [s.rows[-(spec.options.served_lookback + ahead):] for s in panel.series[:EXAMPLE_SEQUENCES]]
     example = frame.iloc[np.concatenate(rows)].copy()
     if ahead:
         future = np.concatenate([np.arange(len(r))[-ahead:] + sum(map(len, rows[:k]))

@@ -10,6 +10,9 @@ cuDNN runs fast.
 A GRU training on CPU runs through `selector.training.fast_gru` where that is faster: the same
 `nn.GRU` parameters, equivalent outputs, 2-3x less time per step. Evaluation and export always
 run the plain `nn.GRU`.
+
+A forecasting candidate with a searched lookback reads only the last ``lookback`` steps of
+each window (`last_steps`), so that every candidate is scored on the same windows.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class RecurrentNet(nn.Module):
         self.head = nn.Linear(config.hidden_size * directions, output_size)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.config.lookback is not None:  # forecasting windows, all of one length
+            x, lengths = last_steps(x, self.config.lookback), lengths.clamp(max=self.config.lookback)
         if self.embedding is not None:
             x = self.embedding(x)
         batch = torch.arange(x.shape[0], device=x.device)
@@ -63,6 +68,13 @@ class RecurrentNet(nn.Module):
         forward_last = output[batch, last, :hidden]
         backward_first = output[:, 0, hidden:]
         return self.head(torch.cat([forward_last, backward_first], dim=1))
+
+
+def last_steps(x: torch.Tensor, lookback: int) -> torch.Tensor:
+    """The last ``lookback`` steps of equal-length windows (all of them if shorter): a
+    searched lookback shorter than the windows the data was cut into
+    (`selector.data.lookbacks`)."""
+    return x[:, -lookback:].contiguous()
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -141,3 +141,21 @@ def test_the_cheapest_candidate_is_small_one_way_and_learns_at_a_brisk_rate() ->
         "learning_rate": pytest.approx(1.28e-3, rel=0.01), "batch_size": 64,
         "weight_decay": 1e-7}  # no dropout (one layer), no embedding (not text)
     assert load_space("text").cheapest(text=True)["embedding_dim"] == 32
+
+
+def test_a_searched_lookback_is_drawn_among_the_datas_and_the_cheapest_reads_the_least() -> None:
+    space = load_space("default")
+    drawn = {space.suggest(optuna.trial.FixedTrial({**space.cheapest(text=False),
+                                                     "lookback": k}),
+                           text=False, lookbacks=(6, 12, 24)).lookback for k in (6, 24)}
+    assert drawn == {6, 24}
+    assert space.cheapest(text=False, lookbacks=(6, 12, 24))["lookback"] == 6
+    assert space.suggest(optuna.trial.FixedTrial(space.cheapest(text=False)),
+                         text=False).lookback is None  # not a forecast: every step is read
+
+
+def test_a_space_may_not_search_the_lookback_itself() -> None:
+    text = "params:\n  cell: {type: categorical, choices: [gru, lstm]}\n" \
+           "  lookback: {type: int, low: 4, high: 64}\n"
+    with pytest.raises(SpaceError, match=r"params\.lookback: unknown parameter"):
+        parse_space(text, source="mine.yaml", name="mine")

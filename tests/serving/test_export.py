@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from selector.process import available_cpus
 from selector.records import ModelConfig, TrainingSettings
 from selector.serving.export import export_model
 from selector.serving.predict import Predictor, open_model, predict, write_predictions
+from selector.serving.runtime import MODEL_FILE
 from selector.training.fitting import build_net, fit
 
 SETTINGS = TrainingSettings(max_epochs=2, patience=1)
@@ -109,6 +111,21 @@ def test_forecasting_and_text_exports_predict_in_user_units(tmp_path: Path) -> N
     assert list(out["row"]) == [0, 1] and set(out["prediction"]) <= {"positive", "negative"}
     write_predictions(out, str(tmp_path / "out" / "p.tsv"))
     assert (tmp_path / "out" / "p.tsv").read_text().startswith("row\tprediction")
+
+
+def test_a_searched_lookback_is_saved_fixed_and_a_request_gives_only_that_many_steps(
+        tmp_path: Path) -> None:
+    options = DataOptions(horizon=3)  # searched: the windows are cut at 48 steps
+    data = load_dataset("example:sine?length=400", options)
+    system = trained(data, lookback=12)
+    folder = export_model(system, data, options, tmp_path / "sine", meta={}).folder
+    assert json.loads((folder / MODEL_FILE).read_text())["data_options"]["lookback"] == 12
+    frame = pd.DataFrame({"time": pd.date_range("2026-01-01", periods=20, freq="h"),
+                          "value": np.sin(np.arange(20) * 2 * np.pi / 24)})
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    for runtime in ("torchscript", "onnx"):
+        out = predict(str(folder), str(tmp_path / "series.csv"), runtime=runtime)
+        assert len(out) == 20 - 12 + 1  # 20 steps are enough: the model reads 12
 
 
 @pytest.mark.slow

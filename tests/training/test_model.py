@@ -50,3 +50,18 @@ def test_cost_measures_are_sane() -> None:
     small = training_memory_bytes(net, probe, 8)
     large = training_memory_bytes(net, probe, 64)
     assert 4 * size_bytes(net) < small < large  # saved activations grow with the batch
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_searched_lookback_reads_only_the_last_steps_of_each_window(cell: str) -> None:
+    torch.manual_seed(0)
+    net = RecurrentNet(ModelConfig(cell=cell, hidden_size=8, lookback=6), input_size=2,
+                       output_size=3).eval()
+    windows = torch.randn(4, 48, 2)
+    with torch.no_grad():
+        whole = net(windows, torch.full((4,), 48))
+        last = net(windows[:, -6:], torch.full((4,), 6))
+        changed = windows.clone()
+        changed[:, :-6] = 100.0  # what lies before the lookback changes nothing
+        assert torch.allclose(whole, last, atol=1e-6)
+        assert torch.allclose(net(changed, torch.full((4,), 48)), whole, atol=1e-6)

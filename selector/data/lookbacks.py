@@ -1,0 +1,41 @@
+"""How far back a forecast reads: the lookback, fixed by ``--lookback`` or searched.
+
+Without ``--lookback`` the search draws the lookback, as neighbours draw their input size, as
+a multiple of the horizon: ``horizon x 2**k`` up to ``max(8 x horizon, 64)`` steps, the
+`KEPT` longest of those that a window of every part of every series can hold (the split is
+strict: a window lies wholly inside one part). The windows are cut once, at the longest
+candidate; a candidate with a shorter lookback reads only the last steps of each window (the
+network crops them, `selector.training.model`), so every candidate is trained and scored on
+the same targets. The handed-over model records the lookback it was trained with, and a
+request gives that many steps.
+"""
+
+from __future__ import annotations
+
+KEPT = 4  # candidates searched: the longest that fit
+LONGEST_MULTIPLE = 8  # candidates reach 8 horizons ...
+LONGEST_STEPS = 64  # ... or 64 steps, whichever is more
+
+
+def candidates(horizon: int, room: int) -> tuple[int, ...]:
+    """The lookbacks searched for ``horizon`` where the shortest part of a series has
+    ``room`` steps (a window is lookback + horizon); empty where not even one horizon fits."""
+    longest = min(room - horizon, max(LONGEST_MULTIPLE * horizon, LONGEST_STEPS))
+    fits, lookback = [], horizon
+    while lookback <= longest:
+        fits.append(lookback)
+        lookback *= 2
+    return tuple(fits[-KEPT:])
+
+
+def resolve(lookback: int | None, horizon: int, room: int) -> tuple[int, tuple[int, ...]]:
+    """The lookback the windows are cut at, and the lookbacks searched (empty: fixed).
+
+    A given ``lookback`` is fixed; without one, the windows are cut at the longest candidate
+    (one horizon where none fits, so that the loader's error names the short part)."""
+    if lookback is not None:
+        return lookback, ()
+    searched = candidates(horizon, room)
+    if not searched:
+        return horizon, ()
+    return searched[-1], searched if len(searched) > 1 else ()

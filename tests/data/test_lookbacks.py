@@ -1,0 +1,57 @@
+"""Without --lookback, a forecast's lookback is searched as multiples of the horizon: the
+windows are cut once at the longest that every part can hold, and the searched ones are
+recorded and shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from selector.cli import app
+from selector.data import load_dataset
+from selector.data.lookbacks import candidates, resolve
+from selector.data.options import DataOptions
+from selector.errors import DataError
+from tests.helpers.panels import loaded, panel
+
+
+@pytest.mark.parametrize(("horizon", "room", "expected"), [
+    (3, 60, (6, 12, 24, 48)),  # 96 does not fit in 60 - 3 steps
+    (1, 10_000, (8, 16, 32, 64)),  # one step ahead: up to 64 steps back
+    (24, 10_000, (24, 48, 96, 192)),  # up to eight horizons
+    (12, 26, (12,)),  # a short series: one horizon only
+    (12, 20, ()),  # not even one
+])
+def test_candidates_are_multiples_of_the_horizon_that_fit(horizon: int, room: int,
+                                                         expected: tuple[int, ...]) -> None:
+    assert candidates(horizon, room) == expected
+
+
+def test_a_given_lookback_is_fixed_and_a_single_candidate_is_not_searched() -> None:
+    assert resolve(10, 3, 5) == (10, ())
+    assert resolve(None, 12, 26) == (12, ())
+    assert resolve(None, 3, 60) == (48, (6, 12, 24, 48))
+
+
+def test_a_series_is_cut_at_the_longest_candidate_and_a_fixed_one_wins() -> None:
+    searched = load_dataset("example:sine?length=400", DataOptions(horizon=3))
+    assert (searched.lookback, searched.lookbacks) == (48, (6, 12, 24, 48))
+    assert {len(s) for s in searched.sequences} == {48}
+    fixed = load_dataset("example:sine?length=400", DataOptions(horizon=3, lookback=10))
+    assert (fixed.lookback, fixed.lookbacks) == (10, ())
+
+
+def test_the_shortest_part_of_any_series_bounds_a_panels_lookbacks(tmp_path: Path) -> None:
+    # the 40-day series' validation and test parts hold 6 steps: 6 - 2 leaves lookbacks 2, 4
+    data = loaded(panel(lengths=(40, 200, 200), scales=(1, 1, 1)), tmp_path,
+                  DataOptions(horizon=2))
+    assert (data.lookback, data.lookbacks) == (4, (2, 4))
+    printed = CliRunner().invoke(app, ["profile", str(tmp_path / "panel.csv"), "--horizon", "2"])
+    assert "lookback searched among 2, 4, horizon 2" in " ".join(printed.output.split())
+
+
+def test_a_series_too_short_for_one_horizon_of_lookback_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"series .store0. is too short.*smaller (--)?horizon"):
+        loaded(panel(lengths=(20, 200, 200), scales=(1, 1, 1)), tmp_path, DataOptions(horizon=2))
