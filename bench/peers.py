@@ -8,8 +8,8 @@ series are held out and each tool sees only the history before them:
   peer is whichever of the two scores the better test MASE (generous to it: a user would
   have to choose without the test steps);
 - selector: ``selector.recommend`` with its defaults, then ``selector.predict`` from the
-  history (the lookback, and where the series are short the split fractions, are given: a
-  panel's split needs a whole window in each part).
+  history; the lookback is searched (`selector.data.lookbacks`), and where the series are
+  short the split fractions are given (a panel's split needs a whole window in each part).
 
 MASE is each series' mean absolute error over the held-out steps divided by its seasonal naive
 error within the history (`selector.data.seasons.naive_mae`), averaged over series: the same
@@ -80,10 +80,9 @@ def _taylor() -> pd.DataFrame:
 
 PANELS = {
     "air": Panel("air passengers (2 monthly series)", _air, 12, 12, "ME",
-                 {"lookback": 12, "val_fraction": 0.2, "test_fraction": 0.2}),
-    "macro": Panel("US macro (12 quarterly series)", _macro, 8, 4, "QS", {"lookback": 16}),
-    "taylor": Panel("Taylor demand (1 half-hourly series)", _taylor, 48, 336, "30min",
-                    {"lookback": 336}),
+                 {"val_fraction": 0.2, "test_fraction": 0.2}),
+    "macro": Panel("US macro (12 quarterly series)", _macro, 8, 4, "QS", {}),
+    "taylor": Panel("Taylor demand (1 half-hourly series)", _taylor, 48, 336, "30min", {}),
 }
 
 
