@@ -181,12 +181,10 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     target_values = values[:, [features.index(c) for c in target_cols]]
 
     n_steps = len(values)
-    val_start, test_start = splitting.time_bounds(n_steps, options.val_fraction,
-                                                  options.test_fraction)
-    segments = {"train": (0, val_start), "val": (val_start, test_start),
-                "test": (test_start, n_steps)}
+    segments = splitting.time_parts(n_steps, options.val_fraction, options.test_fraction)
+    val_start = segments["val"][0]
     lookback, searched = resolve_lookback(options.lookback, options.horizon,
-                                         min(hi - lo for lo, hi in segments.values()))
+                                         splitting.shortest_part([segments]))
     window = lookback + options.horizon
     shorten = param("horizon") if options.lookback is None else \
         f"{param('lookback')}/{param('horizon')}"

@@ -222,11 +222,10 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     panel = read_panel(frame, options, source)
     static_mean, static_std = _scale_of(np.stack([s.values[0] for s in panel.series]))
     fixed = slice(len(panel.columns) - panel.static, len(panel.columns))
-    bounds = [splitting.time_bounds(len(s.times), options.val_fraction, options.test_fraction)
+    bounds = [splitting.time_parts(len(s.times), options.val_fraction, options.test_fraction)
               for s in panel.series]
-    lookback, searched = resolve_lookback(options.lookback, options.horizon, min(
-        min(val, test - val, len(s.times) - test) for s, (val, test) in zip(panel.series, bounds,
-                                                                         strict=True)))
+    lookback, searched = resolve_lookback(options.lookback, options.horizon,
+                                         splitting.shortest_part(bounds))
     window = lookback + options.horizon
     shorten = "horizon" if options.lookback is None else "lookback"  # searched: one horizon
     sequences: list[np.ndarray] = []
@@ -236,13 +235,12 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     window_series: list[int] = []
     levels: list[float] = []
     train_parts: list[np.ndarray] = []
-    for s, (val_start, test_start) in zip(panel.series, bounds, strict=True):
-        n = len(s.times)
+    for s, parts_of in zip(panel.series, bounds, strict=True):
+        n, val_start = len(s.times), parts_of["val"][0]
         mean, std = _scale_of(s.values[:val_start])
         mean[fixed], std[fixed] = static_mean[fixed], static_std[fixed]
         scales[str(s.uid)] = (tuple(map(float, mean)), tuple(map(float, std)))
         scaled = ((s.values - mean) / std).astype(np.float32)
-        parts_of = {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}
         for name, (lo, hi) in parts_of.items():
             starts = range(lo, hi - window + 1)
             if not starts:

@@ -76,3 +76,15 @@ def time_bounds(n_steps: int, val_fraction: float, test_fraction: float) -> tupl
     val_start = round(n_steps * (1 - val_fraction - test_fraction))
     test_start = round(n_steps * (1 - test_fraction))
     return val_start, test_start
+
+
+def time_parts(n_steps: int, val_fraction: float, test_fraction: float
+               ) -> dict[str, tuple[int, int]]:
+    """The (start, end) steps of the training, validation and test parts of one series."""
+    val_start, test_start = time_bounds(n_steps, val_fraction, test_fraction)
+    return {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n_steps)}
+
+
+def shortest_part(parts: list[dict[str, tuple[int, int]]]) -> int:
+    """The steps of the shortest part of any series: what bounds a forecast's window."""
+    return min(hi - lo for series in parts for lo, hi in series.values())
