@@ -28,16 +28,19 @@ widths are what the size threshold `CV_BELOW` was chosen by.
     python -m bench.decision                 # three datasets, 2000 draws each (~5 minutes)
     python -m bench.decision --quick         # small pools, for the smoke test
     python -m bench.decision --seeds 3 --max-seeds 6   # the sequential design's limits
+    python -m bench.decision --only panel    # one dataset's rows (here the panel, by MASE)
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 
 from bench._common import machine, table
 from selector.data import DataOptions, load_dataset
@@ -49,10 +52,10 @@ from selector.decision.sequential import Design, decided
 from selector.decision.stats import corrected_resampled, paired_gain, seed_t_interval
 from selector.process import flush_denormals
 from selector.records import ModelConfig, TrainingSettings
-from selector.training.fitting import build_net, fit, outcomes, score_of
-from selector.training.system import score_direction
+from selector.training.fitting import build_net, compared_score, fit, outcomes, score_of
 
 LEVEL = 0.95
+PANEL = "synthetic panel"  # `write_panel`
 DATASETS = (  # source, data options, configuration
     ("example:digits", DataOptions(), ModelConfig(cell="gru", hidden_size=24, batch_size=64,
                                                   learning_rate=1e-2)),
@@ -60,7 +63,33 @@ DATASETS = (  # source, data options, configuration
      ModelConfig(cell="lstm", hidden_size=16, batch_size=64, learning_rate=1e-2)),
     ("example:adding?length=30&n=1500", DataOptions(),
      ModelConfig(cell="gru", hidden_size=24, batch_size=64, learning_rate=1e-2)),
+    (PANEL, DataOptions(lookback=14, horizon=7),  # judged by MASE
+     ModelConfig(cell="gru", hidden_size=16, batch_size=64, learning_rate=1e-2)),
 )
+
+
+def write_panel(folder: str) -> str:
+    """A panel of 16 daily series of 300 days, a weekly wave on a wandering level, at scales
+    from 1 to 10^4; its CSV's path."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i, scale in enumerate(np.logspace(0, 4, 16)):
+        t = np.arange(300)
+        level = 5 + np.cumsum(rng.normal(0, 0.2, len(t)))
+        frames.append(pd.DataFrame({
+            "unique_id": f"s{i}", "ds": pd.date_range("2025-01-01", periods=len(t), freq="D"),
+            "y": scale * (level + np.sin(2 * np.pi * (t + i) / 7)
+                          + 0.3 * rng.standard_normal(len(t)))}))
+    path = f"{folder}/panel.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def load(source: str, options: DataOptions) -> SequenceData:
+    if source != PANEL:
+        return load_dataset(source, options)
+    with tempfile.TemporaryDirectory() as folder:
+        return load_dataset(write_panel(folder), options)
 
 
 @dataclass
@@ -93,6 +122,7 @@ def small_data(source: str, config: ModelConfig, settings: TrainingSettings,
       by sequence like the seeds method (`paired_gain`).
     """
     data = load_dataset(source)
+    score = compared_score(data)
     fixed = Run(0, None, data.splits.train, data.splits.val, data.splits.test)
     models = (("a", settings, 0), ("b", settings, 1000), ("weak", weak, 2000))
     held: dict[str, list[np.ndarray]] = {m: [] for m, _, _ in models}
@@ -104,9 +134,8 @@ def small_data(source: str, config: ModelConfig, settings: TrainingSettings,
         for name, trained, offset in models:
             held[name].append(_outcomes(data, config, trained, fixed, s + offset))
             by_fold = [_outcomes(data, config, trained, r, s + offset) for r in runs]
-            folds[name].append([score_of(o, data.task) for o in by_fold])
+            folds[name].append([score_of(o, score) for o in by_fold])
             pooled[name].append(np.concatenate(by_fold)[order])
-    maximize = score_direction(data.task) == "maximize"
     first = plan(data, (0,), cross_validate=True)[0]
     ratio = len(first.held) / len(first.train)
     found: dict[tuple[str, str], list[tuple[bool, float]]] = {}
@@ -116,10 +145,10 @@ def small_data(source: str, config: ModelConfig, settings: TrainingSettings,
             for method, outcomes_of in (("seeds", held), ("pooled", pooled)):
                 gain = paired_gain(np.array([outcomes_of["a"][i] for i in picked]),
                                    np.array([outcomes_of[other][i] for i in picked]),
-                                   maximize=maximize, level=LEVEL)
+                                   score=score, level=LEVEL)
                 found.setdefault((kind, method), []).append(
                     (gain.low > 0 or gain.high < 0, gain.high - gain.low))
-            sign = 1.0 if maximize else -1.0
+            sign = 1.0 if score == "accuracy" else -1.0
             cv = corrected_resampled([sign * (x - y) for i in picked for x, y in zip(
                 folds["a"][i], folds[other][i], strict=True)], ratio, LEVEL)
             found.setdefault((kind, "cv"), []).append((cv.low > 0 or cv.high < 0,
@@ -138,7 +167,7 @@ def _outcomes(data: SequenceData, config: ModelConfig, settings: TrainingSetting
     pl.seed_everything(seed, workers=False, verbose=False)
     fitted = fit(build_net(config, data), data, settings, seed=seed, accelerator="cpu",
                  train_set=SplitDataset(data, run.train), val_set=SplitDataset(data, run.val))
-    return outcomes(fitted.system, data, run.held)
+    return outcomes(fitted.system, data, run.held, score=compared_score(data))
 
 
 def draw(a: Pool, b: Pool, *, same: bool, k: int, block: int,
@@ -161,18 +190,16 @@ def draw(a: Pool, b: Pool, *, same: bool, k: int, block: int,
     return left[:, sample], right[:, sample]
 
 
-def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, block: int,
+def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, score: str, block: int,
           rng: np.random.Generator) -> dict[str, float]:
     """Share of draws whose interval excludes zero, and mean interval width, old and new."""
     wins = {"new": 0, "old": 0}
     widths: dict[str, list[float]] = {"new": [], "old": []}
     for _ in range(draws):
         left, right = draw(a, b, same=same, k=k, block=block, rng=rng)
-        gain = paired_gain(left, right, maximize=maximize, level=LEVEL, block=block)
-        if maximize:
-            per_seed = left.mean(axis=1) - right.mean(axis=1)
-        else:
-            per_seed = np.sqrt(right.mean(axis=1)) - np.sqrt(left.mean(axis=1))
+        gain = paired_gain(left, right, score=score, level=LEVEL, block=block)
+        per_seed = (1.0 if score == "accuracy" else -1.0) * (
+            seed_scores(left, score) - seed_scores(right, score))
         old = seed_t_interval(per_seed.tolist(), LEVEL)
         assert old is not None
         for name, (low, high) in (("new", (gain.low, gain.high)), ("old", old[1:])):
@@ -182,8 +209,13 @@ def rates(a: Pool, b: Pool, *, same: bool, draws: int, k: int, maximize: bool, b
             **{f"{name} width": float(np.mean(widths[name])) for name in widths}}
 
 
+def seed_scores(outcomes: np.ndarray, score: str) -> np.ndarray:
+    """Each seed's (row's) score from its per-example outcomes."""
+    return np.array([score_of(row, score) for row in outcomes])
+
+
 def sequential_rates(a: Pool, b: Pool, *, same: bool, draws: int, design: Design,
-                     maximize: bool, block: int, min_gain: float,
+                     score: str, block: int, min_gain: float,
                      rng: np.random.Generator) -> dict[str, float]:
     """The sequential comparison on the same kind of draws: pairs from ``design.least`` to
     ``design.most``, stopping at the first look whose repeated interval decides (`decided`,
@@ -193,7 +225,7 @@ def sequential_rates(a: Pool, b: Pool, *, same: bool, draws: int, design: Design
     for _ in range(draws):
         left, right = draw(a, b, same=same, k=design.most, block=block, rng=rng)
         for look in range(design.least, design.most + 1):
-            gain = paired_gain(left[:look], right[:look], maximize=maximize,
+            gain = paired_gain(left[:look], right[:look], score=score,
                                level=design.level_at(look), block=block)
             if decided(gain.low, gain.high, min_gain) or look == design.most:
                 wins += gain.low > 0 or gain.high < 0
@@ -210,6 +242,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="k: seeds per side, as --seeds")
     parser.add_argument("--max-seeds", type=int, default=None,
                         help="the sequential design's most pairs, as --max-seeds (default 2k)")
+    parser.add_argument("--only", default=None, help="only the datasets whose name holds this "
+                        "text (e.g. 'panel'); the small-data table is then left out")
     args = parser.parse_args()
     design = Design(2, 3, LEVEL) if args.quick else \
         Design(args.seeds, args.max_seeds or 2 * args.seeds, LEVEL)  # (quick: small pools)
@@ -220,33 +254,33 @@ def main() -> None:
     rows: list[list[object]] = []
     sequential_rows: list[list[object]] = []
     for source, options, config in DATASETS:
-        data = load_dataset(source, options)
-        maximize = score_direction(data.task) == "maximize"
+        if args.only and args.only not in source:
+            continue
+        data = load(source, options)
+        score = compared_score(data)
         block = (data.lookback or 0) + (data.horizon or 0) or 1
         normal = train_pool(data, config, settings, range(pool_size))
         weak = train_pool(data, config, crippled_settings,
                           range(100, 100 + max(args.seeds, design.most, pool_size // 2)))
-        scores = [np.mean(p.outcomes, axis=1) for p in (normal, weak)]
-        if not maximize:
-            scores = [np.sqrt(s) for s in scores]
-        aa = rates(normal, normal, same=True, draws=draws, k=args.seeds, maximize=maximize,
+        scores = [seed_scores(p.outcomes, score) for p in (normal, weak)]
+        aa = rates(normal, normal, same=True, draws=draws, k=args.seeds, score=score,
                    block=block, rng=rng)
-        gap = rates(normal, weak, same=False, draws=draws, k=args.seeds, maximize=maximize,
+        gap = rates(normal, weak, same=False, draws=draws, k=args.seeds, score=score,
                     block=block, rng=rng)
-        # the balanced preset's minimum gain: a share of the score for RMSE
-        min_gain = MIN_GAIN["balanced"] * (1.0 if maximize else float(np.mean(scores[0])))
+        # the balanced preset's minimum gain: a share of the score for RMSE (`rules._min_gain`)
+        min_gain = MIN_GAIN["balanced"] * (float(np.mean(scores[0])) if score == "rmse" else 1.0)
         sequential = [sequential_rates(normal, other, same=same, draws=draws, design=design,
-                                       maximize=maximize, block=block, min_gain=min_gain,
+                                       score=score, block=block, min_gain=min_gain,
                                        rng=rng)
                       for other, same in ((normal, True), (weak, False))]
-        rows.append([source, data.task, normal.outcomes.shape[1] // 2,
+        rows.append([source, f"{data.task} ({score})", normal.outcomes.shape[1] // 2,
                      f"{np.mean(scores[0]):.4f} vs {np.mean(scores[1]):.4f}",
                      f"{aa['old rate']:.1%}", f"{aa['new rate']:.1%}",
                      f"{aa['old width']:.4f}", f"{aa['new width']:.4f}",
                      f"{gap['old rate']:.1%}", f"{gap['new rate']:.1%}",
                      f"{normal.seconds + weak.seconds:.0f}"])
         ceiling = rates(normal, weak, same=False, draws=draws, k=design.most,
-                        maximize=maximize, block=block, rng=rng)  # no design of <= most beats it
+                        score=score, block=block, rng=rng)  # no design of <= most beats it
         sequential_rows.append([
             source, f"{sequential[0]['rate']:.1%}", f"{sequential[1]['rate']:.1%}",
             f"{gap['new rate']:.1%}", f"{ceiling['new rate']:.1%}", f"{sequential[0]['pairs']:.2f}",
@@ -265,6 +299,8 @@ def main() -> None:
     print(table(["data", "A/A false wins", "gap power", f"gap power, fixed {args.seeds}",
                  f"gap power, fixed {design.most}", "mean pairs, A/A", "mean pairs, gap",
                  f"compute vs fixed {args.seeds} (worse case)"], sequential_rows))
+    if args.only:
+        return
     pairs = 4 if args.quick else 12
     small_settings = TrainingSettings(max_epochs=epochs, patience=4)
     config = ModelConfig(cell="gru", hidden_size=16, batch_size=32, learning_rate=1e-2)

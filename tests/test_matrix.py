@@ -167,8 +167,13 @@ def test_recommend_predict_and_the_registered_model_agree(
     assert "/code/selector/" in package, package  # not the installed selector
 
     if name == "panel-with-covariate":  # the next 3 days of each store, in its own units
-        final = json.loads((folder / out / "recommendation.json").read_text())["final"]
+        document = json.loads((folder / out / "recommendation.json").read_text())
+        final = document["final"]
         assert final["refit"]["scale_free"]["smape"] >= 0  # scored without units, too
+        # judged by MASE: the stores weigh the same whatever their scale
+        assert document["score_name"] == "mase" and document["direction"] == "minimize"
+        assert final["refit"]["test_score"] == pytest.approx(final["refit"]["scale_free"]["mase"])
+        assert set(final["baselines"]) == set(final["baselines_scale_free"])
         assert final["season"] == 7 and "last value" in final["baselines_scale_free"]
         model = json.loads((folder / out / "model" / MODEL_FILE).read_text())  # 90-day stores:
         assert model["data_options"]["lookback"] == model["config"]["lookback"] in (3, 6)

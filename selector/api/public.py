@@ -70,9 +70,9 @@ def recommend(data: DataSource, *, n_trials: int = 20, seeds: int = 3,
 
     Gates, as in a scheduled CI job: ``baseline`` ("champion", the model registered as
     ``model_name``, or a recommendation.json) and ``min_score`` (the recommended model's test
-    score must reach it; for RMSE, stay at or below it). The result's ``gates`` is then
-    "passed", "changed" or "failed"; a gated call registers the model only with ``promote``
-    and passing quality gates. Raises `ParameterError` for a bad argument (before any work),
+    score must reach it; for RMSE or a panel's MASE, stay at or below it). The result's
+    ``gates`` is then "passed", "changed" or "failed"; a gated call registers the model only
+    with ``promote`` and passing quality gates. Raises `ParameterError` for a bad argument (before any work),
     `DataError` for data that cannot be used, and `SelectorError` for other problems a user
     can fix (a busy study, an unreachable storage or MLflow store).
     """

@@ -58,8 +58,9 @@ PreferOpt = Annotated[Prefer, typer.Option(
 MinGainOpt = Annotated[float | None, typer.Option(
     min=0.0, callback=finite,
     help="Smallest gain of LSTM over GRU worth its cost, in the metric's units "
-    "(accuracy points as 0.01, or RMSE). Default from --prefer: 0.005 accuracy or 0.5% of GRU's "
-    "RMSE (balanced), 0.01 or 1% (edge), 0 (accuracy).", rich_help_panel="Decision")]
+    "(accuracy points as 0.01, RMSE, or MASE for a panel). Default from --prefer: 0.005 "
+    "accuracy or MASE or 0.5% of GRU's RMSE (balanced), 0.01 or 1% (edge), 0 (accuracy).",
+    rich_help_panel="Decision")]
 MaxTrainTimeOpt = Annotated[float | None, typer.Option(
     min=0.0, callback=finite,
     help="Rule out a cell whose final training run takes longer (seconds).",

@@ -109,8 +109,8 @@ def recommend(
     min_score: Annotated[float | None, typer.Option(
         callback=finite,
         help="Quality gate: the recommended model's test score must reach this (for error "
-        "metrics such as RMSE: at most this). Exit code 4 when it does not, or when no cell "
-        "meets the budgets.", rich_help_panel="Gates (CI)")] = None,
+        "metrics such as RMSE, or a panel's MASE: at most this). Exit code 4 when it does not, "
+        "or when no cell meets the budgets.", rich_help_panel="Gates (CI)")] = None,
     promote: Annotated[bool, typer.Option(
         "--promote", help="With gates, register the model as the new champion, only if the "
         "quality gates pass (a changed decision is promoted too). Without --promote a gated "

@@ -37,6 +37,7 @@ from selector.training.fitting import (
     Fitted,
     KeptModel,
     build_net,
+    compared_score,
     fit,
     measure_cost,
     model_outputs,
@@ -220,10 +221,12 @@ def train_run(config: ModelConfig, data: SequenceData, settings: TrainingSetting
 
 
 def tested(system: SequenceSystem, data: SequenceData, held: np.ndarray) -> dict[str, Any]:
-    """A run's test fields (of `SeedRun`, `Refit`): its score on the sequences ``held``, each
-    one's outcome, and for forecasts the scale-free accuracy of the same outputs."""
+    """A run's test fields (of `SeedRun`, `Refit`): its score on the sequences ``held`` (the
+    one the verdict decides on, `compared_score`), each one's outcome, and for forecasts the
+    scale-free accuracy of the same outputs."""
     outputs = model_outputs(system, data, held)
-    scored = outcomes(system, data, held, outputs)
-    return {"test_score": score_of(scored, data.task),
+    score = compared_score(data)
+    scored = outcomes(system, data, held, outputs, score=score)
+    return {"test_score": score_of(scored, score),
             "outcomes": tuple(float(v) for v in scored),
             "scale_free": scale_free(outputs, data, held)}

@@ -54,10 +54,11 @@ from selector.training.fitting import (
     Fitted,
     KeptModel,
     build_net,
+    compared_score,
     fit,
 )
 from selector.training.scaled import scale_free
-from selector.training.system import NonFiniteLossError, score_direction, score_name
+from selector.training.system import NonFiniteLossError, score_direction
 from selector.versions import COMPARISON
 
 Step = Callable[[str, int], None]  # before each training run: what it is, how many in all
@@ -146,13 +147,17 @@ def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings,
         if step:
             step(label, total)
 
-    trivial = {b.name: b.score for b in baselines(data, data.splits.test)}  # once, not per look
-    trivial_free = baselines_scale_free(data)
+    score = compared_score(data)
+    trivial_free = baselines_scale_free(data)  # once, not per look
+    if score == "mase":  # the baselines in the verdict's score
+        trivial = {k: free.mase for k, free in trivial_free.items() if free.mase is not None}
+    else:
+        trivial = {b.name: b.score for b in baselines(data, data.splits.test)}
 
     def assemble(notes: list[str], stopped: str = "") -> FinalComparison:
         first = planned[0]
         return FinalComparison(
-            score_name=score_name(data.task), direction=score_direction(data.task),
+            score_name=score, direction=score_direction(data.task),
             seeds=tuple(seeds), cells=tuple(_final_cell(study, bests[c], runs[c])
                                             for c in present),
             equal_config=(), long_range=(), device="cpu",

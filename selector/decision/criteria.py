@@ -326,17 +326,23 @@ def _e2(final: FinalComparison) -> Criterion:
 
 def _e3(final: FinalComparison, c: Comparison, profile: DataProfile) -> Criterion:
     better = sign(final.direction)
-    effects = {f.cell: better * (f.search_best_val - f.search_median_val) + 0.0  # never -0
+    shares = final.score_name == "mase"  # the search scored RMSE: compare shares, not units
+    effects = {f.cell: better * (f.search_best_val - f.search_median_val)
+               / (max(abs(f.search_median_val), 1e-12) if shares else 1.0) + 0.0  # never -0
                for f in final.cells}
     lever = max(effects.values())
-    evidence = ("Hyperparameter effect (best - median validation score of the search): "
+    evidence = ("Hyperparameter effect (best - median validation score of the search"
+                + (", as a share of the median" if shares else "") + "): "
                 + ", ".join(f"{k.upper()} {v:.4g}" for k, v in effects.items()) + "."
                 + blind_search(final, profile))
     if c.gain_mean is None:
         return _criterion("E3", False, "untested", evidence)
-    gain = abs(c.gain_mean)
+    gru = next((f for f in final.cells if f.cell == "gru"), None)
+    gain = abs(c.gain_mean) / (max(abs(statistics.mean(r.test_score for r in gru.runs)), 1e-12)
+                               if shares and gru and gru.runs else 1.0)
     within_noise = c.ci_low is not None and c.ci_high is not None and c.ci_low <= 0 <= c.ci_high
-    evidence += f" Cell effect |gain of LSTM over GRU| = {gain:.4g}."
+    of_gru = " as a share of GRU's test MASE" if shares else ""
+    evidence += f" Cell effect |gain of LSTM over GRU|{of_gru} = {gain:.4g}."
     applies = within_noise or gain < lever
     noise = ", and is within noise." if within_noise else "."
     if gain < lever:

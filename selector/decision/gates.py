@@ -43,7 +43,8 @@ def compare(new: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
             if k != "cell" and old_config.get(k) != new_config.get(k)}
     changes["config"] = {"changed": bool(diff), "architecture_changed": any(
         k in diff for k in ARCHITECTURE) and not cell_changed, "diff": diff}
-    changes["score"] = _score_change(before, after, new["score_name"])
+    changes["score"] = _score_change(before, after, new["score_name"],
+                                     baseline.get("score_name", new["score_name"]))
     changes["cost"] = {key: _ratio(before["cost"].get(key), after["cost"].get(key))
                        for key in COSTS} if before and after else {}
     changed = cell_changed or changes["config"]["architecture_changed"]
@@ -62,10 +63,13 @@ def _credibly_ahead(comparison: dict[str, Any], cell: str | None) -> bool:
 
 
 def _score_change(before: dict[str, Any] | None, after: dict[str, Any] | None,
-                  name: str) -> dict[str, Any]:
-    if not before or not after:
+                  name: str, baseline_name: str) -> dict[str, Any]:
+    """The chosen cell's test score before and after; not compared when either run has no
+    verdict, or when they were scored differently (a panel's MASE against RMSE)."""
+    if not before or not after or baseline_name != name:
         return {"name": name, "before": None, "after": None, "delta": None, "p_value": None,
-                "significant": False}
+                "significant": False, **({"baseline_name": baseline_name}
+                                         if baseline_name != name else {})}
     old, new = before["test_scores"], after["test_scores"]
     p_value = None
     if len(old) > 1 and len(new) > 1 and (max(old) > min(old) or max(new) > min(new)):

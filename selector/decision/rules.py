@@ -123,7 +123,7 @@ def _paired(final: FinalComparison, level: float, block: int) -> dict[str, Any]:
     else:
         gain = paired_gain(np.array([runs["lstm"][k].outcomes for k in keys]),
                            np.array([runs["gru"][k].outcomes for k in keys]),
-                           maximize=final.direction == "maximize", level=level, block=block)
+                           score=final.score_name, level=level, block=block)
     return {**nothing, "gain_mean": gain.mean, "ci_low": gain.low, "ci_high": gain.high,
             "p_value": gain.p_value, "pairs": gain.pairs, "examples": gain.examples,
             "seed_sd": gain.seed_sd, "example_sd": gain.example_sd}
@@ -135,14 +135,7 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
     prefer = preferences.prefer
     level = preferences.confidence_level or CONFIDENCE[prefer]
     cells = {c.cell: cell_evidence(c, budgets) for c in final.cells}
-    maximize = final.direction == "maximize"
-    if preferences.min_gain is not None:
-        min_gain, source = preferences.min_gain, param("min_gain")
-    elif maximize or "gru" not in cells:
-        min_gain, source = MIN_GAIN[prefer], f"preset {prefer}"
-    else:  # relative to a score the decision may look at: validation, never test
-        min_gain = MIN_GAIN[prefer] * cells["gru"].cost["val_score"]
-        source = f"preset {prefer}: {MIN_GAIN[prefer]:.1%} of GRU's validation {final.score_name}"
+    min_gain, source = _min_gain(final, cells, preferences)
     ratios, index, sure_costs = _cost_ratios(final, cells, COST_WEIGHTS[prefer], level)
     size = (cells["lstm"].cost["macs_per_step"] / cells["gru"].cost["macs_per_step"]
             if {"gru", "lstm"} <= set(cells) else None)
@@ -164,6 +157,22 @@ def decide(final: FinalComparison, profile: DataProfile, budgets: Budgets,
         rationale=tuple(rationale), score_name=final.score_name, direction=final.direction,
         prefer=prefer, budgets=budgets, cells=tuple(cells.values()), comparison=comparison,
         criteria=criteria)
+
+
+def _min_gain(final: FinalComparison, cells: dict[Cell, CellEvidence],
+              preferences: Preferences) -> tuple[float, str]:
+    """The smallest gain worth its cost, in the verdict's score, and where it came from."""
+    prefer = preferences.prefer
+    if preferences.min_gain is not None:
+        return preferences.min_gain, param("min_gain")
+    if final.direction == "maximize" or "gru" not in cells:
+        return MIN_GAIN[prefer], f"preset {prefer}"
+    if final.score_name == "mase":  # already a share: of the seasonal naive forecast's error
+        return MIN_GAIN[prefer], (f"preset {prefer}: {MIN_GAIN[prefer]:.1%} of the seasonal "
+                                  "naive forecast's error")
+    # relative to a score the decision may look at: validation, never test
+    return (MIN_GAIN[prefer] * cells["gru"].cost["val_score"],
+            f"preset {prefer}: {MIN_GAIN[prefer]:.1%} of GRU's validation {final.score_name}")
 
 
 def _cost_ratios(final: FinalComparison, cells: dict[Cell, CellEvidence],

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+SCORES = ("accuracy", "rmse", "mase")
+
 
 @dataclass(frozen=True)
 class Gain:
@@ -31,14 +33,17 @@ class Gain:
     example_sd: float  # standard error of the mean gain from the spread between test examples
 
 
-def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: float,
+def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, score: str, level: float,
                 block: int = 1) -> Gain:
     """``lstm`` and ``gru``: per-example outcomes, shape (seeds, examples), seed i of one
-    paired with seed i of the other. Outcomes are 1/0 (right/wrong; the score is accuracy) or
-    squared errors (the score is RMSE).
+    paired with seed i of the other, of the score named ``score``
+    (`selector.training.fitting.outcomes`): 1/0 (right/wrong) for accuracy, squared errors
+    for RMSE, each window's share of the MASE for MASE.
 
-    The per-example influence of each cell's score is the outcome itself for accuracy, and
-    e / (2 RMSE) for RMSE (its linearisation). The two standard errors are the between-seed
+    The per-example influence of each cell's score is the outcome itself for accuracy and
+    MASE (their means), and e / (2 RMSE) for RMSE (its linearisation); the gain is signed so
+    that positive favours LSTM (lower is better for RMSE and MASE). The two standard errors
+    are the between-seed
     spread of the per-seed gains over k seeds and the between-example spread of the
     seed-averaged influence differences over n examples; the interval's half-width adds each
     one's own t half-width (k - 1 and n - 1 degrees of freedom) in quadrature. With k = 3 the
@@ -48,18 +53,21 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, maximize: bool, level: flo
     (overlapping windows of one series, in time order) are averaged in consecutive blocks of
     ``block`` first (batch means), so that their variance is not understated.
     """
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {', '.join(SCORES)}; got {score!r}")
     if lstm.shape != gru.shape or lstm.ndim != 2 or lstm.shape[0] < 2 or lstm.shape[1] < 2:
         raise ValueError(f"paired outcomes must be two equal (seeds >= 2, examples >= 2) arrays; "
                          f"got {lstm.shape} and {gru.shape}")
     seeds, examples = lstm.shape
-    if maximize:
-        per_seed = lstm.mean(axis=1) - gru.mean(axis=1)
-        influence = lstm - gru
-    else:
+    if score == "rmse":
         rmse_l, rmse_g = np.sqrt(lstm.mean(axis=1)), np.sqrt(gru.mean(axis=1))
         per_seed = rmse_g - rmse_l
         influence = (gru / (2 * np.maximum(rmse_g, 1e-300))[:, None]
                      - lstm / (2 * np.maximum(rmse_l, 1e-300))[:, None])
+    else:
+        better = 1.0 if score == "accuracy" else -1.0
+        per_seed = better * (lstm.mean(axis=1) - gru.mean(axis=1))
+        influence = better * (lstm - gru)
     mean = float(per_seed.mean())
     seed_var = float(per_seed.var(ddof=1)) / seeds
     per_example = influence.mean(axis=0)

@@ -222,8 +222,9 @@ def _scale_free_blocks(final: dict[str, Any], score: str) -> list[Block]:
             ("p", f"MASE: the mean absolute error on each series divided by the seasonal naive "
                   f"forecast's (season {final.get('season', 1)}) on that series' training part; "
                   "below 1 beats it. sMAPE in percent. Each per series, then averaged over "
-                  f"series; lower is better. The verdict compares {score}, in each series' "
-                  "own standard units for a panel."),
+                  "series; lower is better. The verdict compares "
+                  + ("MASE: a panel's series weigh the same whatever their scale."
+                     if score == "mase" else f"{score}.")),
             ("table", ["model", "test MASE", "test sMAPE (%)"], rows)]
 
 
@@ -366,6 +367,9 @@ def summary_markdown(document: dict[str, Any]) -> str:
             p_value = "n/a" if score["p_value"] is None else f"{score['p_value']:.3g}"
             lines.append(f"- test {score['name']}: {score['before']:.4g} → {score['after']:.4g} "
                          f"(p = {p_value}{', significant' if score['significant'] else ''})")
+        elif score.get("baseline_name"):
+            lines.append(f"- test score: not compared (the baseline was scored by "
+                         f"{score['baseline_name']}, this run by {score['name']})")
         for key, value in changes["cost"].items():
             if value["ratio"] is not None:
                 lines.append(f"- {key}: x{value['ratio']:.2f} of before")

@@ -40,8 +40,9 @@ from selector.training.cost import (
 )
 from selector.training.cost import training_memory_bytes as memory_of
 from selector.training.model import RecurrentNet, count_parameters
+from selector.training.scaled import mase_outcomes, scored_by_mase
 from selector.training.stopping import PlateauStopping, warmup_epochs
-from selector.training.system import SequenceSystem, score_direction
+from selector.training.system import SequenceSystem, score_direction, score_name
 
 
 class _Stopwatch:
@@ -310,26 +311,36 @@ def model_outputs(system: SequenceSystem, data: SequenceData, indices: np.ndarra
     return result
 
 
+def compared_score(data: SequenceData) -> str:
+    """The score the final comparison tests and the verdict decides on: MASE for a panel
+    (`selector.training.scaled.scored_by_mase`), else the task's (accuracy or RMSE) that the
+    search also optimises."""
+    return "mase" if scored_by_mase(data) else score_name(data.task)
+
+
 def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray,
-             outputs: np.ndarray | None = None) -> np.ndarray:
-    """Each sequence's outcome, in the order of ``indices``: 1/0 for a right/wrong class, or
-    the squared error (its mean over outputs) in the user's units. The paired statistics of
-    `selector.decision.rules` compare the two cells example by example on these. ``outputs``:
-    the model's (`model_outputs`), when already computed."""
+             outputs: np.ndarray | None = None, *, score: str | None = None) -> np.ndarray:
+    """Each sequence's outcome for ``score`` (default: the task's), in the order of
+    ``indices``: 1/0 for a right/wrong class; the squared error (its mean over outputs) in the
+    user's units for RMSE; each window's share of the MASE (`scaled.mase_outcomes`). The
+    paired statistics of `selector.decision.rules` compare the two cells example by example
+    on these. ``outputs``: the model's (`model_outputs`), when already computed."""
     out = model_outputs(system, data, indices) if outputs is None else outputs
     targets = data.targets[indices]
+    if (score or score_name(data.task)) == "mase":
+        return mase_outcomes(out, data, indices)
     if data.task == "classification":
         return (out.argmax(axis=1) == targets).astype(np.float64)
     errors = (out - targets.astype(np.float64)) ** 2
     return errors.reshape(len(indices), -1).mean(axis=1)
 
 
-def score_of(values: np.ndarray, task: str) -> float:
-    """Accuracy or RMSE from `outcomes`."""
+def score_of(values: np.ndarray, score: str) -> float:
+    """The score named ``score`` from its `outcomes`: their mean, or its root for RMSE."""
     mean = float(np.mean(values))
-    return mean if task == "classification" else math.sqrt(mean)
+    return math.sqrt(mean) if score == "rmse" else mean
 
 
 def evaluate(system: SequenceSystem, data: SequenceData, indices: np.ndarray) -> float:
     """The score on the sequences ``indices``, in the user's units (accuracy or RMSE)."""
-    return score_of(outcomes(system, data, indices), data.task)
+    return score_of(outcomes(system, data, indices), score_name(data.task))

@@ -38,13 +38,46 @@ def scale_free(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     total = np.abs(actual) + np.abs(forecast)
     ape = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros_like(total),
                     where=total > 0)
-    errors = np.abs(predicted - targets)
-    mase, smape = [], []
-    for k in np.unique(series):
-        rows = series == k
-        mase.append(errors[rows].mean(axis=(0, 1)) / scale.naive_mae[k])
-        smape.append(ape[rows].mean())
-    scaled = np.concatenate(mase)
-    return ScaleFree(
-        mase=float(np.nanmean(scaled)) if np.isfinite(scaled).any() else None,
-        smape=100 * float(np.mean(smape)))
+    smape = [ape[series == k].mean() for k in np.unique(series)]
+    weighted = _weighted_mase(np.abs(predicted - targets), series, scale.naive_mae)
+    return ScaleFree(mase=None if weighted is None else float(weighted.mean()),
+                     smape=100 * float(np.mean(smape)))
+
+
+def scored_by_mase(data: SequenceData) -> bool:
+    """Whether the final comparison and the verdict judge ``data`` by MASE: a panel (several
+    series, each in its own standard units, so RMSE weighs them by how well each was
+    standardised) with at least one series that is not constant."""
+    scale = data.forecast_scale
+    return (scale is not None and len(scale.naive_mae) > 1
+            and bool(np.isfinite(scale.naive_mae).any()))
+
+
+def mase_outcomes(predicted: np.ndarray, data: SequenceData, indices: np.ndarray) -> np.ndarray:
+    """Each window's share of the panel's MASE, in the order of ``indices``: its absolute
+    errors over the seasonal naive error of its series (per target, averaged over steps and
+    the targets that can be scaled), weighted by the windows and scalable targets of its
+    series so that their plain mean is the MASE of `scale_free`. Linear in the errors, so
+    the paired statistics of `selector.decision.stats` treat it as they treat accuracy."""
+    scale = data.forecast_scale
+    assert scale is not None, "MASE needs forecast data"
+    targets = data.targets[indices].astype(np.float64)
+    errors = np.abs(np.asarray(predicted, dtype=np.float64).reshape(targets.shape) - targets)
+    weighted = _weighted_mase(errors, scale.window_series[indices], scale.naive_mae)
+    if weighted is None:
+        raise ValueError("every series of these windows is constant: no MASE")
+    return weighted
+
+
+def _weighted_mase(errors: np.ndarray, series: np.ndarray, naive_mae: np.ndarray
+                   ) -> np.ndarray | None:
+    """Per window (errors: windows x steps x targets), the weighted scaled error whose mean
+    is the mean over (series, target) pairs of each pair's MASE; None when no pair scales."""
+    naive = naive_mae[series]  # (windows, targets)
+    usable = np.isfinite(naive) & (naive > 0)
+    pairs = sum(int(usable[series == k][0].sum()) for k in np.unique(series))
+    if not pairs:
+        return None
+    ratios = np.divide(errors.mean(axis=1), naive, out=np.zeros_like(naive), where=usable)
+    windows = np.bincount(series)[series]  # each window's series' count of windows
+    return ratios.sum(axis=1) * len(series) / (windows * pairs)

@@ -71,3 +71,14 @@ def test_a_changed_cell_is_significant_only_when_the_interval_favours_the_new_ce
     towards = evaluate(document("gru", ci=(-0.03, -0.01)), document("lstm"), baseline_source="b",
                        min_score=None)
     assert towards["comparison"]["changes"]["cell"]["significant"]
+
+
+def test_scores_of_different_kinds_are_not_compared() -> None:
+    panel = copy.deepcopy(document(scores=(0.70, 0.71, 0.69)))
+    panel |= {"score_name": "mase", "direction": "minimize"}
+    before = copy.deepcopy(document(scores=(0.30, 0.31, 0.29)))
+    before |= {"score_name": "rmse", "direction": "minimize"}  # an older run on the same panel
+    score = evaluate(panel, before, baseline_source="b", min_score=None)["comparison"][
+        "changes"]["score"]
+    assert score["delta"] is None and not score["significant"]
+    assert score["name"] == "mase" and score["baseline_name"] == "rmse"

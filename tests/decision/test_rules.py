@@ -124,6 +124,20 @@ def test_relative_min_gain_comes_from_validation_never_test() -> None:
     assert "validation" in rec.comparison.min_gain_source
 
 
+def test_a_panel_is_decided_on_mase_against_a_share_of_the_naive_error() -> None:
+    # MASE 0.80 vs 0.70: LSTM errs a tenth of the seasonal naive error less on every series
+    evidence = comparison([0.80, 0.81, 0.79], [0.70, 0.71, 0.69], direction="minimize",
+                          score_name="mase", gru_val=[5.0, 5.0, 5.0])  # val RMSE: other units
+    rec = decide(evidence, profile(), Budgets(), Preferences())
+    assert rec.score_name == "mase" and rec.verdict == "lstm"
+    assert rec.comparison.gain_mean == pytest.approx(0.10) and rec.comparison.ci_low > 0
+    assert rec.comparison.min_gain == pytest.approx(0.005)  # not 0.5% of the RMSE of 5
+    assert "seasonal naive forecast's error" in rec.comparison.min_gain_source
+    assert "+0.1 mase" in by_id(rec, "G5").evidence
+    e3 = by_id(rec, "E3").evidence  # the search scored RMSE: effects compared as shares
+    assert "as a share of the median" in e3 and "share of GRU's test MASE = 0.125" in e3
+
+
 def long_range(drops: dict[str, float], *, full: float = 0.95) -> tuple[LongRange, ...]:
     return tuple(LongRange(cell=c, seed=s, share=share, median_steps=400,
                            context_steps=int(400 * share), full_score=full - 0.02 * s,

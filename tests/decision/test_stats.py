@@ -14,7 +14,7 @@ def test_identical_seed_scores_still_leave_test_sample_noise() -> None:
     lstm = np.zeros((3, 1000))
     gru[:, :900] = 1
     lstm[:, 50:950] = 1
-    gain = paired_gain(lstm, gru, maximize=True, level=0.95)
+    gain = paired_gain(lstm, gru, score="accuracy", level=0.95)
     assert gain.mean == 0.0 and gain.seed_sd == 0.0
     assert gain.example_sd > 0 and gain.low < 0 < gain.high and gain.p_value == pytest.approx(1.0)
     old = seed_t_interval([0.0, 0.0, 0.0], 0.95)  # the seed-only interval: zero width
@@ -25,13 +25,13 @@ def test_rmse_gain_is_positive_when_lstm_errs_less() -> None:
     rng = np.random.default_rng(0)
     gru = rng.exponential(1.0, (3, 500))
     lstm = gru * 0.5
-    gain = paired_gain(lstm, gru, maximize=False, level=0.95)
+    gain = paired_gain(lstm, gru, score="rmse", level=0.95)
     expected = np.mean(np.sqrt(gru.mean(axis=1)) - np.sqrt(lstm.mean(axis=1)))
     assert gain.mean == pytest.approx(expected) and gain.low > 0
 
 
-@pytest.mark.parametrize("maximize", [True, False])
-def test_a_and_a_false_win_rate_stays_at_the_nominal_level(maximize: bool) -> None:
+@pytest.mark.parametrize("score", ["accuracy", "rmse", "mase"])
+def test_a_and_a_false_win_rate_stays_at_the_nominal_level(score: str) -> None:
     """Both sides drawn alike: per-example difficulty shared, seed effects and per-example
     noise independent. At 95%, no more than about 5% of the intervals may exclude zero."""
     rng = np.random.default_rng(1)
@@ -42,11 +42,12 @@ def test_a_and_a_false_win_rate_stays_at_the_nominal_level(maximize: bool) -> No
         def side(difficulty: np.ndarray = difficulty) -> np.ndarray:
             seed_effect = rng.normal(0, 0.03, (k, 1))
             p = np.clip(difficulty + seed_effect, 0, 1)
-            if maximize:
+            if score == "accuracy":
                 return (rng.random((k, n)) < p).astype(float)
-            return (1 - p + rng.normal(0, 0.1, (k, n))) ** 2
+            error = 1 - p + rng.normal(0, 0.1, (k, n))
+            return error ** 2 if score == "rmse" else np.abs(error)
 
-        gain = paired_gain(side(), side(), maximize=maximize, level=0.95)
+        gain = paired_gain(side(), side(), score=score, level=0.95)
         wins += gain.low > 0 or gain.high < 0
     assert wins / repeats <= 0.07
 
@@ -56,12 +57,12 @@ def test_a_real_gap_is_detected() -> None:
     difficulty = rng.uniform(0.3, 1.0, 400)
     gru = (rng.random((3, 400)) < difficulty).astype(float)
     lstm = (rng.random((3, 400)) < np.clip(difficulty + 0.1, 0, 1)).astype(float)
-    assert paired_gain(lstm, gru, maximize=True, level=0.95).low > 0
+    assert paired_gain(lstm, gru, score="accuracy", level=0.95).low > 0
 
 
 def test_paired_gain_needs_two_seeds_and_equal_shapes() -> None:
     with pytest.raises(ValueError, match="seeds >= 2"):
-        paired_gain(np.ones((1, 5)), np.ones((1, 5)), maximize=True, level=0.95)
+        paired_gain(np.ones((1, 5)), np.ones((1, 5)), score="accuracy", level=0.95)
 
 
 def test_log_ratio_interval_is_credible_only_beyond_the_spread() -> None:
@@ -77,5 +78,20 @@ def test_the_p_value_agrees_with_the_interval() -> None:
     for shift in (0.0, 0.02, 0.05, 0.1):
         gru = (rng.random((3, 300)) < 0.8).astype(float)
         lstm = (rng.random((3, 300)) < 0.8 + shift).astype(float)
-        gain = paired_gain(lstm, gru, maximize=True, level=0.95)
+        gain = paired_gain(lstm, gru, score="accuracy", level=0.95)
         assert (gain.p_value < 0.05) == (gain.low > 0 or gain.high < 0)
+
+
+def test_mase_gain_is_the_drop_in_mean_scaled_error() -> None:
+    rng = np.random.default_rng(4)
+    gru = rng.exponential(1.0, (3, 400))
+    lstm = gru - 0.1  # LSTM's scaled errors a tenth of the naive error lower everywhere
+    gain = paired_gain(lstm, gru, score="mase", level=0.95)
+    assert gain.mean == pytest.approx(0.1) and gain.low > 0
+    flipped = paired_gain(gru, lstm, score="mase", level=0.95)
+    assert flipped.mean == pytest.approx(-0.1) and flipped.high < 0
+
+
+def test_paired_gain_names_the_scores_it_knows() -> None:
+    with pytest.raises(ValueError, match="score must be one of accuracy, rmse, mase; got 'mae'"):
+        paired_gain(np.ones((2, 5)), np.ones((2, 5)), score="mae", level=0.95)

@@ -31,22 +31,23 @@ def cost(*, params: int, latency: float, epoch_s: float, best_epoch: int = 5,
                 throughput_batch_size=64, peak_memory_bytes=memory, device="cpu")
 
 
-def outcomes(score: float, direction: str) -> tuple[float, ...]:
+def outcomes(score: float, name: str) -> tuple[float, ...]:
     """Per-example outcomes with this score: the first examples right (accuracy, so that a
-    better run is right wherever a worse one is), or equal squared errors (RMSE)."""
-    if direction == "maximize":
+    better run is right wherever a worse one is), equal squared errors (RMSE) or equal
+    shares of the MASE."""
+    if name == "accuracy":
         right = round(score * EXAMPLES)
         return (1.0,) * right + (0.0,) * (EXAMPLES - right)
-    return (score ** 2,) * EXAMPLES
+    return (score ** 2 if name == "rmse" else score,) * EXAMPLES
 
 
 def cell(name: str, scores: list[float], c: Cost, *, best_val: float = 0.9,
-         median_val: float = 0.8, direction: str = "maximize",
+         median_val: float = 0.8, score_name: str = "accuracy",
          val_scores: list[float] | None = None) -> FinalCell:
     vals = val_scores or scores
     return FinalCell(cell=name, trial=1 if name == "gru" else 2, config={**CONFIG, "cell": name},
                      runs=tuple(SeedRun(seed=i, test_score=s, val_score=v, train_seconds=10.0,
-                                        cost=c, outcomes=outcomes(s, direction))
+                                        cost=c, outcomes=outcomes(s, score_name))
                                 for i, (s, v) in enumerate(zip(scores, vals, strict=True))),
                      search_best_val=best_val, search_median_val=median_val)
 
@@ -63,7 +64,7 @@ def comparison(gru: list[float], lstm: list[float], *, gru_cost: Cost = GRU_COST
                lstm_cost: Cost = LSTM_COST, direction: str = "maximize",
                step_ms: tuple[float, float] = (3.0, 4.0),
                long_range: tuple[LongRange, ...] = (), latency_noise: float = 0.02,
-               gru_val: list[float] | None = None,
+               gru_val: list[float] | None = None, score_name: str | None = None,
                effects: tuple[float, float] = (0.9, 0.8)) -> FinalComparison:
     timing = EqualConfigTiming(config=CONFIG, train_step_ms={"gru": step_ms[0], "lstm": step_ms[1]},
                                latency_ms={"gru": step_ms[0] / 3, "lstm": step_ms[1] / 3},
@@ -77,12 +78,13 @@ def comparison(gru: list[float], lstm: list[float], *, gru_cost: Cost = GRU_COST
                              ratio=ratio(lstm_cost.latency_ms_p50 / gru_cost.latency_ms_p50,
                                          latency_noise))
     best, median = effects
+    name = score_name or ("accuracy" if direction == "maximize" else "rmse")
     return FinalComparison(
-        score_name="accuracy" if direction == "maximize" else "rmse", direction=direction,
+        score_name=name, direction=direction,
         seeds=tuple(range(len(gru))),
-        cells=(cell("gru", gru, gru_cost, direction=direction, val_scores=gru_val,
+        cells=(cell("gru", gru, gru_cost, score_name=name, val_scores=gru_val,
                     best_val=best, median_val=median),
-               cell("lstm", lstm, lstm_cost, direction=direction, best_val=best,
+               cell("lstm", lstm, lstm_cost, score_name=name, best_val=best,
                     median_val=median)),
         equal_config=(timing,), long_range=long_range, device="cpu", latency=(latency,))
 

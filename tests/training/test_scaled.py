@@ -12,7 +12,8 @@ from selector.data import load_dataset
 from selector.data.options import DataOptions
 from selector.data.split import time_bounds
 from selector.training.baselines import forecasts
-from selector.training.scaled import scale_free
+from selector.training.fitting import compared_score
+from selector.training.scaled import mase_outcomes, scale_free, scored_by_mase
 from tests.helpers.panels import loaded, panel
 
 
@@ -70,3 +71,23 @@ def test_constant_series_are_left_out_of_mase_and_all_constant_gives_none(
 def test_classification_has_no_scale_free_accuracy() -> None:
     data = load_dataset("example:digits")
     assert scale_free(np.zeros(3), data, data.splits.test[:3]) is None
+
+
+def test_each_windows_share_of_the_mase_adds_up_to_it(tmp_path: Path) -> None:
+    data = loaded(panel(lengths=(60, 120, 70)), tmp_path)  # series of unequal window counts
+    test = data.splits.test
+    predicted = forecasts(data, data.splits.test)["last value"]
+    shares = mase_outcomes(predicted, data, test)
+    assert shares.shape == (len(test),)
+    assert shares.mean() == pytest.approx(scale_free(predicted, data, test).mase)
+
+
+def test_a_panel_is_judged_by_mase_and_anything_else_by_its_tasks_score(tmp_path: Path) -> None:
+    assert scored_by_mase(loaded(panel(), tmp_path))
+    assert compared_score(loaded(panel(), tmp_path)) == "mase"
+    one = load_dataset("example:sine?length=300", DataOptions(lookback=8, horizon=2))
+    assert not scored_by_mase(one) and compared_score(one) == "rmse"
+    assert compared_score(load_dataset("example:digits")) == "accuracy"
+    flat = panel()
+    flat["y"] = 4.0  # no series to scale by: RMSE, as for one series
+    assert compared_score(loaded(flat, tmp_path)) == "rmse"
