@@ -1,16 +1,23 @@
 """What a candidate will cost before it trains, and whether a budgeted search can pay for it.
 
 Under `--budget` no trial may train longer than `TRIAL_SHARE` of the search's time
-(`TRIAL_SHARE`, `selector.search.schedule.SearchClock.trial_cap`). Before a candidate trains, one training
+(`selector.search.schedule.SearchClock.trial_cap`). Before a candidate trains, one training
 step of it, and of its twin (the same hyperparameters in the other cell, which the search
 queues when a candidate becomes its cell's best), is timed at its batch size on a probe of
 the data's median length; times the steps a search epoch takes, with its validation, that is
 the epoch's estimated seconds. The study's finished trials calibrate the probe: the estimate
-is scaled by the median ratio of their measured epochs to their own probes. A candidate
-whose first pruning rung (`TrainingSettings.min_epochs_before_pruning` epochs) would not
-fit in what a trial may train, or whose twin's would not, is rejected untrained: the
-search's time goes to candidates that can be compared. A cell's first trial is never
-rejected so (without one, nothing can be compared); its deadline cuts it instead.
+is scaled by the median ratio of their measured epochs to their own probes.
+
+A candidate whose first pruning rung (`TrainingSettings.min_epochs_before_pruning` epochs)
+would cost more than `RUNG_SHARE` of what a trial may train reads its search epochs in
+chunks (`selector.training.fidelity`): as many training sequences, drawn afresh each epoch,
+as let that rung fit there, so that a wide network is compared with cheap ones after
+seconds, not after whole epochs, before any candidate is given up for its size. Its epoch
+limit and patience grow with the chunks per pass. One whose rung would not fit in what a
+trial may train even at `MIN_CHUNK_BATCHES` batches an epoch, or whose twin's would not, is
+rejected untrained: the search's time goes to candidates that can be compared. A cell's
+first trial is never chunked or rejected so (without one, nothing can be compared, or
+calibrated); its deadline cuts it instead.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from selector.training.budget import VALIDATION_COST
 from selector.training.cost import Probe, timings_ms, training_step
 from selector.training.fitting import build_net
 from selector.training.model import RecurrentNet
+
+RUNG_SHARE = 0.25  # of what one trial may train: the most a candidate's first rung may cost
+MIN_CHUNK_BATCHES = 8  # a search epoch read in chunks reads at least this many batches
 
 
 def epoch_seconds(trial: optuna.trial.FrozenTrial) -> float | None:
@@ -79,27 +89,62 @@ class TrialCosting:
         validation = VALIDATION_COST * self.val_sequences / self.epoch_sequences
         return step * math.ceil(self.epoch_sequences / batch) * (1 + validation)
 
-    def price(self, study: optuna.Study, net: RecurrentNet, *, twin: bool
-              ) -> tuple[float, str | None]:
-        """The candidate's probed epoch seconds (uncalibrated, for the record) and, when it
-        (or, with ``twin``, its twin) cannot reach its first rung in time, why it is rejected."""
+    def price(self, study: optuna.Study, net: RecurrentNet, *, twin: bool) -> Price:
+        """The candidate's probed epoch seconds (uncalibrated, for the record), the chunk its
+        search epochs read when a whole one would make its first rung dear, and, when it (or,
+        with ``twin``, its twin) cannot reach its first rung in time even so, why it is
+        rejected."""
         cell = net.config.cell
         with torch.random.fork_rng():  # dropout and the twin's weights: the trial's seeding
             probed = {cell: self.probe_epoch(net)}  # stays as if nothing had been timed
             if not _trained(study, cell):
-                return probed[cell], None
+                return Price(probed[cell])
             if twin:
                 other = other_cell(cell)
                 probed[other] = self.probe_epoch(build_net(replace(net.config, cell=other),
                                                            self.data))
-        scale, cap = calibration(study), self.cap()
-        over = [f"{c.upper()} {self.rung} x {scale * s:.1f}" for c, s in probed.items()
-                if self.rung * scale * s > cap]
+        scale, cap, batch = calibration(study), self.cap(), net.config.batch_size
+        read = {c: self.readable(scale * s, cap, batch) for c, s in probed.items()}
+        over = [f"{c.upper()} {self.rung} x {self.epoch_of(scale * s, read[c]):.1f}"
+                for c, s in probed.items()
+                if self.rung * self.epoch_of(scale * s, read[c]) > cap]
+        chunk = None if read[cell] >= self.epoch_sequences else read[cell]
         if not over:
-            return probed[cell], None
-        return probed[cell], (
+            return Price(probed[cell], chunk)
+        return Price(probed[cell], chunk, (
             f"its first {self.rung} epochs (before a pruning check) would take longer than the "
-            f"{cap:.0f} s one trial may train under {param('budget')}: {', '.join(over)} s")
+            f"{cap:.0f} s one trial may train under {param('budget')}, even reading "
+            f"{MIN_CHUNK_BATCHES} batches an epoch: {', '.join(over)} s"))
+
+    def readable(self, epoch: float, cap: float, batch: int) -> int:
+        """How many training sequences a search epoch may read for a candidate whose whole
+        search epoch takes ``epoch`` seconds: all while its first rung costs at most
+        `RUNG_SHARE` of the ``cap`` one trial may train, else as many as fit there (its
+        validation stays whole), but never fewer than `MIN_CHUNK_BATCHES` batches."""
+        whole = self.epoch_sequences
+        validating = self.epoch_of(epoch, 0)
+        room = RUNG_SHARE * cap / self.rung - validating
+        reading = epoch - validating
+        if reading <= room:
+            return whole
+        return min(whole, max(MIN_CHUNK_BATCHES * batch, int(whole * room / reading)))
+
+    def epoch_of(self, epoch: float, sequences: int) -> float:
+        """A search epoch reading ``sequences`` training sequences, for a candidate whose
+        whole search epoch takes ``epoch`` seconds."""
+        validation = VALIDATION_COST * self.val_sequences / self.epoch_sequences
+        return epoch * (sequences / self.epoch_sequences + validation) / (1 + validation)
+
+
+@dataclass(frozen=True)
+class Price:
+    """What `TrialCosting.price` found: the candidate's probed search epoch (seconds,
+    uncalibrated), the training sequences each of its search epochs reads (None: a whole
+    epoch) and why it is rejected untrained (None: it trains)."""
+
+    probed: float
+    chunk: int | None = None
+    rejected: str | None = None
 
 
 def least_useful(costing: TrialCosting, cheapest: ModelConfig) -> tuple[float, dict[Cell, float]]:

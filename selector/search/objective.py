@@ -88,7 +88,6 @@ class Objective:
         self.invocation = invocation  # which search ran the trial (tracking logs its own)
         self.direction = score_direction(data.task)
         self.fidelity = fidelity or Fidelity(chunk=None, val=data.splits.val)
-        self.settings = self.fidelity.settings(space.training)
         self.train_set = SplitDataset(data, data.splits.train)
         self.val_set = SplitDataset(data, self.fidelity.val)
         self.probe = probe_for(data)
@@ -107,9 +106,9 @@ class Objective:
         record_trial(trial, cell=config.cell, config=asdict(config))
         pl.seed_everything(self.seed + trial.number, workers=False, verbose=False)
         net = build_net(config, self.data)
-        first = self._precheck(trial, net)
+        first, fidelity = self._precheck(trial, net)
         try:
-            fitted = self._train(trial, net)
+            fitted = self._train(trial, net, fidelity)
         except NonFiniteLossError as exc:
             self._fail(trial, f"non-finite loss: {exc}")
         except (torch.OutOfMemoryError, MemoryError) as exc:
@@ -117,9 +116,10 @@ class Objective:
         cost = measure_cost(fitted.system.net, fitted.history, self.probe,
                             train_size=len(self.train_set), direction=self.direction,
                             first_latency=first, setup_seconds=fitted.setup_seconds)
-        epochs = len(fitted.history.epochs)
+        epochs = f"{len(fitted.history.epochs)} epochs" + (
+            "" if fidelity.chunk is None else f" of {fidelity.chunk:,} sequences")
         record_trial(trial, cost=cost.to_dict(), learned=fitted.learned, baseline=fitted.baseline,
-                     cut=fitted.cut, state_reason=f"complete after {epochs} epochs" + (
+                     cut=fitted.cut, state_reason=f"complete after {epochs}" + (
                          " (cut by the time budget)" if fitted.cut else "") + (
                          "" if fitted.learned else ", never beat the trivial baseline"))
         best = fitted.history.best(self.direction)
@@ -129,15 +129,18 @@ class Objective:
             return best["val_score"], cost.latency_ms_p50
         return best["val_score"]
 
-    def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> Latency:
-        """Costs known before training; a candidate over budget is rejected here, untrained
-        (one too slow for the time budget before its latency is measured)."""
+    def _precheck(self, trial: optuna.Trial, net: RecurrentNet) -> tuple[Latency, Fidelity]:
+        """Costs known before training, and how the candidate reads the data; a candidate
+        over budget is rejected here, untrained (one too slow for the time budget before its
+        latency is measured)."""
+        fidelity = self.fidelity
         if self.costing is not None:
-            probed, too_long = self.costing.price(trial.study, net,
-                                                  twin=trial_attrs(trial).twin_of is None)
-            record_trial(trial, probe_epoch_seconds=probed)
-            if too_long:
-                self._reject(trial, [too_long])
+            price = self.costing.price(trial.study, net, twin=trial_attrs(trial).twin_of is None)
+            record_trial(trial, probe_epoch_seconds=price.probed, search_chunk=price.chunk)
+            if price.rejected:
+                self._reject(trial, [price.rejected])
+            if price.chunk is not None:
+                fidelity = fidelity.reading(price.chunk, len(self.train_set))
         params = count_parameters(net)
         first = latency(net, self.probe, 1)
         record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)
@@ -150,7 +153,7 @@ class Objective:
                            f"{param('max_latency_ms', self.budgets.max_latency_ms)}")
         if reasons:
             self._reject(trial, reasons)
-        return first
+        return first, fidelity
 
     @staticmethod
     def _reject(trial: optuna.Trial, reasons: list[str]) -> NoReturn:
@@ -165,10 +168,10 @@ class Objective:
         return all(better * score > better * t.values[0] for t in done
                    if trial_attrs(t).cell == cell)
 
-    def _train(self, trial: optuna.Trial, net: RecurrentNet) -> Fitted:
+    def _train(self, trial: optuna.Trial, net: RecurrentNet, fidelity: Fidelity) -> Fitted:
         history = EpochHistory(self.direction)
         setup = fast_gru.SETUP.seconds
-        settings = self.settings
+        settings = fidelity.settings(self.space.training)
         stopping = plateau_stopping(self.data, settings, self.train_set, self.val_set)
         # (Optuna cannot prune multi-objective trials)
         callbacks: list[Callback] = [] if self.multi_objective else [
@@ -180,7 +183,7 @@ class Objective:
             return fit(net, self.data, settings, seed=seed, accelerator=self.accelerator,
                        train_set=self.train_set, val_set=self.val_set, callbacks=callbacks,
                        history=history, stopping=stopping, deadline=deadline,
-                       limit_batches=self.fidelity.limit_batches(net.config.batch_size))
+                       limit_batches=fidelity.limit_batches(net.config.batch_size))
         except optuna.TrialPruned:
             epoch = len(history.epochs)
             record_trial(trial, state_reason=f"pruned at epoch {epoch}", pruned_epoch=epoch)

@@ -41,6 +41,11 @@ class Fidelity:
         return replace(training, max_epochs=training.max_epochs * self.passes,
                        patience=training.patience * self.passes)
 
+    def reading(self, chunk: int, train_size: int) -> Fidelity:
+        """The same validation, with epochs of ``chunk`` of the ``train_size`` training
+        sequences (a budgeted search's dear candidate: `selector.search.costing`)."""
+        return replace(self, chunk=chunk, passes=math.ceil(train_size / chunk))
+
     def limit_batches(self, batch_size: int) -> int | None:
         """Lightning's ``limit_train_batches`` for a chunk at ``batch_size``."""
         return None if self.chunk is None else math.ceil(self.chunk / batch_size)
