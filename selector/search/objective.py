@@ -136,11 +136,12 @@ class Objective:
         fidelity = self.fidelity
         if self.costing is not None:
             price = self.costing.price(trial.study, net, twin=trial_attrs(trial).twin_of is None)
-            record_trial(trial, probe_epoch_seconds=price.probed, search_chunk=price.chunk)
+            record_trial(trial, probe_epoch_seconds=price.probed)
             if price.rejected:
                 self._reject(trial, [price.rejected])
             if price.chunk is not None:
                 fidelity = fidelity.reading(price.chunk, len(self.train_set))
+        record_trial(trial, epoch_sequences=fidelity.chunk or len(self.train_set))
         params = count_parameters(net)
         first = latency(net, self.probe, 1)
         record_trial(trial, parameters=params, latency_ms_p50=first.p50_ms)

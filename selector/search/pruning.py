@@ -4,8 +4,9 @@ Optuna's `HyperbandPruner` compares a trial with every trial of its bracket. In 
 trials are half GRU and half LSTM, that cuts the cell that starts slower for starting slower,
 and a twin (the other cell at a cell's best hyperparameters, queued to compare like with like)
 is pruned like any trial. `CellPruner` runs one Hyperband per cell over a view of the study
-that holds only that cell's trials, and lets a twin run at least as many epochs as the trial it
-twins reached before Hyperband may stop it.
+that holds only that cell's trials, and lets a twin run at least as far as the trial it
+twins reached (in training sequences read: a budgeted search may have one of them read its
+epochs in chunks) before Hyperband may stop it.
 
 Under `--budget` the rungs are in seconds trained, not epochs (`make_pruner`'s ``unit``):
 an epoch of a 256-unit two-layer candidate can cost twenty of a 32-unit one, and at equal
@@ -89,15 +90,21 @@ class CellPruner(optuna.pruners.BasePruner):
 
     @staticmethod
     def _protected(study: optuna.Study, trial: FrozenTrial) -> bool:
-        """A twin that has not yet trained as many epochs as the trial it twins."""
-        original = trial_attrs(trial).twin_of
-        if original is None or trial.last_step is None:
+        """A twin that has not yet read as many training sequences as the trial it twins
+        (as many epochs, where either's epoch size is not on record)."""
+        attrs = trial_attrs(trial)
+        if attrs.twin_of is None or trial.last_step is None:
             return False
         twinned = study._storage.get_trial(
             study._storage.get_trial_id_from_study_id_trial_number(
-                study._study_id, original))
+                study._study_id, attrs.twin_of))
         reached = twinned.last_step if twinned.state != TrialState.RUNNING else None
-        return reached is not None and trial.last_step < reached
+        if reached is None:
+            return False
+        mine, theirs = attrs.epoch_sequences, trial_attrs(twinned).epoch_sequences
+        if mine is None or theirs is None:
+            return trial.last_step < reached
+        return (trial.last_step + 1) * mine < (reached + 1) * theirs
 
 
 def _in_seconds(trial: FrozenTrial, unit: float) -> FrozenTrial:

@@ -49,7 +49,7 @@ class TrialAttrs:
     parameters: int | None = None  # known before training
     latency_ms_p50: float | None = None  # batch-1, known before training
     probe_epoch_seconds: float | None = None  # a search epoch, probed before training (--budget)
-    search_chunk: int | None = None  # its search epochs read this many sequences (--budget)
+    epoch_sequences: int | None = None  # training sequences each of its search epochs reads
     rejected: bool = False  # over a hard budget, never trained
     state_reason: str = ""  # why it ended as it did, in words
     pruned_epoch: int | None = None

@@ -70,12 +70,13 @@ def test_a_dear_candidate_reads_chunks_that_fit_its_first_rung_in_a_quarter_of_a
     assert pricing.readable(10.0, 1.0, batch=16) == 8 * 16  # never under 8 batches
 
 
-def test_pricing_chunks_a_dear_candidate_before_rejecting_it() -> None:
+def test_pricing_chunks_a_dear_candidate_before_rejecting_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     net = build_net(ModelConfig(cell="gru", hidden_size=64, batch_size=16), DATA)
     study = optuna.create_study()
     trained(study, "gru", epoch=1.0, probed=1.0)  # calibration 1: the probe is the estimate
-    whole = costing(cap=1e6).probe_epoch(net)
-    dear = costing(cap=2 * whole / 0.6).price(study, net, twin=False)  # its rung: 60% of a trial
+    monkeypatch.setattr(TrialCosting, "probe_epoch", lambda self, net: 1.0)  # no timing noise
+    dear = costing(cap=2 / 0.6).price(study, net, twin=False)  # its rung: 60% of a trial
     assert dear.rejected is None and dear.chunk is not None
     assert costing(cap=1e6).price(study, net, twin=False).chunk is None
 
@@ -132,8 +133,8 @@ def test_a_dear_candidate_trains_on_chunks_and_says_so(monkeypatch: pytest.Monke
         study.enqueue_trial({"cell": "gru"})
     study.optimize(objective, n_trials=2)
     first, second = (trial_attrs(t) for t in study.trials)
-    assert first.search_chunk is None and reading[0] == (None, 2)  # a cell's first: whole
-    chunk = second.search_chunk
+    assert first.epoch_sequences == train and reading[0] == (None, 2)  # a cell's first: whole
+    chunk = second.epoch_sequences
     assert chunk is not None and 8 * 16 <= chunk < train
     passes = math.ceil(train / chunk)
     assert reading[1] == (math.ceil(chunk / 16), 2 * passes)  # as many sequences in all

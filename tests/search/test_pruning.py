@@ -14,9 +14,11 @@ from selector.search.pruning import CellPruner, make_pruner
 CELL = {"cell": CategoricalDistribution(["gru", "lstm"])}
 
 
-def history(cell: str, value: float, steps: int = 27) -> optuna.trial.FrozenTrial:
+def history(cell: str, value: float, steps: int = 27,
+            user_attrs: dict[str, object] | None = None) -> optuna.trial.FrozenTrial:
     return create_trial(value=value, params={"cell": cell}, distributions=CELL,
-                        intermediate_values={s: value for s in range(steps)})
+                        intermediate_values={s: value for s in range(steps)},
+                        user_attrs=user_attrs)
 
 
 def running(study: optuna.Study, cell: str, values: list[float],
@@ -70,6 +72,16 @@ def test_a_twin_is_not_pruned_before_the_epochs_its_original_reached() -> None:
     twins = pruned_at(study, "lstm", 0.1, user_attrs={"twin_of": original})
     assert all(step is None or step >= 5 for step in twins)  # not before its original's epochs
     assert any(step is not None for step in twins)  # and then judged like any other
+
+
+def test_a_twin_reading_smaller_epochs_runs_until_it_has_read_as_much() -> None:
+    study = seeded(CellPruner(min_resource=1, max_resource=27))
+    study.add_trial(history("gru", 0.31, steps=2, user_attrs={"epoch_sequences": 400}))
+    original = study.trials[-1].number  # read 2 x 400 sequences
+    twins = pruned_at(study, "lstm", 0.1, user_attrs={"twin_of": original,
+                                                      "epoch_sequences": 100})
+    assert all(step is None or step >= 7 for step in twins)  # 8 x 100 before it is judged
+    assert any(step is not None for step in twins)
 
 
 def learned(seconds: float) -> float:
