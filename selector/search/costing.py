@@ -86,8 +86,12 @@ class TrialCosting:
         batch = net.config.batch_size
         step = timings_ms(training_step(copy.deepcopy(net), self.probe, batch), 1,
                           warmup=1)[0] / 1000.0
-        validation = VALIDATION_COST * self.val_sequences / self.epoch_sequences
-        return step * math.ceil(self.epoch_sequences / batch) * (1 + validation)
+        return step * math.ceil(self.epoch_sequences / batch) * (1 + self.validation_share)
+
+    @property
+    def validation_share(self) -> float:
+        """A search epoch's validation, as a share of its training's seconds."""
+        return VALIDATION_COST * self.val_sequences / self.epoch_sequences
 
     def price(self, study: optuna.Study, net: RecurrentNet, *, twin: bool) -> Price:
         """The candidate's probed epoch seconds (uncalibrated, for the record), the chunk its
@@ -105,9 +109,9 @@ class TrialCosting:
                                                            self.data))
         scale, cap, batch = calibration(study), self.cap(), net.config.batch_size
         read = {c: self.readable(scale * s, cap, batch) for c, s in probed.items()}
-        over = [f"{c.upper()} {self.rung} x {self.epoch_of(scale * s, read[c]):.1f}"
-                for c, s in probed.items()
-                if self.rung * self.epoch_of(scale * s, read[c]) > cap]
+        epochs = {c: self.epoch_of(scale * s, read[c]) for c, s in probed.items()}
+        over = [f"{c.upper()} {self.rung} x {e:.1f}" for c, e in epochs.items()
+                if self.rung * e > cap]
         chunk = None if read[cell] >= self.epoch_sequences else read[cell]
         if not over:
             return Price(probed[cell], chunk)
@@ -132,7 +136,7 @@ class TrialCosting:
     def epoch_of(self, epoch: float, sequences: int) -> float:
         """A search epoch reading ``sequences`` training sequences, for a candidate whose
         whole search epoch takes ``epoch`` seconds."""
-        validation = VALIDATION_COST * self.val_sequences / self.epoch_sequences
+        validation = self.validation_share
         return epoch * (sequences / self.epoch_sequences + validation) / (1 + validation)
 
 

@@ -57,8 +57,7 @@ def search_fidelity(data: SequenceData, *, seed: int, enabled: bool = True) -> F
     if not enabled or len(train) < BIG_DATA:
         return Fidelity(chunk=None, val=val)
     size = min(VAL_SAMPLE, max(1, VAL_STEPS // max(1, int(np.median(data.lengths[val])))))
-    return Fidelity(chunk=CHUNK, val=_sample(data, val, size, seed),
-                    passes=math.ceil(len(train) / CHUNK))
+    return Fidelity(chunk=None, val=_sample(data, val, size, seed)).reading(CHUNK, len(train))
 
 
 def _sample(data: SequenceData, indices: np.ndarray, size: int, seed: int) -> np.ndarray:
