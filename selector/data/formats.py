@@ -159,9 +159,10 @@ def from_text_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> S
 def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> SequenceData:
     """One long time series: windows of ``lookback`` steps predict ``horizon`` steps ahead.
 
-    The series is cut in time into train, validation and test segments and every window lies
-    wholly inside one segment, so no window of a later part sees values of an earlier part's
-    targets and no training window sees the future.
+    The series is cut in time into train, validation and test segments, and each window
+    belongs to the segment that holds its targets (`selector.data.split.window_starts`): no
+    training window sees a later segment, and a later window forecasts from the history
+    before it, as a backtest does.
     """
     _reject_task(options.task, ("forecasting",), "a single time series", source)
     if options.split_col is not None:
@@ -184,22 +185,20 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     segments = splitting.time_parts(n_steps, options.val_fraction, options.test_fraction)
     val_start = segments["val"][0]
     lookback, searched = resolve_lookback(options.lookback, options.horizon,
-                                         splitting.shortest_part([segments]))
+                                         splitting.lookback_room([segments]))
     window = lookback + options.horizon
-    shorten = param("horizon") if options.lookback is None else \
-        f"{param('lookback')}/{param('horizon')}"
+    short = splitting.short_part(segments, lookback, options.horizon)
+    if short is not None:
+        shorten = param("horizon") if options.lookback is None else \
+            f"{param('lookback')}/{param('horizon')}"
+        raise DataError(source, f"too few time steps for forecasting: {short}; use a smaller "
+                        f"{shorten} or a longer series.")
     starts: list[int] = []
     parts: dict[str, np.ndarray] = {}
-    for name, (lo, hi) in segments.items():
-        segment_starts = np.arange(lo, hi - window + 1)
-        if len(segment_starts) == 0:
-            raise DataError(
-                source,
-                f"too few time steps for forecasting: the {name} part has {hi - lo} steps but one "
-                f"window needs lookback + horizon = {window}. The series has {n_steps} steps; "
-                f"use a smaller {shorten} or a longer series.")
+    for name, segment_starts in splitting.window_starts(segments, lookback,
+                                                        options.horizon).items():
         parts[name] = np.arange(len(starts), len(starts) + len(segment_starts))
-        starts.extend(segment_starts.tolist())
+        starts.extend(segment_starts)
     sequences = [values[s:s + lookback] for s in starts]
     targets = np.stack([target_values[s + lookback:s + window] for s in starts])
     splits = Splits(train=parts["train"], val=parts["val"], test=parts["test"],

@@ -2,8 +2,9 @@
 
 Without ``--lookback`` the search draws the lookback, as neighbours draw their input size, as
 a multiple of the horizon: ``horizon x 2**k`` up to ``max(8 x horizon, 64)`` steps, the
-`KEPT` longest of those that a window of every part of every series can hold (the split is
-strict: a window lies wholly inside one part). The windows are cut once, at the longest
+`KEPT` longest of those that fit a window in the training part of every series (a training
+window reads training steps only; a validation or test window may read back into the parts
+before its targets, `selector.data.split.window_starts`). The windows are cut once, at the longest
 candidate; a candidate with a shorter lookback reads only the last steps of each window (the
 network crops them, `selector.training.model`), so every candidate is trained and scored on
 the same targets. The handed-over model records the lookback it was trained with, and a
@@ -18,7 +19,7 @@ LONGEST_STEPS = 64  # ... or 64 steps, whichever is more
 
 
 def candidates(horizon: int, room: int) -> tuple[int, ...]:
-    """The lookbacks searched for ``horizon`` where the shortest part of a series has
+    """The lookbacks searched for ``horizon`` where the shortest training part of a series has
     ``room`` steps (a window is lookback + horizon); empty where not even one horizon fits."""
     longest = min(room - horizon, max(LONGEST_MULTIPLE * horizon, LONGEST_STEPS))
     fits, lookback = [], horizon

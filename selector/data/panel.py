@@ -20,9 +20,11 @@ The rules:
   monthly, ...) or a numeric step. A series with a gap, or with another frequency, is an
   error naming it and where; series may start and end at different times (ragged).
 - Each series is cut in time into training, validation and test parts as a single series is
-  (`selector.data.formats.from_series_frame`), and windows of ``lookback`` + ``horizon``
-  steps lie wholly inside one part of one series. A series too short for a window in each
-  part is an error naming it.
+  (`selector.data.formats.from_series_frame`). A window of ``lookback`` + ``horizon`` steps
+  lies inside one series and belongs to the part that holds its targets; a validation or
+  test window reads the history before its targets, as a backtest does
+  (`selector.data.split.window_starts`). A series whose training part cannot hold a window,
+  or whose validation or test part is shorter than the horizon, is an error naming it.
 - Each series is scaled by the mean and standard deviation of its own training part (the
   target and its time-varying covariates; static columns across the series); the model
   learns, and is scored, in these per-series units, so an RMSE weighs a series of sales in
@@ -225,7 +227,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     bounds = [splitting.time_parts(len(s.times), options.val_fraction, options.test_fraction)
               for s in panel.series]
     lookback, searched = resolve_lookback(options.lookback, options.horizon,
-                                         splitting.shortest_part(bounds))
+                                         splitting.lookback_room(bounds))
     window = lookback + options.horizon
     shorten = "horizon" if options.lookback is None else "lookback"  # searched: one horizon
     sequences: list[np.ndarray] = []
@@ -236,18 +238,17 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     levels: list[float] = []
     train_parts: list[np.ndarray] = []
     for s, parts_of in zip(panel.series, bounds, strict=True):
-        n, val_start = len(s.times), parts_of["val"][0]
+        short = splitting.short_part(parts_of, lookback, options.horizon)
+        if short is not None:
+            raise DataError(source, f"series {show(s.uid)} is too short: {short}. Use a "
+                            f"smaller {param(shorten)}, or drop the short series.")
+        val_start = parts_of["val"][0]
         mean, std = _scale_of(s.values[:val_start])
         mean[fixed], std[fixed] = static_mean[fixed], static_std[fixed]
         scales[str(s.uid)] = (tuple(map(float, mean)), tuple(map(float, std)))
         scaled = ((s.values - mean) / std).astype(np.float32)
-        for name, (lo, hi) in parts_of.items():
-            starts = range(lo, hi - window + 1)
-            if not starts:
-                raise DataError(source, f"series {show(s.uid)} is too short: its {name} part "
-                                f"has {hi - lo} of its {n} steps, and a window needs lookback + "
-                                f"horizon = {window}. Use a smaller {param(shorten)}, or "
-                                "drop the short series.")
+        for name, starts in splitting.window_starts(parts_of, lookback,
+                                                    options.horizon).items():
             parts[name].extend(range(len(sequences), len(sequences) + len(starts)))
             for k in starts:
                 inputs, level = panel.window(scaled, k, lookback, options.horizon)

@@ -85,6 +85,31 @@ def time_parts(n_steps: int, val_fraction: float, test_fraction: float
     return {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n_steps)}
 
 
-def shortest_part(parts: list[dict[str, tuple[int, int]]]) -> int:
-    """The steps of the shortest part of any series: what bounds a forecast's window."""
-    return min(hi - lo for series in parts for lo, hi in series.values())
+def lookback_room(parts: list[dict[str, tuple[int, int]]]) -> int:
+    """The steps of the shortest training part of any series: what bounds a forecast's
+    window (lookback + horizon), since a training window reads only training steps."""
+    return min(series["train"][1] - series["train"][0] for series in parts)
+
+
+def window_starts(parts: dict[str, tuple[int, int]], lookback: int, horizon: int
+                  ) -> dict[str, range]:
+    """The first steps of each part's windows in one series, as a backtest cuts them: a
+    window belongs to the part that holds all ``horizon`` of its targets, and reads the
+    ``lookback`` steps before them wherever they lie. No target crosses a part, so no
+    training window sees a validation or test value; a validation or test window forecasts
+    from the history before it, as a forecast made at that time would."""
+    return {name: range(max(lo - lookback, 0), hi - lookback - horizon + 1)
+            for name, (lo, hi) in parts.items()}
+
+
+def short_part(parts: dict[str, tuple[int, int]], lookback: int, horizon: int) -> str | None:
+    """Why one series' parts cannot all hold a window (None where they can): the training
+    part needs lookback + horizon steps, the validation and test parts a horizon each."""
+    n_steps = parts["test"][1]
+    for name, (lo, hi) in parts.items():
+        need, what = ((lookback + horizon, f"lookback + horizon = {lookback + horizon}")
+                      if name == "train" else (horizon, f"the horizon, {horizon}"))
+        if hi - lo < need:
+            return (f"the {name} part has {hi - lo} of {n_steps} steps, and a {name} window "
+                    f"needs {what}")
+    return None

@@ -117,9 +117,11 @@ def test_too_few_examples_for_split(tmp_path: Path) -> None:
 
 
 def test_too_few_steps_for_forecasting(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"time": range(30), "value": np.arange(30.0)})
+    # 12 steps leave a training part of 8, short of one window of 10 + 1
+    frame = pd.DataFrame({"time": range(12), "value": np.arange(12.0)})
     message = error_of(write(frame, tmp_path / "s.csv"), DataOptions(lookback=10))
-    assert "too few time steps for forecasting" in message and "lookback + horizon = 11" in message
+    assert "too few time steps for forecasting: the train part has 8 of 12 steps" in message
+    assert "lookback + horizon = 11" in message
 
 
 def test_text_empty_after_tokenizing(tmp_path: Path) -> None:

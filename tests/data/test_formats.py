@@ -103,7 +103,9 @@ def test_series_windows_forecast_horizon_ahead(tmp_path: Path) -> None:
 
 
 def test_forecasting_split_is_leak_free(tmp_path: Path) -> None:
-    """No validation/test window sees anything of the training part, and vice versa."""
+    """No training window reads a validation or test step; each part's targets lie wholly in
+    it; a validation or test window forecasts from the 12 steps just before its targets, and
+    every step of those parts is forecast (a backtest)."""
     n = 300
     frame = pd.DataFrame({"time": pd.date_range("2026-01-01", periods=n, freq="D"),
                           "value": np.arange(n, dtype=float)})
@@ -111,15 +113,21 @@ def test_forecasting_split_is_leak_free(tmp_path: Path) -> None:
                         DataOptions(lookback=12, horizon=4))
     mean, std = data.preprocessing.feature_mean[0], data.preprocessing.feature_std[0]
 
-    def steps(k: int) -> tuple[float, float]:  # first input step, last target step
-        return data.sequences[k][0, 0] * std + mean, float(data.targets[k, -1, 0])
+    def targets(part: np.ndarray) -> np.ndarray:
+        return data.targets[part, :, 0]
 
-    train_last_target = max(steps(k)[1] for k in data.splits.train)
-    val_first_input = min(steps(k)[0] for k in data.splits.val)
-    val_last_target = max(steps(k)[1] for k in data.splits.val)
-    test_first_input = min(steps(k)[0] for k in data.splits.test)
-    assert train_last_target < val_first_input
-    assert val_last_target < test_first_input
+    def inputs(part: np.ndarray) -> np.ndarray:
+        return np.stack([data.sequences[k][:, 0] for k in part]) * std + mean
+
+    val_start, test_start = 210, 255  # 70% and 85% of 300 steps
+    assert targets(data.splits.train).max() < val_start
+    assert inputs(data.splits.train).max() < val_start
+    assert targets(data.splits.val).min() == val_start
+    assert targets(data.splits.val).max() == test_start - 1
+    assert targets(data.splits.test).min() == test_start
+    assert targets(data.splits.test).max() == n - 1
+    later = np.concatenate([data.splits.val, data.splits.test])
+    np.testing.assert_allclose(inputs(later)[:, -1], targets(later)[:, 0] - 1, atol=1e-3)
     # Scaling statistics come from the training part alone.
     train_values = np.arange(round(n * 0.7))
     assert mean == pytest.approx(train_values.mean(), rel=1e-6)

@@ -43,15 +43,18 @@ def test_a_series_is_cut_at_the_longest_candidate_and_a_fixed_one_wins() -> None
     assert (fixed.lookback, fixed.lookbacks) == (10, ())
 
 
-def test_the_shortest_part_of_any_series_bounds_a_panels_lookbacks(tmp_path: Path) -> None:
-    # the 40-day series' validation and test parts hold 6 steps: 6 - 2 leaves lookbacks 2, 4
-    data = loaded(panel(lengths=(40, 200, 200), scales=(1, 1, 1)), tmp_path,
+def test_the_shortest_training_part_of_any_series_bounds_a_panels_lookbacks(
+        tmp_path: Path) -> None:
+    # the 20-day series' training part holds 14 steps: 14 - 2 leaves lookbacks 2, 4, 8
+    data = loaded(panel(lengths=(20, 200, 200), scales=(1, 1, 1)), tmp_path,
                   DataOptions(horizon=2))
-    assert (data.lookback, data.lookbacks) == (4, (2, 4))
+    assert (data.lookback, data.lookbacks) == (8, (2, 4, 8))
     printed = CliRunner().invoke(app, ["profile", str(tmp_path / "panel.csv"), "--horizon", "2"])
-    assert "lookback searched among 2, 4, horizon 2" in " ".join(printed.output.split())
+    assert "lookback searched among 2, 4, 8, horizon 2" in " ".join(printed.output.split())
 
 
 def test_a_series_too_short_for_one_horizon_of_lookback_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"series .store0. is too short.*smaller (--)?horizon"):
-        loaded(panel(lengths=(20, 200, 200), scales=(1, 1, 1)), tmp_path, DataOptions(horizon=2))
+    with pytest.raises(DataError, match=r"series .store0. is too short: the train part has 7 of "
+                       r"10 steps, and a train window needs lookback \+ horizon = 8.*smaller "
+                       r"(--)?horizon"):
+        loaded(panel(lengths=(10, 200, 200), scales=(1, 1, 1)), tmp_path, DataOptions(horizon=4))

@@ -16,13 +16,15 @@ from selector.errors import DataError
 from tests.helpers.panels import OPTIONS, loaded, panel
 
 
-def test_a_panel_is_found_without_flags_and_windows_stay_inside_one_part_of_one_series(
+def test_a_panel_is_found_without_flags_and_windows_stay_inside_one_series(
         tmp_path: Path) -> None:
     data = loaded(panel(), tmp_path)
     assert (data.format, data.task, data.feature_names) == ("panel", "forecasting", ("y",))
     assert data.targets.shape[1:] == (2, 1)
-    # every series contributes windows to every part: n - 3 * (lookback + horizon) + 3 each
-    assert len(data) == sum(n - 3 * 8 + 3 for n in (60, 80, 70))
+    # every series contributes windows to every part: its training part holds windows of
+    # lookback 6 + horizon 2, and every step of its other parts is forecast (backtest), so
+    # n - (6 + 3 * 2) + 3 each
+    assert len(data) == sum(n - (6 + 3 * 2) + 3 for n in (60, 80, 70))
     assert sum(data.splits.sizes()) == len(data)
 
 
@@ -58,7 +60,8 @@ def test_numeric_times_and_flags_for_other_names(tmp_path: Path) -> None:
     (lambda f: f.drop(index=70), "series 'store1' is not regular in 'ds': after '2025-01-13"),
     (lambda f: f.assign(ds=f.ds.where(f.unique_id != "store2", f.ds + (f.ds - f.ds.min()))),
      "series 'store2' steps by"),
-    (lambda f: f[(f.unique_id != "store2") | (f.index < 140 + 20)], "series 'store2' is too short"),
+    (lambda f: f[(f.unique_id != "store2") | (f.index < 140 + 10)],
+     "series 'store2' is too short: the train part has 7"),
 ])
 def test_a_series_that_cannot_be_used_is_named(tmp_path: Path, change, message: str) -> None:
     with pytest.raises(DataError, match=message.replace("(", r"\(")):

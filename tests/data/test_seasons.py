@@ -50,7 +50,7 @@ def test_a_panel_keeps_each_series_scale_and_its_windows_series(tmp_path: Path) 
     saved = list(data.preprocessing.series_scale.values())
     np.testing.assert_allclose(scale.level[:, 0], [m[0] for m, _ in saved])
     np.testing.assert_allclose(scale.spread[:, 0], [s[0] for _, s in saved])
-    assert np.bincount(scale.window_series).tolist() == [60 - 21, 80 - 21, 70 - 21]
+    assert np.bincount(scale.window_series).tolist() == [60 - 9, 80 - 9, 70 - 9]
     # in each series' own units, a wave of period 7 repeats a week on: its error is the noise
     assert (scale.naive_mae < 0.3).all()
     shown = profile_dataset(data)
