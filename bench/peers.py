@@ -78,10 +78,38 @@ def _taylor() -> pd.DataFrame:
     return pd.DataFrame({"unique_id": "taylor", "ds": ds, "y": values})
 
 
+M1_YEARS = 30  # the held-out 6 years and 4 horizons of history: selector's split needs them
+
+
+def _m1_yearly() -> pd.DataFrame:
+    """The yearly series of the M1 competition (Makridakis et al. 1982) as aeon ships them (a
+    Monash .tsf file: ``name:start:v1,v2,...`` after ``@data``): the 29 of its 181 series
+    (15 to 58 years) with at least `M1_YEARS` years. selector's time split needs a training
+    window (lookback + horizon, the lookback at least one horizon) and a horizon each for
+    validation and test in every series; neuralforecast pads shorter series instead."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.find_spec("aeon")  # its data only: aeon itself is not imported
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"the M1 yearly series ship with aeon: {EXTRA}")
+    path = Path(spec.origin).parent / "datasets/data/m1_yearly_dataset/m1_yearly_dataset.tsf"
+    lines = path.read_text().splitlines()
+    frames = []
+    for line in lines[lines.index("@data") + 1:]:
+        name, start, values = line.split(":")
+        y = np.asarray(values.split(","), dtype=np.float64)
+        ds = pd.date_range(start[:10], periods=len(y), freq="YS")
+        if len(y) >= M1_YEARS:
+            frames.append(pd.DataFrame({"unique_id": name, "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
 PANELS = {
     "air": Panel("air passengers (2 monthly series)", _air, 12, 12, "ME",
                  {"val_fraction": 0.2, "test_fraction": 0.2}),
     "macro": Panel("US macro (12 quarterly series)", _macro, 8, 4, "QS", {}),
+    "m1": Panel(f"M1 yearly (the series of {M1_YEARS}+ years)", _m1_yearly, 6, 1, "YS",
+                {"val_fraction": 0.25, "test_fraction": 0.25}),
     "taylor": Panel("Taylor demand (1 half-hourly series)", _taylor, 48, 336, "30min", {}),
 }
 
