@@ -178,6 +178,7 @@ def test_recommend_predict_and_the_registered_model_agree(
         # 90-day stores: a training part of 63 days holds lookbacks of 6 to 48 days ahead of 3
         model = json.loads((folder / out / "model" / MODEL_FILE).read_text())
         assert model["data_options"]["lookback"] == model["config"]["lookback"] in (6, 12, 24, 48)
+        assert model["trained_on"] == "train+val+test"  # forecasts from the latest steps
         forecast = predictions["torchscript"]
         assert list(forecast.columns)[:2] == ["unique_id", "ds"] and len(forecast) == 4 * 3
         assert forecast.groupby("unique_id")["ds"].min().eq("2025-04-01").all()

@@ -80,11 +80,10 @@ def model_to_hand_over(request: RecommendRequest, final: FinalModels, cell: Cell
     if why is not None:
         return held, replace(final.comparison, budget_notes=(*final.comparison.budget_notes,
                                                              why))
-    if step:
-        step(f"{cell.upper()} refit on train + validation",
-             planned_runs(data, seeds, refit=True))
+    total = planned_runs(data, seeds, refit=True)
     return refit(final, cell, data, space.training, accelerator=request.search.accelerator,
-                 deadline=work_end)
+                 deadline=work_end, announce=None if step is None else
+                 lambda label: step(f"{cell.upper()} refit on {label}", total))
 
 
 def _no_refit(final: FinalComparison, cell: Cell, data: SequenceData,
@@ -131,7 +130,7 @@ def write_outputs(request: RecommendRequest, study: optuna.Study, data: Sequence
                                   "score_name": rec.score_name,
                                   "test_score": refitted.test_score if refitted
                                   else evidence.test_mean,
-                                  "trained_on": "train+val" if refitted else "train",
+                                  "trained_on": _trained_on(refitted),
                                   "verdict": rec.headline, "rationale": list(rec.rationale)})
     if not exported.parity_ok:
         notify(f"the exported model differs from PyTorch by up to "
@@ -139,6 +138,12 @@ def write_outputs(request: RecommendRequest, study: optuna.Study, data: Sequence
     return Outputs(folder, artifacts | {
         "model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
         "onnx": str(exported.onnx), "parity": exported.parity}, exported)
+
+
+def _trained_on(refitted: Refit | None) -> str:
+    if refitted is None:
+        return "train"
+    return "train+val" if refitted.whole_history_seconds is None else "train+val+test"
 
 
 def write_document(rec: Recommendation, final: FinalComparison, profile: DataProfile,

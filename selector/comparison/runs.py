@@ -7,8 +7,9 @@ once it has decided (`selector.decision.sequential`). Besides the test outcomes 
 runs, the speed measurements of `selector.comparison.timings` (G1, G5) and, for long sequences, both
 cells retrained with the same seeds on only the last part of each sequence (L1) feed the
 criteria. The result is stored on the study, so `selector report` re-renders it without
-retraining. `refit` then trains the chosen configuration on train + validation: the model
-that is handed over.
+retraining. `refit` then trains the chosen configuration on train + validation, scores it on
+the test split and, for forecasts, trains it once more on every step
+(`selector.data.crossval.refit_sets`): the model that is handed over.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from selector.choices import Cell, sign
 from selector.comparison.pairs import outlook, reused_runs, run_pairs, tested, train_run
 from selector.comparison.timings import equal_config, handed_over_latency
 from selector.data.batching import SplitDataset
-from selector.data.crossval import Run, plan
+from selector.data.crossval import Run, plan, refit_sets, refit_share
 from selector.data.dataset import SequenceData
 from selector.errors import SelectorError, param
 from selector.records import (
@@ -98,7 +99,8 @@ def _best_run(final: FinalComparison, cell: str, among: list[int] | None = None)
 def planned_runs(data: SequenceData, seeds: int, *, refit: bool = True) -> int:
     """How many training runs `compare` (and `refit`) make (for a progress bar)."""
     long_range = 0 if is_short(data) else len(CELLS) * len(CONTEXT_SHARES) * seeds
-    return len(CELLS) * len(plan(data, tuple(range(seeds)))) + long_range + int(refit)
+    return (len(CELLS) * len(plan(data, tuple(range(seeds)))) + long_range
+            + (len(refit_sets(data)) if refit else 0))
 
 
 def compare(study: optuna.Study, data: SequenceData, settings: TrainingSettings, *,
@@ -275,22 +277,24 @@ def refit_epochs(final: FinalComparison, cell: str) -> int | None:
 
 
 def refit_seconds(final: FinalComparison, cell: str, data: SequenceData) -> float:
-    """What `refit` is expected to take: the chosen cell's epochs to its best, on train +
-    validation."""
+    """What `refit` is expected to take: the chosen cell's epochs to its best, on each of
+    `refit_sets`."""
     runs = next(c.runs for c in final.cells if c.cell == cell)
     epochs = refit_epochs(final, cell) or max(r.cost.best_epoch for r in runs)
     per_epoch = statistics.fmean(r.cost.train_seconds_per_epoch for r in runs)
-    grown = (len(data.splits.train) + len(data.splits.val)) / len(data.splits.train)
-    return MARGIN * epochs * per_epoch * grown
+    return MARGIN * epochs * per_epoch * refit_share(data)
 
 
 def refit(final: FinalModels, cell: Cell, data: SequenceData,
           settings: TrainingSettings, *, accelerator: str = "auto",
-          deadline: Deadline | None = None) -> tuple[Fitted, FinalComparison]:
+          deadline: Deadline | None = None, announce: Callable[[str], None] | None = None
+          ) -> tuple[Fitted, FinalComparison]:
     """Train ``cell``'s configuration on train + validation for the median of its final runs'
     best epochs (`refit_epochs`; the longest best epoch if the budget cut every run), with the
-    seed of its best-validation run; score it once on the test split. A ``deadline`` may end
-    it after fewer epochs (said in the comparison's budget notes).
+    seed of its best-validation run; score it once on the test split. For forecasts, train it
+    the same way on every step and hand that over (`refit_sets`). A ``deadline`` may end a fit
+    after fewer epochs (said in the comparison's budget notes); a fit on every step that it
+    cuts is not handed over. ``announce`` is told before each fit what it trains on.
 
     Returns the model to hand over and the comparison with the refit's record added (for
     the caller to store).
@@ -299,22 +303,51 @@ def refit(final: FinalModels, cell: Cell, data: SequenceData,
     chosen = next(c for c in comparison.cells if c.cell == cell)
     epochs = refit_epochs(comparison, cell) or max(r.cost.best_epoch for r in chosen.runs)
     seed = chosen.runs[_best_run(comparison, cell)].seed
-    pl.seed_everything(seed, workers=False, verbose=False)
-    both = np.concatenate([data.splits.train, data.splits.val])
-    try:
-        fitted = fit(build_net(ModelConfig(**chosen.config), data), data, settings, seed=seed,
-                     accelerator=accelerator, train_set=SplitDataset(data, both), epochs=epochs,
-                     deadline=deadline)
-    except NonFiniteLossError as exc:
-        raise SelectorError(f"the refit of {cell.upper()} on train + validation diverged ({exc}); "
-                            "hand over the best seed's model instead with "
-                            f"{param('refit', False)}.") from None
-    trained = int(fitted.history.epochs[0]["epoch"])
+    scored, *later = refit_sets(data)
+    fitted = _refit_on(scored, "train + validation", chosen, data, settings, seed=seed,
+                       epochs=epochs, accelerator=accelerator, deadline=deadline,
+                       announce=announce)
+    trained = _epochs(fitted)
     test = tested(fitted.system, data, data.splits.test)
+    notes = [f"the refit was cut by {param('budget')} after {trained} of {epochs} epochs."
+             ] if fitted.cut else []
+    handed, setup, whole_seconds = fitted, fitted.setup_seconds, None
+    for examples in later if not fitted.cut else ():
+        last = _refit_on(examples, "every step", chosen, data, settings, seed=seed,
+                         epochs=epochs, accelerator=accelerator, deadline=deadline,
+                         announce=announce)
+        setup += last.setup_seconds
+        if last.cut:
+            notes.append(f"the fit on every step was cut by {param('budget')} after "
+                         f"{_epochs(last)} of {epochs} epochs; the refit on train + validation "
+                         "is handed over.")
+        else:
+            handed, whole_seconds = last, last.history.epochs[0]["train_seconds"]
     record = Refit(cell=cell, seed=seed, epochs=trained,
                    train_seconds=fitted.history.epochs[0]["train_seconds"],
-                   test_score=test["test_score"], scale_free=test["scale_free"])
-    notes = comparison.budget_notes + ((f"the refit was cut by {param('budget')} after {trained} of "
-                                        f"{epochs} epochs.",) if fitted.cut else ())
-    return fitted, replace(comparison, refit=record, budget_notes=notes,
-                           setup_seconds=comparison.setup_seconds + fitted.setup_seconds)
+                   test_score=test["test_score"], scale_free=test["scale_free"],
+                   whole_history_seconds=whole_seconds)
+    return handed, replace(comparison, refit=record,
+                           budget_notes=comparison.budget_notes + tuple(notes),
+                           setup_seconds=comparison.setup_seconds + setup)
+
+
+def _refit_on(examples: np.ndarray, named: str, chosen: FinalCell, data: SequenceData,
+              settings: TrainingSettings, *, seed: int, epochs: int, accelerator: str,
+              deadline: Deadline | None, announce: Callable[[str], None] | None) -> Fitted:
+    """One fit of `refit`: ``chosen``'s configuration on ``examples`` (``named``)."""
+    if announce:
+        announce(named)
+    pl.seed_everything(seed, workers=False, verbose=False)
+    try:
+        return fit(build_net(ModelConfig(**chosen.config), data), data, settings, seed=seed,
+                   accelerator=accelerator, train_set=SplitDataset(data, examples),
+                   epochs=epochs, deadline=deadline)
+    except NonFiniteLossError as exc:
+        raise SelectorError(f"the refit of {chosen.cell.upper()} on {named} diverged ({exc}); "
+                            "hand over the best seed's model instead with "
+                            f"{param('refit', False)}.") from None
+
+
+def _epochs(fitted: Fitted) -> int:
+    return int(fitted.history.epochs[0]["epoch"])

@@ -8,6 +8,9 @@ folds over train + validation, the same folds and seeds for both cells; each fol
 the sequences it held out, and the comparison is judged with Nadeau and Bengio's corrected
 resampled t-test (`selector.decision.stats.corrected_resampled`). The test split stays untouched until
 the handed-over model's one final score.
+
+The refit of the chosen cell (`refit_sets`) trains on train + validation and is scored on the
+test split; a forecaster is then trained on every step of the history.
 """
 
 from __future__ import annotations
@@ -61,3 +64,21 @@ def plan(data: SequenceData, seeds: tuple[int, ...], *,
             runs.append(Run(seed, fold, np.sort(rest[inner:]), np.sort(rest[:inner]),
                             np.sort(order[fold_of == fold])))
     return runs
+
+
+def refit_sets(data: SequenceData) -> tuple[np.ndarray, ...]:
+    """The examples each fit of the refit (`selector.comparison.runs.refit`) trains on:
+    train + validation, scored on the test split; for forecasts, then every window of the
+    history (train + validation + test), as neighbours refit before forecasting: a model that
+    never saw the test part's steps would forecast from a level and trend months out of date
+    (air passengers: 26 of 144 months)."""
+    both = np.concatenate([data.splits.train, data.splits.val])
+    if data.task != "forecasting":
+        return (both,)
+    return both, np.concatenate([both, data.splits.test])
+
+
+def refit_share(data: SequenceData) -> float:
+    """The refit's training, as a multiple of one run on the training split."""
+    return sum(len(s) for s in refit_sets(data)) / len(data.splits.train)
+

@@ -116,7 +116,9 @@ class LongRange:
 
 @dataclass(frozen=True)
 class Refit:
-    """The handed-over model: the chosen configuration retrained on train + validation."""
+    """The handed-over model: the chosen configuration retrained on train + validation and
+    scored on the test split; for forecasts, then trained on every step, the model handed over
+    (``whole_history_seconds`` its training time; None: not, or cut by the budget)."""
 
     cell: Cell
     seed: int
@@ -124,6 +126,7 @@ class Refit:
     train_seconds: float
     test_score: float  # scored once, on the untouched test split
     scale_free: ScaleFree | None = None  # forecasting: on the same test windows
+    whole_history_seconds: float | None = None
 
 
 @dataclass(frozen=True)

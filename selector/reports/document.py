@@ -138,7 +138,8 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                             f"validation for {refit['epochs']} epochs (the median best epoch of "
                             f"its final runs that the budget did not cut), seed {refit['seed']}, "
                             f"{refit['train_seconds']:.1f} s; test {score} "
-                            f"{refit['test_score']:.4f}, scored once."))
+                            f"{refit['test_score']:.4f}, scored once."
+                            + _whole_history(refit)))
     elif doc["verdict"] is not None:
         blocks.append(("p", f"Handed-over model: {doc['verdict'].upper()}'s final run with the "
                             "best validation score, trained on the training split (no refit: "
@@ -197,6 +198,16 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     blocks += [("h2", "Artifacts"), ("list", listed), ("h2", "Plots")]
     blocks += [("image", p) for p in artifacts.get("plots", [])]
     return blocks
+
+
+def _whole_history(refit: dict[str, Any]) -> str:
+    """Forecasts: the refit trained again on every step, the model handed over."""
+    seconds = refit.get("whole_history_seconds")
+    if seconds is None:
+        return ""
+    return (f" Then trained the same way on every step, test part included ({seconds:.1f} s): "
+            "that model is handed over, so its forecasts start from the latest steps; the test "
+            "score is the refit's on train + validation.")
 
 
 def _scale_free_blocks(final: dict[str, Any], score: str) -> list[Block]:

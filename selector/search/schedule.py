@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import optuna
 
 from selector.choices import Cell
-from selector.data.crossval import plan
+from selector.data.crossval import plan, refit_share
 from selector.data.dataset import SequenceData
 from selector.records import CELLS, SHORT_SEQUENCE_STEPS
 from selector.search.space import SearchSpace
@@ -76,14 +76,15 @@ def estimated_seconds(study: optuna.Study, data: SequenceData, seeds: int, *,
                       next_trial: bool = False) -> float | None:
     """How long `final.compare` and `final.refit` would take now with ``seeds`` fresh seeds:
     each cell's expected run (cross-validation's folds train on less), the shorter runs of
-    L1 in proportion to the steps they see, one refit, and `MARGIN` on top; with
+    L1 in proportion to the steps they see, the refit (`refit_share`), and `MARGIN` on top; with
     ``next_trial``, one typical trial more before it. None before any trial completed."""
     expected = expected_runs(study)
     if not expected:
         return None
     per_seed = sum(len(r.train) for r in plan(data, (0,))) / len(data.splits.train)
     long_range = 0.0 if is_short(data) else sum(CONTEXT_SHARES)
-    runs = seeds * sum(expected.values()) * (per_seed + long_range) + max(expected.values())
+    refit = max(expected.values()) * refit_share(data)
+    runs = seeds * sum(expected.values()) * (per_seed + long_range) + refit
     typical = statistics.fmean(expected.values())
     return MARGIN * (runs + (typical if next_trial else 0.0))
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
 
 from selector.api import RecommendRequest, SearchRequest, run_recommendation, search
+from selector.comparison import runs
 from selector.comparison.runs import compare, planned_runs, refit, stored_comparison
 from selector.data import load_dataset, profile_dataset
 from selector.decision.rules import decide
@@ -121,6 +123,42 @@ def test_l1_retrains_both_cells_and_the_refit_uses_train_and_validation(
     assert record.epochs == round(statistics.median(r.cost.best_epoch for r in lstm.runs))
     assert record.test_score == evaluate(fitted.system, data, data.splits.test)
     assert refitted.cells == final.comparison.cells  # the refit adds its record, nothing else
+
+
+@pytest.mark.slow
+def test_a_forecaster_is_scored_on_train_and_validation_then_trained_on_every_step(
+        tmp_path: Path, tiny_space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forecast starts after the series' last step: the handed-over model has seen the test
+    part, as neighbours' refits do; its test score is the train + validation fit's."""
+    source = "example:sine?length=600"
+    req = request(tmp_path, tiny_space, data=source, n_trials=2)
+    search(req)
+    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
+    data = load_dataset(source)
+    settings = TrainingSettings(max_epochs=2, patience=1)
+    final = compare(study, data, settings, seeds=(0, 1), accelerator="cpu")
+    fits: list[tuple[int, Any]] = []
+    real_fit = runs.fit
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        fitted = real_fit(*args, **kwargs)
+        fits.append((len(kwargs["train_set"]), fitted))
+        return fitted
+
+    monkeypatch.setattr(runs, "fit", recorded)
+    told: list[str] = []
+    handed, refitted = refit(final, "gru", data, settings, accelerator="cpu",
+                             announce=told.append)
+    splits = data.splits
+    assert [n for n, _ in fits] == [len(splits.train) + len(splits.val),
+                                    len(splits.train) + len(splits.val) + len(splits.test)]
+    assert told == ["train + validation", "every step"]
+    assert planned_runs(data, 2) == planned_runs(data, 2, refit=False) + 2
+    scored, last = fits[0][1], fits[1][1]
+    assert handed is last
+    record = refitted.refit
+    assert record is not None and record.whole_history_seconds is not None
+    assert record.test_score == evaluate(scored.system, data, splits.test)
 
 
 @pytest.mark.slow

@@ -119,7 +119,7 @@ def test_a_forecast_report_shows_mase_and_smape_beside_the_baselines(tmp_path: P
     final = replace(
         base, season=12, baselines_scale_free={"seasonal naive (season 12)": ScaleFree(1.1, 7.5)},
         refit=Refit(cell="gru", seed=0, epochs=5, train_seconds=1.0, test_score=0.3,
-                    scale_free=ScaleFree(mase=None, smape=4.0)),
+                    scale_free=ScaleFree(mase=None, smape=4.0), whole_history_seconds=1.5),
         cells=tuple(replace(c, runs=tuple(replace(r, scale_free=f) for r, f in zip(
             c.runs, free, strict=True))) for c in base.cells))
     assert FinalComparison.from_dict(json.loads(json.dumps(final.to_dict()))) == final
@@ -131,6 +131,8 @@ def test_a_forecast_report_shows_mase_and_smape_beside_the_baselines(tmp_path: P
     assert "| GRU (mean of 3 runs) | 0.810 | 5.00 |" in markdown
     assert "| handed-over model (GRU refit) | - | 4.00 |" in markdown  # constant series only
     assert "| seasonal naive (season 12) | 1.100 | 7.50 |" in markdown
+    # the model handed over was trained again on every step: its forecasts start at the end
+    assert "Then trained the same way on every step, test part included (1.5 s)" in markdown
     # classification (and a comparison stored before these fields) shows no such table
     older = {k: v for k, v in base.to_dict().items() if k not in ("season", "baselines_scale_free")}
     assert FinalComparison.from_dict(older) == base
