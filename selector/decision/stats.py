@@ -43,10 +43,14 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, score: str, level: float,
     The per-example influence of each cell's score is the outcome itself for accuracy and
     MASE (their means), and e / (2 RMSE) for RMSE (its linearisation); the gain is signed so
     that positive favours LSTM (lower is better for RMSE and MASE). The two standard errors
-    are the between-seed
-    spread of the per-seed gains over k seeds and the between-example spread of the
-    seed-averaged influence differences over n examples; the interval's half-width adds each
-    one's own t half-width (k - 1 and n - 1 degrees of freedom) in quadrature. With k = 3 the
+    are the between-seed spread of the per-seed gains over k seeds, and the between-example
+    spread of the seed-averaged influence differences over n examples less the seed x example
+    interaction, which the first already holds. In a two-way random-effects table the mean's
+    variance is s2_seed/k + s2_example/n + s2_both/(kn); the per-seed gains' variance / k
+    estimates s2_seed/k + s2_both/(kn), the per-example means' variance / n estimates
+    s2_example/n + s2_both/(kn), so the interaction's mean square / (kn) is taken off the
+    second once (floored at zero). The interval's half-width adds each one's own t
+    half-width (k - 1 and n - 1 degrees of freedom) in quadrature. With k = 3 the
     seed variance is estimated from 2 degrees of freedom: pooling the two (Welch-Satterthwaite)
     was measured 5.5% false wins at 95% in A/A runs, this way stays under 5% (`bench/decision.py`).
     Examples that are not independent
@@ -70,13 +74,12 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, score: str, level: float,
         influence = better * (lstm - gru)
     mean = float(per_seed.mean())
     seed_var = float(per_seed.var(ddof=1)) / seeds
-    per_example = influence.mean(axis=0)
-    blocks = examples // block if block > 1 else examples
-    if block > 1 and blocks >= 2:
-        per_example = per_example[:blocks * block].reshape(blocks, block).mean(axis=1)
-    else:
-        blocks = examples
-    example_var = float(per_example.var(ddof=1)) / blocks
+    if block > 1 and examples // block >= 2:
+        blocks = examples // block
+        influence = influence[:, :blocks * block].reshape(seeds, blocks, block).mean(axis=2)
+    blocks = influence.shape[1]
+    example_var = max(float(influence.mean(axis=0).var(ddof=1)) / blocks
+                      - _interaction(influence) / (seeds * blocks), 0.0)
     total = seed_var + example_var
     if total <= 0.0:  # identical outcomes on every example and seed
         p = 1.0 if mean == 0.0 else 0.0
@@ -87,6 +90,14 @@ def paired_gain(lstm: np.ndarray, gru: np.ndarray, *, score: str, level: float,
     p = _p_value(mean, seed_var, example_var, seeds - 1, blocks - 1)
     return Gain(mean, mean - half, mean + half, p, seeds, examples, math.sqrt(seed_var),
                 math.sqrt(example_var))
+
+
+def _interaction(influence: np.ndarray) -> float:
+    """The seed x example interaction's mean square in a (seeds, examples) table: what is left
+    of each entry after its row's and its column's means."""
+    residual = (influence - influence.mean(axis=1, keepdims=True)
+                - influence.mean(axis=0, keepdims=True) + influence.mean())
+    return float((residual ** 2).sum()) / ((residual.shape[0] - 1) * (residual.shape[1] - 1))
 
 
 def _p_value(mean: float, a: float, b: float, df_a: int, df_b: int) -> float:

@@ -52,6 +52,20 @@ def test_a_and_a_false_win_rate_stays_at_the_nominal_level(score: str) -> None:
     assert wins / repeats <= 0.07
 
 
+def test_the_seed_by_example_interaction_is_counted_once() -> None:
+    """Each seed errs on its own examples (no example is harder than another): the spread
+    between seeds already holds that noise, so the example part adds none of it again."""
+    rng = np.random.default_rng(4)
+    k, n = 4, 2000
+    lstm = (rng.random((k, n)) < 0.8).astype(float)
+    gru = (rng.random((k, n)) < 0.8).astype(float)
+    gain = paired_gain(lstm, gru, score="accuracy", level=0.95)
+    per_seed = lstm.mean(axis=1) - gru.mean(axis=1)
+    assert gain.seed_sd == pytest.approx(per_seed.std(ddof=1) / np.sqrt(k))
+    # counted twice, the example part would be about sqrt(2 x 0.16 / (k n)) = 0.0063
+    assert gain.example_sd < 0.003
+
+
 def test_a_real_gap_is_detected() -> None:
     rng = np.random.default_rng(2)
     difficulty = rng.uniform(0.3, 1.0, 400)
