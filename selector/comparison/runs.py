@@ -312,7 +312,7 @@ def refit(final: FinalModels, cell: Cell, data: SequenceData,
     notes = [f"the refit was cut by {param('budget')} after {trained} of {epochs} epochs."
              ] if fitted.cut else []
     handed, setup, whole_seconds = fitted, fitted.setup_seconds, None
-    for examples in later if not fitted.cut else ():
+    for examples in [] if fitted.cut else later:  # a cut refit leaves no time for more
         last = _refit_on(examples, "every step", chosen, data, settings, seed=seed,
                          epochs=epochs, accelerator=accelerator, deadline=deadline,
                          announce=announce)

@@ -160,6 +160,16 @@ def test_a_forecaster_is_scored_on_train_and_validation_then_trained_on_every_st
     assert record is not None and record.whole_history_seconds is not None
     assert record.test_score == evaluate(scored.system, data, splits.test)
 
+    def cut_on_every_step(*args: Any, **kwargs: Any) -> Any:  # --budget ends the second fit
+        fitted = recorded(*args, **kwargs)
+        return replace(fitted, cut=True) if len(fits) == 4 else fitted
+
+    monkeypatch.setattr(runs, "fit", cut_on_every_step)
+    handed, refitted = refit(final, "gru", data, settings, accelerator="cpu")
+    assert handed is fits[2][1]  # the refit on train + validation, not a half-trained model
+    assert refitted.refit is not None and refitted.refit.whole_history_seconds is None
+    assert "the fit on every step was cut by budget" in refitted.budget_notes[-1]
+
 
 @pytest.mark.slow
 def test_a_sequential_comparison_stops_once_decided_and_else_runs_its_most_seeds(
