@@ -13,7 +13,7 @@ import pytest
 from selector.api import RecommendRequest, SearchRequest, run_recommendation, search
 from selector.comparison import runs
 from selector.comparison.runs import compare, planned_runs, refit, stored_comparison
-from selector.data import load_dataset, profile_dataset
+from selector.data import SequenceData, load_dataset, profile_dataset
 from selector.decision.rules import decide
 from selector.errors import SelectorError
 from selector.records import Budgets, FinalComparison, Preferences, TrainingSettings
@@ -23,12 +23,18 @@ from tests.helpers.clock import FakeClock, slow_training_steps
 from tests.helpers.studies import request
 
 
+def searched(tmp_path: Path, space: str, source: str, *, n_trials: int
+             ) -> tuple[optuna.Study, SequenceData]:
+    """A tiny search on ``source``, its study read back, and the data."""
+    req = request(tmp_path, space, data=source, n_trials=n_trials)
+    search(req)
+    return (optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage),
+            load_dataset(source))
+
+
 @pytest.mark.slow
 def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_space: str) -> None:
-    req = request(tmp_path, tiny_space, n_trials=6)
-    search(req)
-    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
-    data = load_dataset("example:digits")
+    study, data = searched(tmp_path, tiny_space, "example:digits", n_trials=6)
     steps: list[tuple[str, int]] = []
     final = compare(study, data, TrainingSettings(max_epochs=2, patience=1), seeds=(3, 4),
                     accelerator="cpu", step=lambda label, total: steps.append((label, total)))
@@ -55,7 +61,8 @@ def test_compare_retrains_both_bests_with_paired_seeds(tmp_path: Path, tiny_spac
     assert all(ms > 0 for ms in timing.served_latency_ms.values())
     # The stage writes nothing (the recommendation stores its result); what it returns is
     # read back exactly once stored: `selector report` needs no retraining.
-    again = optuna.load_study(study_name=study.study_name, storage=req.storage)
+    again = optuna.load_study(study_name=study.study_name,
+                              storage=request(tmp_path, tiny_space).storage)
     assert stored_comparison(again) is None
     assert FinalComparison.from_dict(result.to_dict()) == result
     # The handed-over model is the run with the best validation score, not the best test score.
@@ -105,10 +112,7 @@ def test_a_reused_search_trial_takes_its_own_seeds_pair_and_no_run_repeats_it(
 def test_l1_retrains_both_cells_and_the_refit_uses_train_and_validation(
         tmp_path: Path, tiny_space: str) -> None:
     source = "example:adding?length=100&n=240"
-    req = request(tmp_path, tiny_space, data=source, n_trials=4)
-    search(req)
-    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
-    data = load_dataset(source)
+    study, data = searched(tmp_path, tiny_space, source, n_trials=4)
     settings = TrainingSettings(max_epochs=3, patience=2)
     final = compare(study, data, settings, seeds=(0, 1), accelerator="cpu")
     ranges = final.comparison.long_range
@@ -131,10 +135,7 @@ def test_a_forecaster_is_scored_on_train_and_validation_then_trained_on_every_st
     """A forecast starts after the series' last step: the handed-over model has seen the test
     part, as neighbours' refits do; its test score is the train + validation fit's."""
     source = "example:sine?length=600"
-    req = request(tmp_path, tiny_space, data=source, n_trials=2)
-    search(req)
-    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
-    data = load_dataset(source)
+    study, data = searched(tmp_path, tiny_space, source, n_trials=2)
     settings = TrainingSettings(max_epochs=2, patience=1)
     final = compare(study, data, settings, seeds=(0, 1), accelerator="cpu")
     fits: list[tuple[int, Any]] = []
@@ -174,10 +175,7 @@ def test_a_forecaster_is_scored_on_train_and_validation_then_trained_on_every_st
 @pytest.mark.slow
 def test_a_sequential_comparison_stops_once_decided_and_else_runs_its_most_seeds(
         tmp_path: Path, tiny_space: str) -> None:
-    req = request(tmp_path, tiny_space, n_trials=4)
-    search(req)
-    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
-    data = load_dataset("example:digits")
+    study, data = searched(tmp_path, tiny_space, "example:digits", n_trials=4)
     settings = TrainingSettings(max_epochs=1, patience=1)
     looks: list[int] = []
 
@@ -206,10 +204,7 @@ def test_fewer_than_two_seeds_are_refused() -> None:
 @pytest.mark.slow
 def test_small_data_is_compared_by_cross_validation(tmp_path: Path, tiny_space: str) -> None:
     source = "example:adding?length=6&n=200"
-    req = request(tmp_path, tiny_space, data=source, n_trials=4)
-    search(req)
-    study = optuna.load_study(study_name=req.resolved_study_name(), storage=req.storage)
-    data = load_dataset(source)
+    study, data = searched(tmp_path, tiny_space, source, n_trials=4)
     final = compare(study, data, TrainingSettings(max_epochs=6, patience=2), seeds=(0, 1),
                     accelerator="cpu").comparison
     assert final.method == "cv" and 0.2 < final.test_train_ratio < 0.35
