@@ -1,8 +1,8 @@
 """`selector` and `python -m selector`: the CLI, with Ctrl-C and SIGTERM handled from the start.
 
 Importing the CLI takes seconds (torch, Lightning, MLflow). A signal in that time stops the
-command at once with exit code 130 and no traceback: nothing has been written yet. The CLI
-then takes over the signals (see `selector.cli.main`).
+command at once with exit code 130 and no traceback: nothing has been written yet. That stays
+so until the command's own code runs (`selector.interrupts.command_started`).
 
 OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT=1000``) unless the user
 set ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``: with libgomp's default spinning, two selector
@@ -17,12 +17,8 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import MutableMapping
-from types import FrameType
 
-
-def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
-    os.write(2, b"Interrupted while starting: nothing was done.\n")
-    os._exit(130)
+from selector.interrupts import stop_while_starting
 
 
 def openmp_defaults(environ: MutableMapping[str, str]) -> None:
@@ -35,7 +31,7 @@ def main() -> None:
     openmp_defaults(os.environ)
     for sig in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. nohup: stay ignored
-            signal.signal(sig, _stop_while_starting)
+            signal.signal(sig, stop_while_starting)
     from selector.cli import main as run_cli
 
     run_cli()

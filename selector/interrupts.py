@@ -9,6 +9,7 @@ raised at the next safe point (`checkpoint`: before the next training, after a t
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -48,6 +49,16 @@ class Interrupts:
 INTERRUPTS = Interrupts()  # signal handlers are per process, so is this
 
 
+def stop_while_starting(signum: int, frame: FrameType | None) -> None:
+    """The ``selector`` process's handler until a command's own code runs: while Python, Typer
+    and the libraries load and the flags are parsed, nothing has been written, so a signal ends
+    the process at once (exit 130). Raising KeyboardInterrupt there is not safe: Typer turns one
+    met while it parses flags into a silent exit 130, and one met while it builds the command
+    escapes as a traceback."""
+    os.write(2, b"Interrupted while starting: nothing was done.\n")
+    os._exit(130)
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -64,10 +75,11 @@ def forget_caught_interrupts() -> None:
     exec("")  # runs nothing; resets the interpreter's unhandled-interrupt mark
 
 
-def raise_on_signals() -> None:
-    """SIGINT and SIGTERM raise KeyboardInterrupt wherever the process is: for commands that
-    write no study (profile, report, predict, dashboard). Signals ignored by the parent
-    (``nohup``) stay ignored."""
+def command_started() -> None:
+    """A command's own code runs from here: in the ``selector`` process, SIGINT and SIGTERM now
+    raise KeyboardInterrupt, which the command turns into its own exit 130 (commands that run
+    trials defer it to safe points, `Interrupts`). Any other handler (a program that called
+    the CLI in its own process, signals ignored under ``nohup``) is left as it is."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(sig) is not signal.SIG_IGN:
+        if signal.getsignal(sig) is stop_while_starting:
             signal.signal(sig, _raise)

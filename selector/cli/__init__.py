@@ -18,7 +18,7 @@ import typer
 from typer import rich_utils
 
 from selector.cli.common import app, error_document, print_json, warn
-from selector.interrupts import forget_caught_interrupts, raise_on_signals
+from selector.interrupts import forget_caught_interrupts
 from selector.process import FLUSH_DENORMALS, reuse_freed_memory, threads_per_worker
 from selector.urls import mask_url
 
@@ -43,7 +43,6 @@ def main() -> None:
     library = logging.getLogger("selector")
     library.addHandler(WarningsToStderr(logging.WARNING))
     library.propagate = False
-    raise_on_signals()  # commands that run trials defer them to safe points (`interruptible`)
     # torch counts the machine's cores, not our share; read when torch loads (only if needed)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(1)))
     os.environ.setdefault(FLUSH_DENORMALS, "1")  # training commands flush them (`process`)

@@ -24,7 +24,7 @@ from selector import __version__
 from selector.choices import Accelerator, Objective, Prefer, check_choice
 from selector.cli.data_options import finite
 from selector.errors import ParameterError, SelectorError, parameter_style
-from selector.interrupts import INTERRUPTS
+from selector.interrupts import INTERRUPTS, command_started
 from selector.process import flush_denormals_unless_opted_out
 from selector.urls import mask_url
 
@@ -144,12 +144,14 @@ def flag_for(parameter: str, value: Any = None) -> str:
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Show a `SelectorError` as one clear paragraph on stderr and exit with its code (2, 75);
-    any other exception is a bug: its traceback, with passwords in URLs masked, and exit 1."""
+    any other exception is a bug: its traceback, with passwords in URLs masked, and exit 1.
+    Ctrl-C and SIGTERM in the command's own code: "Interrupted." and exit 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
         try:
+            command_started()  # from here a signal is this command's KeyboardInterrupt
             with parameter_style(flag_for):  # the library's messages name flags, not names
                 return func(*args, **kwargs)
         except SelectorError as exc:
