@@ -80,10 +80,12 @@ def test_a_whole_recommendation_trains_within_its_budget_when_training_is_slow(
     assert final["budget_notes"]  # and the report says what it cut
     report = (tmp_path / "out" / "report.md").read_text()
     assert "What the budget cut" in report
-    # The search's best trial of each cell is one of its final runs: trained once, not twice
-    # (no fresh run repeats its seed).
+    # A cell's best search trial is one of its final runs where the budget paid for the pair
+    # it stands for (both cells' where they stand for one seed), and is never trained again:
+    # no fresh run repeats its seed (a trial's seed is the search's, 0, plus its number).
     for cell in final["cells"]:
-        reused = [r for r in cell["runs"] if r["trial"] is not None]
-        assert [r["trial"] for r in reused] == [cell["trial"]]
-        assert [r["seed"] for r in cell["runs"]].count(reused[0]["seed"]) == 1
+        reused = [r["trial"] for r in cell["runs"] if r["trial"] is not None]
+        assert reused in ([], [cell["trial"]])
+        assert [r["seed"] for r in cell["runs"]].count(cell["trial"]) == len(reused)
+    assert any(r["trial"] is not None for cell in final["cells"] for r in cell["runs"])
     assert result.document["artifacts"].get("model_dir")  # and a model is handed over
