@@ -8,7 +8,7 @@ to the verdict, the search's share of it, the sequences its trials read, how man
 pruned, and the verdict with each cell's chosen configuration, so that agreement is seen.
 
     python -m bench.fidelity                      # adding, 50,000 x 30 steps, 6 trials
-    python -m bench.fidelity --quick              # a small dataset, for the smoke test
+    python -m bench.fidelity --quick              # a small dataset, 2 seed pairs: the smoke test
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ training: {max_epochs: 4, patience: 2, min_epochs_before_pruning: 1}
 """
 
 
-def run(data: str, trials: int, chunks: bool, folder: Path) -> list[object]:
+def run(data: str, trials: int, chunks: bool, folder: Path, max_seeds: int | None) -> list[object]:
     space = folder / "space.yaml"
     space.write_text(SPACE)
     search = SearchRequest(data=data, space=str(space), n_trials=trials, seed=0,
                            storage=f"sqlite:///{folder / ('chunks' if chunks else 'whole')}.db",
                            tracking_uri=None, data_fidelity=chunks)
     started = time.perf_counter()
-    result = run_recommendation(RecommendRequest(search=search, seeds=2, register=False,
-                                        output_dir=str(folder / "out")))
+    result = run_recommendation(RecommendRequest(search=search, seeds=2, max_seeds=max_seeds,
+                                                 register=False, output_dir=str(folder / "out")))
     took = time.perf_counter() - started
     study = optuna.load_study(study_name=search.resolved_study_name(), storage=search.storage)
     loaded = load_dataset(data)
@@ -66,16 +66,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="example:adding?length=30&n=50000")
     parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--max-seeds", type=int, default=None,
+                        help="the final comparison's most seed pairs (default: twice its 2)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.data, args.trials = "example:adding?length=5&n=30000", 4
+        args.data, args.trials, args.max_seeds = "example:adding?length=5&n=30000", 4, 2
     print(f"# search in chunks vs whole epochs: {args.data}, {args.trials} trials\n{machine()}\n",
           flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for chunks in (True, False):
-            rows.append(run(args.data, args.trials, chunks, Path(folder)))
+            rows.append(run(args.data, args.trials, chunks, Path(folder), args.max_seeds))
             print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(table(HEADER, rows))

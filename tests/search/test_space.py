@@ -122,8 +122,8 @@ def test_a_chosen_preset_is_recorded_and_printed_and_space_overrides(
     shown = runner.invoke(app, ["profile", "example:adding?length=400&n=1500"])
     assert "long_sequences (median length 400 steps" in shown.output
     base = ["recommend", "example:adding?length=30&n=300", "--n-trials", "2", "--seeds", "2",
-            "--no-tracking", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--output-dir",
-            str(tmp_path / "out")]
+            "--max-seeds", "2", "--no-tracking", "--storage", f"sqlite:///{tmp_path / 's.db'}",
+            "--output-dir", str(tmp_path / "out")]
     chosen = runner.invoke(app, [*base, "--study-name", "chosen", "--json"])
     assert chosen.exit_code == 0, chosen.output
     document = json.loads(chosen.stdout)
