@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from selector.decision.stats import log_ratio_interval, paired_gain, seed_t_interval
 
@@ -64,6 +65,22 @@ def test_the_seed_by_example_interaction_is_counted_once() -> None:
     assert gain.seed_sd == pytest.approx(per_seed.std(ddof=1) / np.sqrt(k))
     # counted twice, the example part would be about sqrt(2 x 0.16 / (k n)) = 0.0063
     assert gain.example_sd < 0.003
+
+
+def test_dependent_windows_count_every_stretch_of_a_block() -> None:
+    """Windows of one series in time order, 4 whole blocks of 10: the example part is the
+    variance of the mean from every 10-window stretch (overlapping batch means), with
+    1.5 x (4 - 1) = 4.5 degrees of freedom. Non-overlapping batches alone gave 3, and a
+    wider interval, from the same windows."""
+    gain_by_window = np.sin(np.arange(40) / 3.0)  # a smooth, dependent difference
+    gru = np.tile(1.5 + gain_by_window, (3, 1))  # MASE shares; the same on every seed
+    lstm = np.ones((3, 40))
+    gain = paired_gain(lstm, gru, score="mase", level=0.95, block=10)
+    stretches = np.array([gain_by_window[i:i + 10].mean() for i in range(31)])
+    by_hand = 10 * ((stretches - gain_by_window.mean()) ** 2).sum() / (31 * 30)
+    assert gain.seed_sd == 0.0 and gain.example_sd == pytest.approx(np.sqrt(by_hand))
+    half = stats.t.ppf(0.975, 4.5) * np.sqrt(by_hand)
+    assert (gain.low, gain.high) == pytest.approx((gain.mean - half, gain.mean + half))
 
 
 def test_a_real_gap_is_detected() -> None:
