@@ -39,12 +39,13 @@ class Preprocessing:
     series_scale: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
         default_factory=dict)
     time_step: str | float | None = None
+    window_spread: bool = False  # each window divided by its spread (`Panel.window`)
 
     def to_dict(self) -> dict[str, Any]:
         """As stored with a model (JSON types): a panel's fields only where set, so that a
         selector from before panels still reads the other models."""
         values = asdict(self)
-        for name in ("series_scale", "time_step"):
+        for name in ("series_scale", "time_step", "window_spread"):
             if not values[name]:
                 del values[name]
         return values
@@ -55,8 +56,9 @@ class ForecastScale:
     """What scale-free forecast metrics need (`selector.data.seasons`): the season, each
     window's series, and per series and target the seasonal naive forecast's mean absolute
     error on its training part (NaN: a constant series) and the level and spread that turn
-    the stored targets back into the user's units (user = (stored + window level) * spread
-    + level; a panel's windows are stored relative to their last value)."""
+    the stored targets back into the user's units (user = (stored * window spread + window
+    level) * spread + level; a panel's windows are stored relative to their last value, in
+    units of their own spread)."""
 
     season: int
     window_series: np.ndarray  # (windows,)
@@ -64,6 +66,7 @@ class ForecastScale:
     level: np.ndarray  # (series, targets)
     spread: np.ndarray
     window_level: np.ndarray  # (windows,)
+    window_spread: np.ndarray  # (windows,)
 
 
 @dataclass(frozen=True)

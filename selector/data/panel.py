@@ -26,15 +26,19 @@ The rules:
   (`selector.data.split.window_starts`). A series whose training part cannot hold a window,
   or whose validation or test part is shorter than the horizon, is an error naming it.
 - Each series is scaled by the mean and standard deviation of its own training part (the
-  target and its time-varying covariates; static columns across the series); the model
-  learns, and is scored, in these per-series units, so an RMSE weighs a series of sales in
-  thousands like one in units. Predictions are scaled back with the statistics saved with
+  target and its time-varying covariates; static columns across the series), so a series of
+  sales in thousands weighs like one in units. Predictions are scaled back with the statistics saved with
   the model (`Preprocessing.series_scale`); a series the model never saw is scaled by the
   history given for it.
 - Each window's target column, and the targets it forecasts, are read relative to the
   window's last target value (`Panel.window`), as neighbours scale each window: a growing
   series' later windows look like its earlier ones, so a model trained on the past is not
-  asked to extrapolate to levels it never saw. Errors are unchanged by the shift.
+  asked to extrapolate to levels it never saw. The column and its targets are then divided
+  by the window's spread, the column's standard deviation over the whole window (cut at the
+  longest lookback searched, which a request then gives), so that swings that grow with the
+  level look alike too. The model learns, is searched and is stopped early in these
+  per-window units; MASE, sMAPE and forecasts are turned back into each series' own
+  (`ForecastScale.window_spread`, `PanelHistory.forecast_frame`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ from selector.errors import DataError, param
 PANEL_ID_COLUMNS = ("unique_id",)
 PANEL_TIME_COLUMNS = ("ds", *DEFAULT_TIME_COLUMNS)
 PANEL_TARGET_COLUMNS = ("y", *DEFAULT_TARGET_COLUMNS)
+# the least spread a window is divided by, in its series' standard units (its training part
+# has standard deviation 1): a near-flat window is not blown up into noise
+WINDOW_SPREAD_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,13 @@ class Panel:
     static: int  # and static ones, last
     step: str | float
 
-    def window(self, values: np.ndarray, start: int, lookback: int, horizon: int
-               ) -> tuple[np.ndarray, float]:
+    def window(self, values: np.ndarray, start: int, lookback: int, horizon: int,
+               spread: bool = True) -> tuple[np.ndarray, float, float]:
         """The model's input for the window of ``values`` (a series' rows, scaled) that
-        starts at row ``start``, and its level: the target's last value in the window, which
-        the target column is read relative to (so are the window's targets). Known-ahead
+        starts at row ``start``, its level and its spread. The target column is read relative
+        to the level, its last value in the window, and divided by the spread, the column's
+        standard deviation over the window (at least `WINDOW_SPREAD_FLOOR`; 1 without
+        ``spread``: a model from before spreads); so are the window's targets. Known-ahead
         covariates are shifted by ``horizon``."""
         rows = values[start:start + lookback]
         first = len(self.columns) - self.static - self.future
@@ -100,7 +109,9 @@ class Panel:
             window = rows.copy()
         level = float(window[-1, 0])
         window[:, 0] -= level
-        return window, level
+        scale = max(float(window[:, 0].std()), WINDOW_SPREAD_FLOOR) if spread else 1.0
+        window[:, 0] /= scale
+        return window, level, scale
 
 
 def panel_columns(options: DataOptions, target: str, source: str) -> tuple[str, ...]:
@@ -236,6 +247,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     scales: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     window_series: list[int] = []
     levels: list[float] = []
+    spreads: list[float] = []
     train_parts: list[np.ndarray] = []
     for s, parts_of in zip(panel.series, bounds, strict=True):
         short = splitting.short_part(parts_of, lookback, options.horizon)
@@ -251,10 +263,11 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                                     options.horizon).items():
             parts[name].extend(range(len(sequences), len(sequences) + len(starts)))
             for k in starts:
-                inputs, level = panel.window(scaled, k, lookback, options.horizon)
+                inputs, level, spread = panel.window(scaled, k, lookback, options.horizon)
                 sequences.append(inputs)
-                targets.append(scaled[k + lookback:k + window, :1] - level)
+                targets.append((scaled[k + lookback:k + window, :1] - level) / spread)
                 levels.append(level)
+                spreads.append(spread)
         window_series.extend([len(train_parts)] * (len(sequences) - len(window_series)))
         train_parts.append(scaled[:val_start, :1].astype(np.float64))
     # the columns' scaling for a series never seen: its own, but static columns as here
@@ -269,13 +282,14 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
         preprocessing=Preprocessing(feature_mean=tuple(map(float, unseen[0])),
                                     feature_std=tuple(map(float, unseen[1])),
                                     target_mean=(0.0,), target_std=(1.0,),
-                                    series_scale=scales, time_step=panel.step),
+                                    series_scale=scales, time_step=panel.step,
+                                    window_spread=True),
         lookback=lookback, lookbacks=searched, horizon=options.horizon,
         forecast_scale=forecast_scale(
             season_of(panel.step, options.season), np.asarray(window_series), train_parts,
             level=np.asarray([[m[0]] for m, _ in scales.values()]),
             spread=np.asarray([[d[0]] for _, d in scales.values()]),
-            window_level=np.asarray(levels)))
+            window_level=np.asarray(levels), window_spread=np.asarray(spreads)))
 
 
 @dataclass(frozen=True)
@@ -285,14 +299,15 @@ class PanelHistory:
 
     panel: Panel
     windows: list[np.ndarray]
-    levels: np.ndarray  # per series: its window's level (`Panel.window`)
+    levels: np.ndarray  # per series: its window's level and spread (`Panel.window`)
+    spreads: np.ndarray
     target_mean: np.ndarray  # per series
     target_std: np.ndarray
 
     def forecast_frame(self, outputs: np.ndarray, horizon: int, name: str) -> pd.DataFrame:
         """``outputs`` (series, horizon, 1) in per-series units, as neighbours give them:
         one row per series and future time, the forecast in column ``name``."""
-        relative = outputs[:, :horizon, 0] + self.levels[:, None]
+        relative = outputs[:, :horizon, 0] * self.spreads[:, None] + self.levels[:, None]
         values = relative * self.target_std[:, None] + self.target_mean[:, None]
         step = self.panel.step
         return pd.DataFrame({
@@ -313,7 +328,7 @@ def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
         raise DataError(source, f"the series step by {panel.step!r}; the model was trained on "
                         f"series that step by {prep.time_step!r}.")
     later = None if ahead is None else _ahead(frame[ahead], panel, options, source)
-    windows, levels, means, stds = [], [], [], []
+    windows, levels, spreads, means, stds = [], [], [], [], []
     lookback = options.served_lookback
     for k, s in enumerate(panel.series):
         if len(s.times) < lookback:
@@ -323,12 +338,15 @@ def panel_history(frame: pd.DataFrame, options: DataOptions, target: str,
         values = s.values[-lookback:]
         if later is not None:
             values = np.concatenate([values, later[k]])
-        window, level = panel.window((values - mean) / std, 0, lookback, options.horizon)
+        window, level, spread = panel.window((values - mean) / std, 0, lookback,
+                                             options.horizon, prep.window_spread)
         windows.append(window.astype(np.float32))
         levels.append(level)
+        spreads.append(spread)
         means.append(mean[0])
         stds.append(std[0])
-    return PanelHistory(panel, windows, np.asarray(levels), np.asarray(means), np.asarray(stds))
+    return PanelHistory(panel, windows, np.asarray(levels), np.asarray(spreads),
+                        np.asarray(means), np.asarray(stds))
 
 
 def _saved_scale(prep: Preprocessing, s: Series, static: int) -> tuple[np.ndarray, np.ndarray]:

@@ -65,11 +65,13 @@ def naive_mae(train_part: np.ndarray, season: int) -> np.ndarray:
 
 def forecast_scale(season: int, window_series: np.ndarray, train_parts: list[np.ndarray],
                    level: np.ndarray | None = None, spread: np.ndarray | None = None,
-                   window_level: np.ndarray | None = None) -> ForecastScale:
+                   window_level: np.ndarray | None = None,
+                   window_spread: np.ndarray | None = None) -> ForecastScale:
     """The scale of each series from its training part (steps, targets) in the units the
     targets are stored in; ``level`` and ``spread`` (series, targets) turn those units back
-    into the user's (default: they are the user's), after adding ``window_level`` (per
-    window, where its targets are stored relative to it)."""
+    into the user's (default: they are the user's), after multiplying by ``window_spread``
+    and adding ``window_level`` (per window, where its targets are stored relative to its
+    level, in units of its spread)."""
     outputs = train_parts[0].shape[1]
     shape = (len(train_parts), outputs)
     return ForecastScale(
@@ -78,4 +80,6 @@ def forecast_scale(season: int, window_series: np.ndarray, train_parts: list[np.
         level=np.zeros(shape) if level is None else np.asarray(level, dtype=np.float64),
         spread=np.ones(shape) if spread is None else np.asarray(spread, dtype=np.float64),
         window_level=np.zeros(len(window_series)) if window_level is None
-        else np.asarray(window_level, dtype=np.float64))
+        else np.asarray(window_level, dtype=np.float64),
+        window_spread=np.ones(len(window_series)) if window_spread is None
+        else np.asarray(window_spread, dtype=np.float64))

@@ -123,10 +123,13 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
                  folder: Path, meta: dict[str, Any]) -> ExportedModel:
     """Write the model folder; ``meta`` (cell, config, scores, ...) goes into its JSON file.
     A forecast's ``options`` are saved with the lookback the model reads fixed: a request
-    gives that many steps."""
+    gives that many steps. A panel's request gives the whole window the data was cut into,
+    which its spread is taken over (`selector.data.panel.Panel.window`); the model reads the
+    last steps of it."""
     system = system.cpu().eval()
     if data.lookback is not None:
-        options = replace(options, lookback=system.net.config.lookback or data.lookback)
+        options = replace(options, lookback=(data.lookback if data.format == "panel" else
+                                             system.net.config.lookback or data.lookback))
     net = ExportNet(system, output_shape(data)).eval()
     probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
                   vocabulary_size=data.vocabulary_size)

@@ -34,12 +34,14 @@ def scale_free(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     series = scale.window_series[indices]
     level, spread = scale.level[series][:, None, :], scale.spread[series][:, None, :]
     shift = scale.window_level[indices][:, None, None]
-    actual, forecast = (targets + shift) * spread + level, (predicted + shift) * spread + level
+    stretch = scale.window_spread[indices][:, None, None]
+    actual = (targets * stretch + shift) * spread + level
+    forecast = (predicted * stretch + shift) * spread + level
     total = np.abs(actual) + np.abs(forecast)
     ape = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros_like(total),
                     where=total > 0)
     smape = [ape[series == k].mean() for k in np.unique(series)]
-    weighted = _weighted_mase(np.abs(predicted - targets), series, scale.naive_mae)
+    weighted = _weighted_mase(np.abs(predicted - targets) * stretch, series, scale.naive_mae)
     return ScaleFree(mase=None if weighted is None else float(weighted.mean()),
                      smape=100 * float(np.mean(smape)))
 
@@ -63,6 +65,7 @@ def mase_outcomes(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     assert scale is not None, "MASE needs forecast data"
     targets = data.targets[indices].astype(np.float64)
     errors = np.abs(np.asarray(predicted, dtype=np.float64).reshape(targets.shape) - targets)
+    errors *= scale.window_spread[indices][:, None, None]  # in the series' standard units
     weighted = _weighted_mase(errors, scale.window_series[indices], scale.naive_mae)
     if weighted is None:
         raise ValueError("every series of these windows is constant: no MASE")

@@ -93,7 +93,9 @@ def test_a_request_reads_each_series_last_window_and_scales_it_back(tmp_path: Pa
     assert frame.GRU.iloc[6] == pytest.approx(last["store1"], rel=1e-5)  # "new": its copy
     step = inputs.history.forecast_frame(outputs + 1, 2, "GRU").GRU - frame.GRU
     saved = data.preprocessing.series_scale["store1"][1][0]  # one of the series' std units
-    assert step.iloc[2] == pytest.approx(saved, rel=1e-5)
+    spread = inputs.history.spreads[1]  # times the window's own spread in those units
+    assert spread == pytest.approx(np.std(inputs.sequences[1][:, 0] * spread), rel=1e-5)
+    assert step.iloc[2] == pytest.approx(saved * spread, rel=1e-5)
     with pytest.raises(DataError, match="series 'store0' has 4 steps; the model reads the last 6"):
         inputs_from(request.groupby("unique_id").head(4), spec)
 

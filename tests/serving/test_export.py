@@ -21,6 +21,7 @@ from selector.serving.export import export_model
 from selector.serving.predict import Predictor, open_model, predict, write_predictions
 from selector.serving.runtime import MODEL_FILE
 from selector.training.fitting import build_net, fit
+from tests.helpers.panels import OPTIONS, loaded, panel
 
 SETTINGS = TrainingSettings(max_epochs=2, patience=1)
 
@@ -85,6 +86,25 @@ def test_long_table_predictions_match_the_trained_model(tmp_path: Path, cell: st
     # A table in memory (what the served model gets) is read as the file is, in memory.
     in_memory = predict(str(exported.folder), new.set_index("sequence_id"), runtime="onnx")
     pd.testing.assert_frame_equal(in_memory, out)
+
+
+def test_a_panel_model_forecasts_swings_in_proportion_to_its_window(tmp_path: Path) -> None:
+    """Each window is scaled by its own spread: a series whose swings are twice as large
+    gets a forecast that departs twice as far from its last value, in both exported forms."""
+    data = loaded(panel(), tmp_path)
+    exported = export_model(trained(data), data, OPTIONS, tmp_path / "model",
+                            meta={"cell": "gru"})
+    assert exported.parity_ok
+    history = panel()
+    last = history.groupby("unique_id").y.transform("last")
+    swung = history.assign(y=last + 2 * (history.y - last))
+    ends, spreads = (history.groupby("unique_id").y.agg(how) for how in ("last", "std"))
+    for runtime in ("torchscript", "onnx"):
+        base, doubled = (predict(str(exported.folder), frame, runtime=runtime)
+                         for frame in (history, swung))
+        end, spread = (base.unique_id.map(values) for values in (ends, spreads))
+        np.testing.assert_allclose((doubled.GRU - end) / spread, 2 * (base.GRU - end) / spread,
+                                   atol=1e-4)
 
 
 @pytest.mark.slow

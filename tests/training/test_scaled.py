@@ -73,6 +73,28 @@ def test_classification_has_no_scale_free_accuracy() -> None:
     assert scale_free(np.zeros(3), data, data.splits.test[:3]) is None
 
 
+def test_a_panels_mase_is_in_each_series_own_units_whatever_its_windows_spread(
+        tmp_path: Path) -> None:
+    """Windows are stored in units of their own spread; the MASE is not: the last value's
+    MASE equals the one worked out on the table itself."""
+    frame = panel(lengths=(60, 90), scales=(1, 1000))
+    frame["y"] *= 1 + frame.groupby("unique_id").cumcount() / 30  # swings that grow
+    data = loaded(frame, tmp_path)
+    spreads = data.forecast_scale.window_spread
+    assert spreads.min() < 0.8 * spreads.max()  # the windows' spreads differ
+    test = data.splits.test
+    found = scale_free(forecasts(data, test)["last value"], data, test)
+    expected = []
+    for _, rows in frame.groupby("unique_id"):
+        y = rows.y.to_numpy()
+        val_start, test_start = time_bounds(len(y), 0.15, 0.15)
+        naive = np.abs(y[7:val_start] - y[:val_start - 7]).mean()  # the season: a week
+        ends = np.arange(test_start - 1, len(y) - 2)  # each test window's last input step
+        errors = [np.abs(y[t + 1:t + 3] - y[t]).mean() for t in ends]
+        expected.append(np.mean(errors) / naive)
+    assert found.mase == pytest.approx(np.mean(expected), rel=1e-5)
+
+
 def test_each_windows_share_of_the_mase_adds_up_to_it(tmp_path: Path) -> None:
     data = loaded(panel(lengths=(60, 120, 70)), tmp_path)  # series of unequal window counts
     test = data.splits.test
