@@ -27,9 +27,9 @@ The rules:
   or whose validation or test part is shorter than the horizon, is an error naming it.
 - Each series is scaled by the mean and standard deviation of its own training part (the
   target and its time-varying covariates; static columns across the series), so a series of
-  sales in thousands weighs like one in units. Predictions are scaled back with the statistics saved with
-  the model (`Preprocessing.series_scale`); a series the model never saw is scaled by the
-  history given for it.
+  sales in thousands weighs like one in units. Predictions are scaled back with the
+  statistics saved with the model (`Preprocessing.series_scale`); a series the model never
+  saw is scaled by the history given for it.
 - Each window's target column, and the targets it forecasts, are read relative to the
   window's last target value (`Panel.window`), as neighbours scale each window: a growing
   series' later windows look like its earlier ones, so a model trained on the past is not

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from selector.data.dataset import SequenceData
+from selector.data.dataset import ForecastScale, SequenceData
 from selector.records import ScaleFree
 
 
@@ -41,7 +41,7 @@ def scale_free(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     ape = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros_like(total),
                     where=total > 0)
     smape = [ape[series == k].mean() for k in np.unique(series)]
-    weighted = _weighted_mase(np.abs(predicted - targets) * stretch, series, scale.naive_mae)
+    weighted = _weighted_mase(np.abs(predicted - targets), scale, indices)
     return ScaleFree(mase=None if weighted is None else float(weighted.mean()),
                      smape=100 * float(np.mean(smape)))
 
@@ -65,18 +65,20 @@ def mase_outcomes(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     assert scale is not None, "MASE needs forecast data"
     targets = data.targets[indices].astype(np.float64)
     errors = np.abs(np.asarray(predicted, dtype=np.float64).reshape(targets.shape) - targets)
-    errors *= scale.window_spread[indices][:, None, None]  # in the series' standard units
-    weighted = _weighted_mase(errors, scale.window_series[indices], scale.naive_mae)
+    weighted = _weighted_mase(errors, scale, indices)
     if weighted is None:
         raise ValueError("every series of these windows is constant: no MASE")
     return weighted
 
 
-def _weighted_mase(errors: np.ndarray, series: np.ndarray, naive_mae: np.ndarray
+def _weighted_mase(errors: np.ndarray, scale: ForecastScale, indices: np.ndarray
                    ) -> np.ndarray | None:
-    """Per window (errors: windows x steps x targets), the weighted scaled error whose mean
-    is the mean over (series, target) pairs of each pair's MASE; None when no pair scales."""
-    naive = naive_mae[series]  # (windows, targets)
+    """Per window of ``indices`` (errors: windows x steps x targets, in the stored units),
+    the weighted scaled error whose mean is the mean over (series, target) pairs of each
+    pair's MASE; None when no pair scales."""
+    errors = errors * scale.window_spread[indices][:, None, None]  # in the series' units
+    series = scale.window_series[indices]
+    naive = scale.naive_mae[series]  # (windows, targets)
     usable = np.isfinite(naive) & (naive > 0)
     pairs = sum(int(usable[series == k][0].sum()) for k in np.unique(series))
     if not pairs:
