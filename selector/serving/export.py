@@ -128,8 +128,8 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     last steps of it."""
     system = system.cpu().eval()
     if data.lookback is not None:
-        options = replace(options, lookback=(data.lookback if data.format == "panel" else
-                                             system.net.config.lookback or data.lookback))
+        options = replace(options, lookback=(data.lookback if data.preprocessing.window_spread
+                                             else system.net.config.lookback or data.lookback))
     net = ExportNet(system, output_shape(data)).eval()
     probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
                   vocabulary_size=data.vocabulary_size)
