@@ -34,11 +34,14 @@ dev: $(VENV)/.dev-tools
 demo: setup
 	$(BIN)/selector recommend $(DEMO_ARGS)
 
+# One test process per CPU (pytest-xdist), each test handed to whichever is free.
+XDIST := -n auto --dist worksteal
+
 test: dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: dev
-	$(BIN)/python -m pytest -m "not slow and not server and not browser"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not server and not browser"
 
 # The fast suite on the lowest version that pyproject.toml allows of each direct dependency
 # (uv's lowest-direct resolution; the others at their newest), so that every declared floor is
@@ -60,7 +63,7 @@ test-lowest:
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps -r $(LOWEST)/lowest.txt
 	$(LOWEST)/bin/python -m pip install --quiet $(TORCH_SPEC)
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --no-deps -e .
-	$(LOWEST)/bin/python -m pytest -p no:cacheprovider -m "not slow and not server and not browser"
+	$(LOWEST)/bin/python -m pytest $(XDIST) -p no:cacheprovider -m "not slow and not server and not browser"
 
 # Debian packages the tests start themselves (CI runs this as root; a no-op once installed):
 # Chromium for the browser test, PostgreSQL for the distributed-worker tests.

@@ -11,6 +11,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+
+from selector.process import available_cpus, threads_per_worker
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (`make test`): one test process per CPU this run may use (a CI runner's
+    quota included), not per core the machine has."""
+    return available_cpus()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each test process, and the `selector` processes its tests start,
+    gets its share of the CPUs for torch's threads, so that the workers never oversubscribe
+    them (torch's threads spin while they wait)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = threads_per_worker(workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
