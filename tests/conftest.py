@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from selector.process import available_cpus, threads_per_worker
 
@@ -29,6 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
     them (torch's threads spin while they wait)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
+        import torch  # here: xdist's controlling process never needs it
+
         threads = threads_per_worker(workers)
         os.environ["OMP_NUM_THREADS"] = str(threads)
         torch.set_num_threads(threads)
