@@ -32,11 +32,7 @@ def scale_free(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     targets = data.targets[indices].astype(np.float64)
     predicted = np.asarray(predicted, dtype=np.float64).reshape(targets.shape)
     series = scale.window_series[indices]
-    level, spread = scale.level[series][:, None, :], scale.spread[series][:, None, :]
-    shift = scale.window_level[indices][:, None, None]
-    stretch = scale.window_spread[indices][:, None, None]
-    actual = (targets * stretch + shift) * spread + level
-    forecast = (predicted * stretch + shift) * spread + level
+    actual, forecast = (_user_units(v, scale, indices) for v in (targets, predicted))
     total = np.abs(actual) + np.abs(forecast)
     ape = np.divide(2 * np.abs(actual - forecast), total, out=np.zeros_like(total),
                     where=total > 0)
@@ -69,6 +65,15 @@ def mase_outcomes(predicted: np.ndarray, data: SequenceData, indices: np.ndarray
     if weighted is None:
         raise ValueError("every series of these windows is constant: no MASE")
     return weighted
+
+
+def _user_units(stored: np.ndarray, scale: ForecastScale, indices: np.ndarray) -> np.ndarray:
+    """Values of the windows of ``indices`` (windows x steps x targets) in the stored units,
+    turned into the user's: times each window's spread, plus its level, then its series'."""
+    series = scale.window_series[indices]
+    in_series = (stored * scale.window_spread[indices][:, None, None]
+                 + scale.window_level[indices][:, None, None])
+    return in_series * scale.spread[series][:, None, :] + scale.level[series][:, None, :]
 
 
 def _weighted_mase(errors: np.ndarray, scale: ForecastScale, indices: np.ndarray
