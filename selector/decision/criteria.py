@@ -106,9 +106,10 @@ def size_line(c: Comparison) -> str:
 def criteria(final: FinalComparison, profile: DataProfile, budgets: Budgets, prefer: str,
              cells: dict[Cell, CellEvidence], c: Comparison) -> tuple[Criterion, ...]:
     both = {"gru", "lstm"} <= set(cells)
-    gained = both and c.gain_mean is not None  # a pair of runs in which both cells learned
+    gained = both and c.gain_mean is not None  # a pair of runs that had their chance to learn
     why = ("Needs both cells; one has no complete trial." if not both else
-           "Needs a pair of runs in which both cells learned (beat the trivial baseline).")
+           "Needs a pair of runs that each learned (beat the trivial baseline) or trained to "
+           "their end without the budget cutting them short.")
     rows = [_g1(final, budgets, prefer, cells) if both else _untested("G1", why),
             _g2(profile, c) if gained else _untested("G2", why),
             _g3(profile, cells, c) if both else _untested("G3", why),

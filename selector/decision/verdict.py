@@ -4,7 +4,8 @@ code), from the cells' evidence and the paired comparison. No English here: `wor
 The rules, in order (selector/docs/criteria.md):
 
 1. hard budgets first: a cell that breaks one is out; a cell never trained is not compared;
-2. a cell that learned the task (beat the trivial baseline) beats one that did not;
+2. a cell that learned the task (beat the trivial baseline) beats one that did not; clearly
+   when the other trained to its end and the paired gain is credibly above the minimum gain;
 3. a credible gain above the minimum worthwhile gain decides (L3 for LSTM, likewise GRU);
 4. otherwise the cells are on par (G5): the cheaper one, counting only cost differences larger
    than their own noise; with none, the smaller network.
@@ -56,10 +57,22 @@ def verdict_of(cells: dict[Cell, CellEvidence], c: Comparison) -> Verdict:
     if not learners:
         return Verdict(None, "none", "not-learned")
     if len(learners) == 1:
-        other = next(n for n in feasible if n != learners[0])
-        cut = bool(c.cut.get(other))  # given more time, it might have learned
-        return Verdict(learners[0], "toss-up" if cut else "lean", "learned-alone")
+        return _learned_alone(learners[0], next(n for n in feasible if n != learners[0]), c)
     return _compared(c)
+
+
+def _learned_alone(learner: Cell, other: Cell, c: Comparison) -> Verdict:
+    """Only ``learner`` beat the trivial baseline. If the budget cut ``other`` short, more time
+    might have changed that: a toss-up. Otherwise ``other`` trained to its end at chance and
+    its runs count at what they scored: clear when the paired gain is a worthwhile win."""
+    if c.cut.get(other):
+        return Verdict(learner, "toss-up", "learned-alone")
+    low, high = c.ci_low, c.ci_high
+    if worthwhile_win(c) == learner and low is not None and high is not None:
+        sure: Confidence = "clear" if (low if learner == "lstm" else -high) >= c.min_gain \
+            else "lean"
+        return Verdict(learner, sure, "learned-alone")
+    return Verdict(learner, "lean", "learned-alone")
 
 
 def _compared(c: Comparison) -> Verdict:

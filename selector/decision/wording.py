@@ -60,7 +60,7 @@ def _decided(v: Verdict, cells: dict[Cell, CellEvidence], c: Comparison,
                 f"search space with a larger max_epochs, e.g. {param('space', 'long_sequences')}) "
                 f"or a larger {param('budget')}, or check that the inputs can predict the target."]
     if v.reason == "learned-alone":
-        return [_learned_alone(v, cells, c)]
+        return [_learned_alone(v, cells, c, score)]
     if v.reason == "too-few-pairs":
         few = ("budget exhausted after 1 seed pair" if c.pairs == 1 else
                "no pair of runs in which both cells learned")
@@ -72,7 +72,8 @@ def _decided(v: Verdict, cells: dict[Cell, CellEvidence], c: Comparison,
     return _compared(v, c, score)
 
 
-def _learned_alone(v: Verdict, cells: dict[Cell, CellEvidence], c: Comparison) -> str:
+def _learned_alone(v: Verdict, cells: dict[Cell, CellEvidence], c: Comparison,
+                   score: str) -> str:
     assert v.winner is not None
     other = next(n for n in feasible_cells(cells) if n != v.winner)
     text = (f"{v.winner.upper()} is named because it learned the task at all, in "
@@ -80,7 +81,11 @@ def _learned_alone(v: Verdict, cells: dict[Cell, CellEvidence], c: Comparison) -
     if v.confidence == "toss-up":  # the other was cut by the budget
         return text + ("within the time the budget gave both cells; no gain was measured. A "
                        f"larger {param('budget')} may change this.")
-    return text + f"while {other.upper()} did not within its warm-up; no gain was measured."
+    text += f"while {other.upper()} did not within its warm-up"
+    if c.gain_mean is None:
+        return text + "; no gain was measured."
+    return text + (f", counted at what it scored: gain of LSTM over GRU {c.gain_mean:+.4g} "
+                   f"{score} ({interval_text(c)}); minimum worthwhile gain {c.min_gain:.4g}.")
 
 
 def _compared(v: Verdict, c: Comparison, score: str) -> list[str]:

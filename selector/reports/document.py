@@ -16,7 +16,7 @@ from typing import Any
 
 from selector.files import write_file
 from selector.records import DataProfile, FinalComparison, Recommendation, SearchSummary
-from selector.training.baselines import LEARNED_SKILL
+from selector.training.baselines import LEARNED_SKILL, NOISE_Z
 from selector.versions import RECOMMENDATION
 
 SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "recommendation-2.schema.json"
@@ -117,8 +117,11 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                                 f"{name} {value:.4f}" for name, value in
                                 doc["final"]["baselines"].items())
                        + f". A run learned when it removed at least {LEARNED_SKILL:.0%} of the "
-                         "strongest baseline's error on validation; a run that did not is no "
-                         "evidence for or against its cell."))
+                         "strongest baseline's error on validation (in classification also "
+                         f"by {NOISE_Z:g} standard errors of an accuracy at the baseline's "
+                         "there: a plateau's wobble). A run that did not counts at what it "
+                         "scored if it trained to its end, and not at all if the budget cut "
+                         "it short."))
     if doc["final"].get("budget_notes"):
         blocks += [("h2", "What the budget cut"), ("list", list(doc["final"]["budget_notes"]))]
     if comp["gain_mean"] is not None:

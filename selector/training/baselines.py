@@ -12,7 +12,15 @@ and scored on the sequences given:
   the value one season before it (`selector.data.seasons`; when the lookback holds a season).
 
 `learned` is the rule for "did it learn": its skill over the strongest baseline (the share of
-the baseline's error it removes) is at least `LEARNED_SKILL`.
+the baseline's error it removes) is at least `LEARNED_SKILL`, and its score is more than
+`NOISE_Z` standard errors beyond the baseline's on the same sequences (`Baseline.noise`). The
+second part is for classification: a run at chance flips its guesses from sequence to
+sequence, so on 600 sequences of a 50/50 task its accuracy wobbles by 2 points (one
+standard error) and passes a 2% skill again and again over a plateau of tens of epochs.
+Three standard errors: the best of 40 independent epochs at chance passes it about one time
+in twenty. A regression or forecasting run on its plateau predicts about the baseline's
+mean itself, so its score sits at the baseline's (0.408 against 0.409 on the adding
+problem) and its noise is left at 0: the 2% skill is the rule there.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from selector.choices import Direction, sign
 from selector.data.dataset import SequenceData
 
 LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baseline's error
+NOISE_Z = 3.0  # ... and its score is this many standard errors beyond the baseline's
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Baseline:
 
     name: str  # "majority class", "mean", "last value" or "seasonal naive (season m)"
     score: float
+    noise: float = 0.0  # classification: the standard error of an accuracy at this level
 
 
 def baselines(data: SequenceData, indices: np.ndarray,
@@ -44,7 +54,9 @@ def baselines(data: SequenceData, indices: np.ndarray,
     targets = data.targets[indices]
     if data.task == "classification":
         majority = np.bincount(data.targets[fit_on].astype(np.int64)).argmax()
-        return (Baseline("majority class", float(np.mean(targets == majority))),)
+        accuracy = float(np.mean(targets == majority))
+        noise = math.sqrt(accuracy * (1 - accuracy) / len(indices)) if len(indices) else 0.0
+        return (Baseline("majority class", accuracy, noise),)
     return tuple(Baseline(name, _rmse(targets, predicted))
                  for name, predicted in forecasts(data, indices, fit_on).items())
 
@@ -83,9 +95,11 @@ def skill(score: float, baseline: float, direction: Direction) -> float:
     return 1 - error / base
 
 
-def learned(score: float, baseline: float, direction: Direction) -> bool:
-    """Whether a score beats the trivial baseline by more than a plateau's wobble."""
-    return math.isfinite(score) and skill(score, baseline, direction) >= LEARNED_SKILL
+def learned(score: float, baseline: float, direction: Direction, noise: float = 0.0) -> bool:
+    """Whether a score beats the trivial baseline by more than a plateau's wobble: by
+    `LEARNED_SKILL` of its error and by `NOISE_Z` times ``noise`` (`Baseline.noise`)."""
+    return (math.isfinite(score) and skill(score, baseline, direction) >= LEARNED_SKILL
+            and sign(direction) * (score - baseline) > NOISE_Z * noise)
 
 
 def _rmse(targets: np.ndarray, predicted: np.ndarray) -> float:

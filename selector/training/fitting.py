@@ -267,7 +267,7 @@ def plateau_stopping(data: SequenceData, settings: TrainingSettings, train_set: 
     direction = score_direction(data.task)
     baseline = strongest(baselines(data, val_set.indices, fit_on=train_set.indices), direction)
     return PlateauStopping(baseline=baseline.score, direction=direction,
-                           patience=settings.patience,
+                           patience=settings.patience, noise=baseline.noise,
                            warmup=warmup_epochs(settings.max_epochs, settings.patience))
 
 

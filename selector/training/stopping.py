@@ -33,12 +33,15 @@ MIN_DELTA = 1e-3  # an improvement smaller than this share of the baseline's err
 
 class PlateauStopping(Callback):
     """Stop after ``patience`` epochs without a better validation score, counted from the
-    first epoch that beat ``baseline`` (or from the end of the warm-up, if none did). Better
+    first epoch that beat ``baseline`` (its standard error ``noise``; see
+    `selector.training.baselines.learned`), or from the end of the warm-up if none did. Better
     means by at least `MIN_DELTA` of the baseline's error: a crawl along a plateau is not
     progress."""
 
-    def __init__(self, *, baseline: float, direction: Direction, patience: int, warmup: int) -> None:
+    def __init__(self, *, baseline: float, direction: Direction, patience: int, warmup: int,
+                 noise: float = 0.0) -> None:
         self.baseline = baseline
+        self.noise = noise  # the baseline's standard error on the validation split
         self.direction = direction
         self.patience = patience
         self.warmup = warmup
@@ -59,7 +62,7 @@ class PlateauStopping(Callback):
             return
         score = float(trainer.callback_metrics["val_score"])
         self.epochs += 1
-        self.learned = self.learned or learned(score, self.baseline, self.direction)
+        self.learned = self.learned or learned(score, self.baseline, self.direction, self.noise)
         signed = sign(self.direction) * score
         if signed > self._best + self._min_delta:
             self._best, self._wait = signed, 0

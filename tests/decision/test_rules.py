@@ -248,19 +248,31 @@ def test_a_run_that_stayed_at_chance_loses_its_pair_unless_the_budget_cut_it() -
     assert rec.comparison.pairs == 2 and rec.comparison.gain_mean == pytest.approx(0.01)
 
 
-def test_a_cell_that_never_learned_is_reported_and_cannot_be_compared() -> None:
+def test_a_cell_that_never_learned_counts_at_what_it_scored_unless_cut() -> None:
+    """LSTM trained to its end at the plateau on every seed: its runs count at what they
+    scored, so a GRU that learned every time wins clearly (as an LSTM that counts beats a
+    GRU at chance on `example:counting`)."""
     evidence = unlearned(comparison([0.05, 0.06, 0.05], [0.41, 0.41, 0.41], direction="minimize"),
                          "lstm", (0, 1, 2))
     rec = decide(evidence, profile(median=400), Budgets(), Preferences())
-    assert (rec.verdict, rec.confidence) == ("gru", "lean")
+    assert (rec.verdict, rec.confidence, rec.reason) == ("gru", "clear", "learned-alone")
     assert any("LSTM did not learn" in r for r in rec.rationale)
-    assert rec.comparison.gain_mean is None
-    assert by_id(rec, "L3").borne_out == "untested" and by_id(rec, "G5").borne_out == "untested"
-    # Cut short by the budget, it might have learned with more time: only a toss-up.
+    assert rec.comparison.gain_mean == pytest.approx(-0.3567, abs=1e-4)
+    assert any("counted at what it scored: gain of LSTM over GRU -0.3567" in r
+               for r in rec.rationale)
+    # The learner learned once in three: its gain is no credible win, so only a lean.
+    once = unlearned(comparison([0.05, 0.40, 0.38], [0.41, 0.41, 0.41], direction="minimize"),
+                     "lstm", (0, 1, 2))
+    rec = decide(unlearned(once, "gru", (1, 2)), profile(median=400), Budgets(), Preferences())
+    assert (rec.verdict, rec.confidence) == ("gru", "lean")
+    # Cut short by the budget, it might have learned with more time: only a toss-up, and its
+    # runs are no evidence.
     cut = unlearned(evidence, "lstm", (0, 1, 2), cut=True)
     rec = decide(cut, profile(median=400), Budgets(), Preferences())
     assert (rec.verdict, rec.confidence) == ("gru", "toss-up")
     assert any("cut short by budget" in r for r in rec.rationale)
+    assert rec.comparison.gain_mean is None
+    assert by_id(rec, "L3").borne_out == "untested" and by_id(rec, "G5").borne_out == "untested"
 
 
 def test_no_recommendation_when_neither_cell_learned() -> None:

@@ -54,6 +54,29 @@ def test_learned_means_removing_two_percent_of_the_baseline_error() -> None:
     assert not learned(0.9, 1.0, "maximize")  # a perfect baseline leaves nothing to learn
 
 
+def test_on_a_balanced_split_chance_wobble_is_not_learning() -> None:
+    """example:counting's plateau: 600 validation sequences, half of them "equal"; a run at
+    chance touched 0.527 and was called learned, ending its warm-up 16 epochs before it would
+    have left the plateau."""
+    data = load_dataset("example:counting?n=4000&max_count=20")
+    (majority,) = baselines(data, data.splits.val)
+    n = len(data.splits.val)
+    assert majority.noise == pytest.approx(np.sqrt(majority.score * (1 - majority.score) / n))
+    assert 0.015 < majority.noise < 0.025  # about 2 points of accuracy
+    wobble = majority.score + 0.022
+    assert learned(wobble, majority.score, "maximize")  # what the 2% skill alone said
+    assert not learned(wobble, majority.score, "maximize", majority.noise)
+    assert learned(0.83, majority.score, "maximize", majority.noise)
+
+
+def test_a_numeric_plateau_is_judged_by_skill_alone() -> None:
+    """A regression run on its plateau predicts about the mean, so its score does not wobble
+    around the baseline's as a classifier's guesses do: no noise margin."""
+    data = load_dataset("example:adding?length=50&n=600")
+    (mean,) = baselines(data, data.splits.val)
+    assert mean.noise == 0.0
+
+
 def test_the_seasonal_naive_forecast_repeats_the_value_one_season_back(tmp_path) -> None:
     months = pd.date_range("2000-01-01", periods=240, freq="MS")
     path = tmp_path / "sales.csv"

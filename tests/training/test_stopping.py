@@ -37,6 +37,17 @@ def test_once_it_learns_patience_applies_as_usual() -> None:
     assert stopping.learned
 
 
+def test_chance_wobble_on_a_small_split_does_not_end_the_warmup() -> None:
+    """A run at chance on 600 balanced sequences (noise 0.02) whose score wobbles above the
+    2% skill line keeps its warm-up; with no noise given it stopped at epoch 20."""
+    wobble = [0.50, 0.527, 0.49, 0.515, 0.52] + [0.50] * 20 + [0.83, 0.84]
+    noisy = PlateauStopping(baseline=0.505, direction="maximize", patience=8, warmup=27,
+                            noise=0.02)
+    assert epochs(noisy, wobble) == 0 and noisy.learned  # trained to the jump, then learned
+    naive = PlateauStopping(baseline=0.505, direction="maximize", patience=8, warmup=27)
+    assert epochs(naive, wobble) == 10  # best at epoch 2, eight epochs without a better
+
+
 def test_the_warmup_is_two_thirds_of_the_epoch_limit() -> None:
     assert warmup_epochs(30, 5) == 20
     assert warmup_epochs(6, 5) == 5  # never shorter than the patience
