@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from selector.data import DataOptions, load_dataset
+from selector.errors import DataError
 from tests.conftest import long_frame, write
 
 
@@ -184,3 +185,13 @@ def test_counting_asks_for_an_exact_count() -> None:
         assert a >= 1 and (sequence[a:, 1] > sequence[a:, 0]).all()
         assert (data.classes[target] == "equal") == (length == 2 * a)
         assert length == 2 * a or abs(length - 2 * a) <= 3
+
+
+def test_counting_can_miss_by_exactly_one() -> None:
+    """``miss=1``: every unequal sequence is off by one b, so no approximate count will do."""
+    data = load_dataset("example:counting?n=400&max_count=20&miss=1")
+    for sequence, target, length in zip(data.sequences, data.targets, data.lengths, strict=True):
+        a = int((sequence[:, 0] > sequence[:, 1]).sum())
+        assert abs((length - a) - a) == (0 if data.classes[target] == "equal" else 1)
+    with pytest.raises(DataError, match=r"parameter 'miss' is too small: 0"):
+        load_dataset("example:counting?miss=0")
