@@ -40,6 +40,23 @@ def test_benchmark_runs_and_prints_its_ratios(module: str, args: list[str], expe
     assert "cores, torch" in done.stdout  # the machine it was measured on
 
 
+def test_the_verdict_bench_keeps_its_rows_and_resumes_from_them(tmp_path: Path) -> None:
+    """bench.verdicts runs whole recommendations for hours: each row is appended as it ends,
+    and a rerun with the same file runs only what is missing."""
+    out = tmp_path / "verdicts.jsonl"
+    command = [sys.executable, "-m", "bench.verdicts", "--quick", "--tasks", "counting",
+               "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "counting seed 0:" in done.stdout and "counting: LSTM (clear) in" in done.stdout
+    assert len(out.read_text().splitlines()) == 1
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "counting seed 0:" not in again.stdout  # resumed: nothing left to run
+    assert "in 0 of 1 seeds" in again.stdout or "in 1 of 1 seeds" in again.stdout
+    assert len(out.read_text().splitlines()) == 1
+
+
 def test_the_peer_bench_names_its_extra_where_neuralforecast_is_missing() -> None:
     """bench.peers runs neuralforecast, a bench-only extra that CI does not install: without
     it the bench stops at once with the command that installs it."""
