@@ -96,8 +96,8 @@ def _paired(final: FinalComparison, level: float, block: int) -> dict[str, Any]:
     without any such pair. A run the budget cut before it beat the trivial baseline is not
     evidence either way; one that trained to its own end without beating it counts at what it
     scored: a cell that stays at chance on some seeds, or on all of them, is worse on this
-    data (an LSTM counts where a GRU stays at chance: `example:counting`). A sequential
-    comparison's interval is the repeated one at the look where it stopped."""
+    data. A sequential comparison's interval is the repeated one at the look where it
+    stopped."""
     runs = {c.cell: {r.pair: r for r in c.runs if r.learned or not r.cut} for c in final.cells}
     design: dict[str, Any] = {} if not final.least_seeds else {
         "most_pairs": len(final.seeds), "stopped": final.stopped,

@@ -250,8 +250,7 @@ def test_a_run_that_stayed_at_chance_loses_its_pair_unless_the_budget_cut_it() -
 
 def test_a_cell_that_never_learned_counts_at_what_it_scored_unless_cut() -> None:
     """LSTM trained to its end at the plateau on every seed: its runs count at what they
-    scored, so a GRU that learned every time wins clearly (as an LSTM that counts beats a
-    GRU at chance on `example:counting`)."""
+    scored, so a GRU that learned every time wins clearly."""
     evidence = unlearned(comparison([0.05, 0.06, 0.05], [0.41, 0.41, 0.41], direction="minimize"),
                          "lstm", (0, 1, 2))
     rec = decide(evidence, profile(median=400), Budgets(), Preferences())
