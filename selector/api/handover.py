@@ -37,7 +37,7 @@ from selector.reports.document import (
 )
 from selector.reports.plots import write_final_plot, write_study_plots
 from selector.search.space import SearchSpace
-from selector.serving.export import PARITY_TOLERANCE, ExportedModel, export_model
+from selector.serving.export import PARITY_TOLERANCE, ExportedModel, export_model, export_repeat
 from selector.serving.pyfunc import pyfunc_parts, serving_code
 from selector.tracking import (
     ModelHandover,
@@ -46,6 +46,7 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
+from selector.training.baselines import Baseline, fallback
 from selector.training.budget import Deadline
 from selector.training.fitting import Fitted
 from selector.urls import mask_url
@@ -101,6 +102,36 @@ def _no_refit(final: FinalComparison, cell: Cell, data: SequenceData,
 
 
 @dataclass(frozen=True)
+class Repeat:
+    """The forecast handed over when neither cell learned: the strongest on validation of
+    those that repeat the series' past (`selector.training.baselines.fallback`)."""
+
+    baseline: Baseline  # its name and validation score
+    season: int  # how many steps back it repeats from (1: the last value)
+
+    @property
+    def column(self) -> str:
+        """Its predictions' column, as statsforecast names these models."""
+        return "Naive" if self.season == 1 else "SeasonalNaive"
+
+
+def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: SequenceData
+                        ) -> tuple[Recommendation, Repeat | None]:
+    """Where neither cell learned a forecast, the repeating forecast to hand over instead,
+    and the recommendation with a sentence that says so; ``rec`` and None otherwise."""
+    found = fallback(data) if rec.reason == "not-learned" else None
+    if found is None:
+        return rec, None
+    repeat = Repeat(*found)
+    test = final.baselines.get(repeat.baseline.name)
+    said = (f"Handed over instead: the {repeat.baseline.name} forecast, which neither cell "
+            f"beat on validation (RMSE {repeat.baseline.score:.4g})"
+            + ("" if test is None else f"; test {final.score_name} {test:.4g}")
+            + f". selector predict gives it as the {repeat.column} column.")
+    return replace(rec, rationale=(*rec.rationale, said)), repeat
+
+
+@dataclass(frozen=True)
 class Outputs:
     """What the hand-over wrote to the output folder: the plots and, with a verdict, the
     exported model; ``artifacts`` lists them as the JSON report does."""
@@ -111,14 +142,26 @@ class Outputs:
 
 
 def write_outputs(request: RecommendRequest, study: optuna.Study, data: SequenceData,
-                  final: FinalComparison, rec: Recommendation, chosen: Fitted | None,
+                  final: FinalComparison, rec: Recommendation, chosen: Fitted | Repeat | None,
                   notify: Notify) -> Outputs:
-    """The plots, and the model ``chosen`` (the refit, or the best seed's) exported to the
-    model folder. Interrupts stop it between the two."""
+    """The plots, and the model ``chosen`` (the refit, the best seed's, or where neither
+    cell learned a forecast, the repeating one) exported to the model folder. Interrupts
+    stop it between the two."""
     folder = request.folder()
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": write_plots(study, final, folder)}
     INTERRUPTS.checkpoint()
+    if isinstance(chosen, Repeat):
+        exported = export_repeat(data, chosen.season, request.search.data_options,
+                                 folder / "model", meta={
+                                     "cell": None, "baseline": chosen.baseline.name,
+                                     "column": chosen.column, "study": study.study_name,
+                                     "score_name": rec.score_name,
+                                     "test_score": final.baselines.get(chosen.baseline.name),
+                                     "trained_on": "nothing: it repeats the input",
+                                     "verdict": rec.headline, "rationale": list(rec.rationale)})
+        return Outputs(folder, artifacts | _model_files(exported)
+                       | {"fallback": chosen.baseline.name}, exported)
     if rec.verdict is None:
         return Outputs(folder, artifacts, None)
     evidence = rec.cell(rec.verdict)
@@ -135,9 +178,12 @@ def write_outputs(request: RecommendRequest, study: optuna.Study, data: Sequence
     if not exported.parity_ok:
         notify(f"the exported model differs from PyTorch by up to "
                f"{max(exported.parity.values()):.2g} (tolerance {PARITY_TOLERANCE:g}).")
-    return Outputs(folder, artifacts | {
-        "model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
-        "onnx": str(exported.onnx), "parity": exported.parity}, exported)
+    return Outputs(folder, artifacts | _model_files(exported), exported)
+
+
+def _model_files(exported: ExportedModel) -> dict[str, Any]:
+    return {"model_dir": str(exported.folder), "torchscript": str(exported.torchscript),
+            "onnx": str(exported.onnx), "parity": exported.parity}
 
 
 def _trained_on(refitted: Refit | None) -> str:
@@ -175,7 +221,8 @@ def log_handover(request: RecommendRequest, rec: Recommendation, outputs: Output
     uri, exported = request.search.tracking_uri, outputs.exported
     if exported is None or uri is None:
         return model_record(run_id)
-    register = request.register and (gates is None or (request.promote and gates["passed"]))
+    register = request.register and rec.verdict is not None and (
+        gates is None or (request.promote and gates["passed"]))  # a cell's model only
     try:
         python_model, signature, example, requirements = pyfunc_parts(
             exported.folder, data, request.search.data)

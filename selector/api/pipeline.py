@@ -85,12 +85,15 @@ class RecommendationRun:
             self._store(searched.study, final.comparison, profile)
             INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
             rec = decide(final.comparison, profile, search.budgets, request.preferences)
-            model, compared = None, final.comparison
+            model: Fitted | handover.Repeat | None = None
+            compared = final.comparison
             if rec.verdict is not None:
                 INTERRUPTS.checkpoint()
-                model, compared = handover.model_to_hand_over(request, final, rec.verdict, data, space,
-                                                     work, self.step, len(seeds))
+                model, compared = handover.model_to_hand_over(request, final, rec.verdict, data,
+                                                              space, work, self.step, len(seeds))
                 self._store(searched.study, compared)
+            else:  # a forecast neither cell learned: the repeating one that beat them both
+                rec, model = handover.repeat_to_hand_over(rec, compared, data)
             gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                              min_score=request.min_score) if request.gated else None
             with keeping(f"The search and the final comparison are kept in "
@@ -102,8 +105,9 @@ class RecommendationRun:
         return handover.RecommendResult(searched.summary, rec, document)
 
     def _hand_over(self, searched: Searched, data: SequenceData, profile: DataProfile,
-                   final: FinalComparison, rec: Recommendation, model: Fitted | None,
-                   gates: dict[str, Any] | None, notify: Notify) -> dict[str, Any]:
+                   final: FinalComparison, rec: Recommendation,
+                   model: Fitted | handover.Repeat | None, gates: dict[str, Any] | None,
+                   notify: Notify) -> dict[str, Any]:
         """The outputs (plots, the model folder, the reports) and, for a tracked study, what
         its MLflow run is told of them; returns the JSON report."""
         outputs = handover.write_outputs(self.request, searched.study, data, final, rec,

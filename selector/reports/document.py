@@ -147,6 +147,10 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         blocks.append(("p", f"Handed-over model: {doc['verdict'].upper()}'s final run with the "
                             "best validation score, trained on the training split (no refit: "
                             "--no-refit, or the reason under What the budget cut)."))
+    elif doc["artifacts"].get("fallback"):
+        blocks.append(("p", f"Handed-over model: the {doc['artifacts']['fallback']} forecast, "
+                            "which neither cell beat on validation (it repeats each series' "
+                            "past, as the baseline scored here does)."))
     blocks += _scale_free_blocks(doc["final"], score)
     rows = []
     for key, label, spec in COST_ROWS:

@@ -77,6 +77,33 @@ class ExportNet(nn.Module):
         return y * self.std + self.mean
 
 
+class RepeatNet(nn.Module):
+    """A forecast that repeats each target series' past (`selector.training.baselines`):
+    step h of the horizon is the value ``season`` steps before it (season 1: the last
+    value), in the targets' units. It is what is handed over when neither cell learned."""
+
+    columns: torch.Tensor  # the target series among the input features
+    steps: torch.Tensor  # of the last ``season`` input steps, the one each horizon step repeats
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, data: SequenceData, season: int) -> None:
+        super().__init__()
+        columns = [data.feature_names.index(n) for n in data.target_names]
+        prep = data.preprocessing
+        self.season = season
+        self.register_buffer("columns", torch.tensor(columns))
+        self.register_buffer("steps", torch.arange(data.targets.shape[1]) % season)
+        self.register_buffer("mean", torch.tensor(np.asarray(prep.feature_mean)[columns],
+                                                  dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(np.asarray(prep.feature_std)[columns],
+                                                 dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = x[:, -self.season:, :].index_select(2, self.columns)
+        return last.index_select(1, self.steps) * self.std + self.mean
+
+
 @dataclass(frozen=True)
 class ExportedModel:
     folder: Path
@@ -97,7 +124,7 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def onnx_bytes(net: ExportNet, example: torch.Tensor) -> bytes:
+def onnx_bytes(net: nn.Module, example: torch.Tensor) -> bytes:
     """``net`` as an ONNX model (batch and steps dynamic), in memory."""
     buffer = io.BytesIO()
     with quiet_torchscript(), torch.no_grad():
@@ -130,17 +157,47 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
     if data.lookback is not None:
         options = replace(options, lookback=(data.lookback if data.preprocessing.window_spread
                                              else system.net.config.lookback or data.lookback))
-    net = ExportNet(system, output_shape(data)).eval()
-    probe = Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
-                  vocabulary_size=data.vocabulary_size)
-    example, _ = probe.batch(2, torch.device("cpu"))
+    probe = _probe(data)
+
+    def reference(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The training-time model on (padded batch, lengths)."""
+        out = system(x, lengths)
+        return torch.softmax(out, dim=-1) if system.task == "classification" else out
+
+    scale = torch.ones(1) if system.task == "classification" else system.target_std.detach()
+    return _write(ExportNet(system, output_shape(data)).eval(), data, options, folder, meta,
+                  lambda: _parity(reference, folder, probe, scale,  # and a shorter length
+                                  (probe.length, max(1, probe.length // 2 + 1))))
+
+
+def export_repeat(data: SequenceData, season: int, options: DataOptions, folder: Path,
+                  meta: dict[str, Any]) -> ExportedModel:
+    """Write the model folder of the forecast that repeats the series' past (`RepeatNet`),
+    which reads the whole window the data was cut into."""
+    assert data.lookback is not None, "a forecast's windows"
+    net = RepeatNet(data, season).eval()
+    probe = _probe(data)
+    return _write(net, data, replace(options, lookback=data.lookback), folder, meta,
+                  lambda: _parity(lambda x, _: net(x), folder, probe, net.std,
+                                  (probe.length,)))
+
+
+def _probe(data: SequenceData) -> Probe:
+    return Probe(length=max(2, int(np.median(data.lengths))), n_features=data.n_features,
+                 vocabulary_size=data.vocabulary_size)
+
+
+def _write(net: nn.Module, data: SequenceData, options: DataOptions, folder: Path,
+           meta: dict[str, Any], parity: Callable[[], dict[str, float]]) -> ExportedModel:
+    """``net`` traced to TorchScript and ONNX, checked by ``parity``, and the folder's JSON."""
+    example, _ = _probe(data).batch(2, torch.device("cpu"))
     with quiet_torchscript(), torch.no_grad():
         traced = torch.jit.trace(net, (example,))
         torchscript = io.BytesIO()  # torch's file writers abort on a full disk
         torch.jit.save(traced, torchscript)
     write_file(folder / TORCHSCRIPT_FILE, torchscript.getvalue())
     write_file(folder / ONNX_FILE, onnx_bytes(net, example))
-    parity = _parity(system, folder, probe)
+    differences = parity()
     prep = data.preprocessing.to_dict()
     tokenizer = prep.pop("tokenizer_json")
     if tokenizer:
@@ -154,42 +211,33 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
                   "shape": ["batch", "steps"] if data.is_text else ["batch", "steps",
                                                                     data.n_features],
                   "note": "one batch = sequences of equal length, already preprocessed"},
-        "parity": parity, "files": {"torchscript": TORCHSCRIPT_FILE, "onnx": ONNX_FILE},
+        "parity": differences, "files": {"torchscript": TORCHSCRIPT_FILE, "onnx": ONNX_FILE},
     }
     write_file(folder / MODEL_FILE, json.dumps(document, indent=2, default=str))
     return ExportedModel(folder=folder, torchscript=folder / TORCHSCRIPT_FILE,
-                         onnx=folder / ONNX_FILE, parity=parity,
-                         parity_ok=max(parity.values()) <= PARITY_TOLERANCE)
+                         onnx=folder / ONNX_FILE, parity=differences,
+                         parity_ok=max(differences.values()) <= PARITY_TOLERANCE)
 
 
-def _parity(system: SequenceSystem, folder: Path, probe: Probe) -> dict[str, float]:
-    """Largest difference between each export and the PyTorch model, over several shapes.
-
-    The reference is the training-time model on (padded batch, lengths); the exports see the
-    same sequences without padding, at batch sizes 1 and 3 and two sequence lengths.
-    """
+def _parity(reference: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], folder: Path,
+            probe: Probe, scale: torch.Tensor, lengths: tuple[int, ...]) -> dict[str, float]:
+    """Largest difference between each export and ``reference``, in units of ``scale`` (a
+    numeric output in standard units, so the tolerance means the same everywhere), over
+    several shapes: batch sizes 1 and 3 at each of ``lengths``, without padding."""
     with quiet_torchscript():
         scripted = torch.jit.load(str(folder / TORCHSCRIPT_FILE))
     session = onnx_session(str(folder / ONNX_FILE))
     worst = {"torchscript": 0.0, "onnx": 0.0}
-    scale = _scale(system)
-    for length in sorted({probe.length, max(1, probe.length // 2 + 1)}):
+    for length in sorted(set(lengths)):
         for batch in (1, 3):
-            x, lengths = Probe(length, probe.n_features, probe.vocabulary_size).batch(
+            x, sizes = Probe(length, probe.n_features, probe.vocabulary_size).batch(
                 batch, torch.device("cpu"))
             with torch.no_grad():
-                reference = system(x, lengths)
-                if system.task == "classification":
-                    reference = torch.softmax(reference, dim=-1)
+                expected = reference(x, sizes)
                 ts = scripted(x)
             onnx = session.run(None, {"x": x.numpy()})[0]
             worst["torchscript"] = max(worst["torchscript"],
-                                       float(((ts - reference) / scale).abs().max()))
+                                       float(((ts - expected) / scale).abs().max()))
             worst["onnx"] = max(worst["onnx"], float(np.abs(
-                (onnx - reference.numpy()) / scale.numpy()).max()))
+                (onnx - expected.numpy()) / scale.numpy()).max()))
     return worst
-
-
-def _scale(system: SequenceSystem) -> torch.Tensor:
-    """Compare numeric outputs in standard units, so the tolerance means the same everywhere."""
-    return torch.ones(1) if system.task == "classification" else system.target_std.detach()

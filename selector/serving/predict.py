@@ -209,7 +209,8 @@ def _run_by_length(inputs: Inputs, run: Callable[[np.ndarray], np.ndarray],
 
 def _table(inputs: Inputs, outputs: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
     if inputs.history is not None:  # a panel: the next steps of each series
-        return inputs.history.forecast_frame(outputs, outputs.shape[1], meta["cell"].upper())
+        return inputs.history.forecast_frame(outputs, outputs.shape[1],
+                                             meta.get("column") or meta["cell"].upper())
     columns: dict[str, Any] = {inputs.id_name: inputs.ids}
     if meta["task"] == "classification":
         classes = meta["classes"]

@@ -68,16 +68,31 @@ def forecasts(data: SequenceData, indices: np.ndarray,
     fit_on = data.splits.train if fit_on is None else fit_on
     shape = (len(indices), *data.targets.shape[1:])
     found = {"mean": np.broadcast_to(data.targets[fit_on].astype(np.float64).mean(axis=0), shape)}
-    if data.task != "forecasting":
-        return found
-    season = data.forecast_scale.season if data.forecast_scale is not None else 1
-    named = {"last value": 1} | ({f"seasonal naive (season {season})": season}
-                                 if season > 1 else {})
-    for name, m in named.items():
+    for name, m in repeats(data).items():
         repeated = _repeated(data, indices, m)
         if repeated is not None:
             found[name] = repeated
     return found
+
+
+def repeats(data: SequenceData) -> dict[str, int]:
+    """The forecasts that repeat the target series' past, by name, with how many steps back
+    they repeat from (1: the last value); none outside forecasting."""
+    if data.task != "forecasting":
+        return {}
+    season = data.forecast_scale.season if data.forecast_scale is not None else 1
+    return {"last value": 1} | ({f"seasonal naive (season {season})": season}
+                                if season > 1 else {})
+
+
+def fallback(data: SequenceData) -> tuple[Baseline, int] | None:
+    """The forecast to hand over when neither cell learned: the strongest on the validation
+    split of those that repeat the series' past (`repeats`), and its season; None when none
+    can be made from the inputs (the targets are not among them, or the task is not a
+    forecast)."""
+    found = [(b, repeats(data)[b.name]) for b in baselines(data, data.splits.val)
+             if b.name in repeats(data) and math.isfinite(b.score)]
+    return min(found, key=lambda pair: pair[0].score) if found else None
 
 
 def strongest(found: tuple[Baseline, ...], direction: Direction) -> Baseline:

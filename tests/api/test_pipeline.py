@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
@@ -20,9 +21,11 @@ from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
 from selector.records import FinalComparison, ModelConfig, Preferences
 from selector.search.state import TrialAttrs, study_state
+from selector.serving.predict import predict
 from selector.training.fitting import EpochHistory, Fitted, build_net
 from selector.training.system import SequenceSystem
 from tests.conftest import long_frame, write
+from tests.helpers.panels import panel
 from tests.helpers.records import CONFIG, comparison
 
 GRU_WINS = comparison([0.90, 0.91, 0.905], [0.80, 0.81, 0.79])
@@ -47,11 +50,14 @@ class FakeComparison:
         return FinalModels(self.result, models)
 
 
-def searched(tmp_path: Path, tiny_space: str) -> SearchRequest:
-    """A request whose study already holds its trials: the search step runs none."""
-    data = str(write(long_frame(40), tmp_path / "seqs.csv"))
+def searched(tmp_path: Path, tiny_space: str, frame: pd.DataFrame | None = None,
+             options: DataOptions = DataOptions(target="label"),
+             direction: str = "maximize") -> SearchRequest:
+    """A request whose study already holds its trials: the search step runs none. The data
+    is ``frame`` (default: 40 labelled sequences, a long table)."""
+    data = str(write(long_frame(40) if frame is None else frame, tmp_path / "seqs.csv"))
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    study = optuna.create_study(storage=storage, study_name="p", direction="maximize")
+    study = optuna.create_study(storage=storage, study_name="p", direction=direction)
     for number, (cell, value) in enumerate([("gru", 0.9), ("lstm", 0.8)]):
         study.add_trial(create_trial(
             value=value, params={"cell": cell},
@@ -61,8 +67,7 @@ def searched(tmp_path: Path, tiny_space: str) -> SearchRequest:
                                            "train_loss": 1.0, "val_loss": 1.0},),
                                   state_reason=f"trial {number}").to_attrs()))
     return SearchRequest(data=data, space=tiny_space, study_name="p", storage=storage,
-                         n_trials=2, data_options=DataOptions(target="label"),
-                         tracking_uri=None)
+                         n_trials=2, data_options=options, tracking_uri=None)
 
 
 def test_the_pipeline_decides_reports_exports_and_stores_what_its_comparison_found(
@@ -86,6 +91,44 @@ def test_the_pipeline_decides_reports_exports_and_stores_what_its_comparison_fou
     assert state.final is not None and FinalComparison.from_dict(state.final) == GRU_WINS
     again = report_study("p", storage=request.search.storage, output_dir=str(tmp_path / "r"))
     assert again.recommendation.verdict == "gru"  # re-decided from the stored state alone
+
+
+def never_learned(final: FinalComparison) -> FinalComparison:
+    return replace(final, cells=tuple(replace(c, runs=tuple(
+        replace(r, learned=False) for r in c.runs)) for c in final.cells))
+
+
+def test_a_forecast_neither_cell_learned_hands_over_the_repeating_forecast_instead(
+        tmp_path: Path, tiny_space: str) -> None:
+    """No cell is recommended, but a forecasting user still gets a forecaster: the one that
+    beat both cells, the seasonal naive here (a weekly wave), exported like a cell's model
+    and predicting as neighbours name it. Classification keeps handing over nothing."""
+    search = searched(tmp_path, tiny_space, panel(),
+                      DataOptions(lookback=14, horizon=3, season=7), "minimize")
+    neither = replace(never_learned(comparison([1.3, 1.4], [1.35, 1.5], direction="minimize",
+                                               score_name="mase")),
+                      baselines={"last value": 1.6, "seasonal naive (season 7)": 0.9})
+    result = run_recommendation(RecommendRequest(
+        search=search, seeds=2, refit=False, output_dir=str(tmp_path / "out")),
+        comparison=FakeComparison(neither))
+    assert result.recommendation.verdict is None and result.recommendation.reason == "not-learned"
+    artifacts = result.document["artifacts"]
+    assert artifacts["fallback"] == "seasonal naive (season 7)" and artifacts["parity"]
+    said = result.recommendation.rationale[-1]
+    assert said.startswith("Handed over instead: the seasonal naive (season 7) forecast")
+    assert "test mase 0.9" in said and result.document["rationale"][-1] == said
+    assert "Handed-over model: the seasonal naive (season 7) forecast" in \
+        (tmp_path / "out" / "report.md").read_text()
+    forecast = predict(artifacts["model_dir"], panel())
+    assert list(forecast.columns) == ["unique_id", "ds", "SeasonalNaive"]
+
+    (tmp_path / "c").mkdir()
+    classified = run_recommendation(RecommendRequest(
+        search=searched(tmp_path / "c", tiny_space), seeds=2, refit=False,
+        output_dir=str(tmp_path / "c" / "out")),
+        comparison=FakeComparison(never_learned(comparison([0.5, 0.5], [0.5, 0.5]))))
+    assert classified.recommendation.verdict is None
+    assert "model_dir" not in classified.document["artifacts"]
 
 
 def test_gates_say_what_changed_and_what_failed(tmp_path: Path, tiny_space: str) -> None:

@@ -17,9 +17,10 @@ from selector.data.batching import SplitDataset, collate
 from selector.errors import DataError, SelectorError
 from selector.process import available_cpus
 from selector.records import ModelConfig, TrainingSettings
-from selector.serving.export import export_model
+from selector.serving.export import export_model, export_repeat
 from selector.serving.predict import Predictor, open_model, predict, write_predictions
 from selector.serving.runtime import MODEL_FILE
+from selector.training.baselines import forecasts
 from selector.training.fitting import build_net, fit
 from tests.helpers.panels import OPTIONS, loaded, panel
 
@@ -105,6 +106,33 @@ def test_a_panel_model_forecasts_swings_in_proportion_to_its_window(tmp_path: Pa
         end, spread = (base.unique_id.map(values) for values in (ends, spreads))
         np.testing.assert_allclose((doubled.GRU - end) / spread, 2 * (base.GRU - end) / spread,
                                    atol=1e-4)
+
+
+@pytest.mark.parametrize(("season", "column"), [(1, "Naive"), (7, "SeasonalNaive")])
+def test_a_repeating_forecast_exports_as_a_model_that_repeats_each_series_past(
+        tmp_path: Path, season: int, column: str) -> None:
+    """What is handed over when neither cell learned: each series' last value (or its value
+    a season before) over the horizon, in the series' own units, as the baseline scored it."""
+    options = DataOptions(lookback=14, horizon=3, season=7)
+    data = loaded(panel(), tmp_path, options)
+    name = "last value" if season == 1 else "seasonal naive (season 7)"
+    exported = export_repeat(data, season, options, tmp_path / "model",
+                             meta={"cell": None, "column": column})
+    assert exported.parity_ok
+    history = panel()
+    for runtime in ("torchscript", "onnx"):
+        out = predict(str(exported.folder), history, runtime=runtime)
+        assert list(out.columns) == ["unique_id", "ds", column] and len(out) == 3 * 3
+        for uid, rows in out.groupby("unique_id"):
+            past = history.loc[history.unique_id == uid, "y"].to_numpy()
+            expected = past[[-1] * 3] if season == 1 else past[-7:-4]
+            np.testing.assert_allclose(rows[column].to_numpy(), expected, rtol=1e-5)
+    # on the data's own windows, the model gives what the baseline scored
+    net = torch.jit.load(str(exported.torchscript))
+    val = data.splits.val
+    x = torch.from_numpy(np.stack([data.sequences[i] for i in val]).astype(np.float32))
+    np.testing.assert_allclose(net(x).numpy(), forecasts(data, val)[name], rtol=1e-4,
+                               atol=1e-5)
 
 
 @pytest.mark.slow
