@@ -90,8 +90,9 @@ def fallback(data: SequenceData) -> tuple[Baseline, int] | None:
     split of those that repeat the series' past (`repeats`), and its season; None when none
     can be made from the inputs (the targets are not among them, or the task is not a
     forecast)."""
-    found = [(b, repeats(data)[b.name]) for b in baselines(data, data.splits.val)
-             if b.name in repeats(data) and math.isfinite(b.score)]
+    seasons = repeats(data)
+    found = [(b, seasons[b.name]) for b in baselines(data, data.splits.val)
+             if b.name in seasons and math.isfinite(b.score)]
     return min(found, key=lambda pair: pair[0].score) if found else None
 
 

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from selector.data import DataOptions, load_dataset
-from selector.training.baselines import baselines, forecasts, learned, skill, strongest
+from selector.training.baselines import (
+    baselines,
+    fallback,
+    forecasts,
+    learned,
+    skill,
+    strongest,
+)
 
 
 def test_the_majority_class_from_the_training_split_scored_elsewhere() -> None:
@@ -94,3 +101,11 @@ def test_the_seasonal_naive_forecast_repeats_the_value_one_season_back(tmp_path)
     # a lookback shorter than the season has no year-ago value to repeat
     short = load_dataset(str(path), DataOptions(lookback=8, horizon=3))
     assert list(forecasts(short, short.splits.test)) == ["mean", "last value"]
+    # where neither cell learns, the forecast handed over is the stronger on validation of
+    # those a model can repeat (never the mean, which is no forecast of a series)
+    assert (fallback(data)[0].name, fallback(data)[1]) == ("seasonal naive (season 12)", 12)
+    assert (fallback(short)[0].name, fallback(short)[1]) == ("last value", 1)
+
+
+def test_nothing_repeats_outside_forecasting() -> None:
+    assert fallback(load_dataset("example:adding?length=20&n=200")) is None
