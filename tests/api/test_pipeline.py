@@ -99,12 +99,14 @@ def never_learned(final: FinalComparison) -> FinalComparison:
 
 
 def test_a_forecast_neither_cell_learned_hands_over_the_repeating_forecast_instead(
-        tmp_path: Path, tiny_space: str) -> None:
+        tmp_path: Path, tiny_space: str, local_tracking_store: str) -> None:
     """No cell is recommended, but a forecasting user still gets a forecaster: the one that
-    beat both cells, the seasonal naive here (a weekly wave), exported like a cell's model
-    and predicting as neighbours name it. Classification keeps handing over nothing."""
-    search = searched(tmp_path, tiny_space, panel(),
-                      DataOptions(lookback=14, horizon=3, season=7), "minimize")
+    beat both cells, the seasonal naive here (a weekly wave), exported like a cell's model,
+    logged to MLflow but not registered (the registry holds recommended cells), and
+    predicting as neighbours name it. Classification keeps handing over nothing."""
+    search = replace(searched(tmp_path, tiny_space, panel(),
+                              DataOptions(lookback=14, horizon=3, season=7), "minimize"),
+                     tracking_uri=local_tracking_store)
     neither = replace(never_learned(comparison([1.3, 1.4], [1.35, 1.5], direction="minimize",
                                                score_name="mase")),
                       baselines={"last value": 1.6, "seasonal naive (season 7)": 0.9})
@@ -114,6 +116,7 @@ def test_a_forecast_neither_cell_learned_hands_over_the_repeating_forecast_inste
     assert result.recommendation.verdict is None and result.recommendation.reason == "not-learned"
     artifacts = result.document["artifacts"]
     assert artifacts["fallback"] == "seasonal naive (season 7)" and artifacts["parity"]
+    assert artifacts["mlflow"]["model_uri"] and artifacts["mlflow"]["registered_model"] is None
     said = result.recommendation.rationale[-1]
     assert said.startswith("Handed over instead: the seasonal naive (season 7) forecast")
     assert "test mase 0.9" in said and result.document["rationale"][-1] == said
