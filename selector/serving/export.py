@@ -1,4 +1,6 @@
-"""Handing over the trained model: TorchScript and ONNX exports with a parity check.
+"""Handing over the trained model: TorchScript and ONNX exports with a parity check. Where
+neither cell learned a forecast, the forecast that repeats each series' past (`RepeatNet`)
+is exported the same way.
 
 The exports take a batch of equal-length sequences (no padding, no lengths input) and return
 predictions in the user's units: class probabilities, values, or a (horizon, outputs) forecast.
