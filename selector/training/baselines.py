@@ -91,9 +91,12 @@ def fallback(data: SequenceData) -> tuple[Baseline, int] | None:
     can be made from the inputs (the targets are not among them, or the task is not a
     forecast)."""
     seasons = repeats(data)
-    found = [(b, seasons[b.name]) for b in baselines(data, data.splits.val)
-             if b.name in seasons and math.isfinite(b.score)]
-    return min(found, key=lambda pair: pair[0].score) if found else None
+    found = tuple(b for b in baselines(data, data.splits.val)
+                  if b.name in seasons and math.isfinite(b.score))
+    if not found:
+        return None
+    best = strongest(found, "minimize")
+    return best, seasons[best.name]
 
 
 def strongest(found: tuple[Baseline, ...], direction: Direction) -> Baseline:
