@@ -163,7 +163,9 @@ def padded(config: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str,
 
 def neuralforecast_side(panel: Panel, history: pd.DataFrame, test: pd.DataFrame,
                         samples: int) -> tuple[str, float, float]:
-    """The better Auto model's name and test MASE, and the two fits' seconds."""
+    """The better Auto model's name and test MASE (NaN: both failed), and the two fits'
+    seconds. An Auto model whose fit fails (its refit of the best trial can diverge) is
+    reported and left out: the peer is then the other one, as a user would have to use it."""
     from neuralforecast import NeuralForecast
     from neuralforecast.auto import AutoGRU, AutoLSTM
     seconds, found = 0.0, {}
@@ -172,11 +174,21 @@ def neuralforecast_side(panel: Panel, history: pd.DataFrame, test: pd.DataFrame,
                      config=padded(auto.get_default_config(h=panel.horizon, backend="optuna")))
         nf = NeuralForecast(models=[model], freq=panel.freq)
         start = time.perf_counter()
-        with quiet():
-            nf.fit(df=history, val_size=panel.horizon)
-        seconds += time.perf_counter() - start
+        try:
+            with quiet():
+                nf.fit(df=history, val_size=panel.horizon)
+        except Exception as exc:  # a peer's failure is a result, not a crash
+            print(f"{auto.__name__} failed after {time.perf_counter() - start:.0f} s: "
+                  f"{type(exc).__name__}: {exc}", flush=True)
+            continue
+        finally:
+            seconds += time.perf_counter() - start
         predicted = nf.predict().sort_values(["unique_id", "ds"]).reset_index(drop=True)
         found[auto.__name__] = mase(history, test, predicted[auto.__name__], panel.season)
+        print(f"{auto.__name__}: MASE {found[auto.__name__]:.3f}, {seconds:.0f} s of fitting "
+              "so far", flush=True)
+    if not found:
+        return "both failed", float("nan"), seconds
     best = min(found, key=lambda k: found[k])
     return best, found[best], seconds
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,53 @@ def test_the_peer_bench_names_its_extra_where_neuralforecast_is_missing() -> Non
                               capture_output=True, text=True, timeout=1200)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "selector / peer MASE" in done.stdout and "cores, torch" in done.stdout
+
+
+def test_the_peer_bench_reports_a_failed_auto_model_and_keeps_the_other(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An Auto model whose refit diverges (neuralforecast raises "Loss is NaN") is reported
+    and left out, rather than ending an hour-long run with nothing: the peer is the other
+    model. neuralforecast is replaced by stand-ins that forecast each series' last value."""
+    import types
+
+    import pandas as pd
+
+    from bench import peers
+
+    def auto(name: str, fails: bool) -> type:
+        def init(self: Any, h: int, **_: Any) -> None:
+            self.h, self.fails, self.alias = h, fails, name
+        return type(name, (), {"__init__": init, "get_default_config": classmethod(
+            lambda cls, h, backend: lambda trial: {})})
+
+    class NeuralForecast:
+        def __init__(self, models: list[Any], freq: str) -> None:
+            self.model, self.freq = models[0], freq
+
+        def fit(self, df: pd.DataFrame, val_size: int) -> None:
+            if self.model.fails:
+                raise Exception("Loss is NaN, training stopped.")
+            self.last = df.sort_values("ds").groupby("unique_id").tail(1)
+
+        def predict(self) -> pd.DataFrame:
+            return pd.concat([pd.DataFrame({
+                "unique_id": row.unique_id, "ds": pd.date_range(
+                    row.ds, periods=self.model.h + 1, freq=self.freq)[1:],
+                self.model.alias: row.y}) for row in self.last.itertuples()])
+
+    fake = types.ModuleType("neuralforecast")
+    fake.NeuralForecast = NeuralForecast  # type: ignore[attr-defined]
+    fake_auto = types.ModuleType("neuralforecast.auto")
+    fake_auto.AutoGRU = auto("AutoGRU", fails=True)  # type: ignore[attr-defined]
+    fake_auto.AutoLSTM = auto("AutoLSTM", fails=False)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "neuralforecast", fake)
+    monkeypatch.setitem(sys.modules, "neuralforecast.auto", fake_auto)
+    ds = pd.date_range("2000-01-01", periods=10, freq="MS")
+    frame = pd.concat([pd.DataFrame({"unique_id": u, "ds": ds, "y": [1.0 * v for v in range(10)]})
+                       for u in ("a", "b")], ignore_index=True)
+    panel = peers.Panel("two lines", lambda: frame, horizon=2, season=1, freq="MS")
+    history, test = peers.held_out(frame, panel.horizon)
+    name, score, _ = peers.neuralforecast_side(panel, history, test, samples=1)
+    assert name == "AutoLSTM"  # the last value 7, against 8 and 9: error 1.5 / naive error 1
+    assert score == pytest.approx(1.5)
+    assert "AutoGRU failed after" in capsys.readouterr().out
