@@ -67,6 +67,7 @@ class ForecastScale:
     spread: np.ndarray
     window_level: np.ndarray  # (windows,)
     window_spread: np.ndarray  # (windows,)
+    cycles: tuple[int, ...] = ()  # seasons a seasonal naive forecast repeats (cycles_of)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from selector.data.options import (
     DEFAULT_TIME_COLUMNS,
     DataOptions,
 )
-from selector.data.seasons import calendar_step, forecast_scale, season_of
+from selector.data.seasons import calendar_step, cycles_of, forecast_scale, season_of
 from selector.data.validate import (
     encode_targets,
     numeric_matrix,
@@ -184,8 +184,11 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     n_steps = len(values)
     segments = splitting.time_parts(n_steps, options.val_fraction, options.test_fraction)
     val_start = segments["val"][0]
+    step = calendar_step(order_values(frame[time_col], source, time_col))
+    season = season_of(step, options.season)
+    cycles = cycles_of(step, season)
     lookback, searched = resolve_lookback(options.lookback, options.horizon,
-                                         splitting.lookback_room([segments]))
+                                         splitting.lookback_room([segments]), max(cycles))
     window = lookback + options.horizon
     short = splitting.short_part(segments, lookback, options.horizon)
     if short is not None:
@@ -203,14 +206,12 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
     targets = np.stack([target_values[s + lookback:s + window] for s in starts])
     splits = Splits(train=parts["train"], val=parts["val"], test=parts["test"],
                     rule="time-ordered")
-    season = season_of(calendar_step(order_values(frame[time_col], source, time_col)),
-                       options.season)
     return _numeric_data(source, "series", "forecasting", sequences, targets.astype(np.float32),
                          splits, tuple(features), tuple(target_cols), (),
                          fit_rows=values[:val_start], lookback=lookback, lookbacks=searched,
                          horizon=options.horizon, forecast_scale=forecast_scale(
                              season, np.zeros(len(starts)),
-                             [target_values[:val_start].astype(np.float64)]))
+                             [target_values[:val_start].astype(np.float64)], cycles=cycles))
 
 
 def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str) -> SequenceData:

@@ -54,7 +54,7 @@ from selector.data.dataset import Preprocessing, SequenceData, Splits
 from selector.data.formats import ColumnFinder, order_values
 from selector.data.lookbacks import resolve as resolve_lookback
 from selector.data.options import DEFAULT_TARGET_COLUMNS, DEFAULT_TIME_COLUMNS, DataOptions
-from selector.data.seasons import forecast_scale, season_of
+from selector.data.seasons import cycles_of, forecast_scale, season_of
 from selector.data.validate import numeric_matrix, show
 from selector.errors import DataError, param
 
@@ -237,8 +237,10 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
     fixed = slice(len(panel.columns) - panel.static, len(panel.columns))
     bounds = [splitting.time_parts(len(s.times), options.val_fraction, options.test_fraction)
               for s in panel.series]
+    season = season_of(panel.step, options.season)
+    cycles = cycles_of(panel.step, season)
     lookback, searched = resolve_lookback(options.lookback, options.horizon,
-                                         splitting.lookback_room(bounds))
+                                         splitting.lookback_room(bounds), max(cycles))
     window = lookback + options.horizon
     shorten = "horizon" if options.lookback is None else "lookback"  # searched: one horizon
     sequences: list[np.ndarray] = []
@@ -286,7 +288,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                     window_spread=True),
         lookback=lookback, lookbacks=searched, horizon=options.horizon,
         forecast_scale=forecast_scale(
-            season_of(panel.step, options.season), np.asarray(window_series), train_parts,
+            season, np.asarray(window_series), train_parts, cycles=cycles,
             level=np.asarray([[m[0]] for m, _ in scales.values()]),
             spread=np.asarray([[d[0]] for _, d in scales.values()]),
             window_level=np.asarray(levels), window_spread=np.asarray(spreads)))

@@ -5,6 +5,14 @@ series' calendar frequency as neighbours do (statsforecast, utilsforecast): hour
 business-daily 5, weekly 52, monthly 12, quarterly 4; sub-hourly steps a day (30 minutes: 48);
 yearly, numeric steps and other frequencies 1 (no season: the naive forecast).
 
+A series that steps more than once a day also follows the weekday: half-hourly electricity
+demand repeats its week (336 steps) far better than its day (Taylor 2003), and neighbours give
+such series both cycles (statsforecast's MSTL takes ``season_length=[24, 168]`` for hourly
+data). `cycles_of` adds the week to the seasons a seasonal naive forecast repeats
+(`selector.training.baselines`), and a searched lookback holds it where the series allow
+(`selector.data.lookbacks`): a cell that never sees last week cannot learn what the weekly
+naive forecast knows.
+
 MASE (Hyndman & Koehler 2006) divides a forecast's absolute errors on a series by the mean
 absolute error of the seasonal naive forecast, ``y[t] = y[t - m]``, within that series'
 training part, so a MASE below 1 beats the naive forecast where it was fitted, and series of
@@ -30,17 +38,43 @@ def season_of(step: str | float | None, given: int | None = None) -> int:
     ``given`` if set, else as the module says."""
     if given is not None:
         return given
-    if not isinstance(step, str):
+    parsed = _parsed(step)
+    if parsed is None:
         return 1
+    code, n = parsed
+    if code in _PER_DAY:
+        return _steps_per_day(step)
+    return _PER_UNIT.get(code, 1) if n == 1 else 1
+
+
+def cycles_of(step: str | float | None, season: int) -> tuple[int, ...]:
+    """The seasons a seasonal naive forecast repeats for series that step by ``step``:
+    ``season``, and the week where a step divides a day (see the module); shortest first."""
+    per_day = _steps_per_day(step)
+    week = 7 * per_day if per_day > 1 else 1
+    return tuple(sorted({season, week} - {1})) or (season,)
+
+
+def _steps_per_day(step: str | float | None) -> int:
+    """How many steps make a day for a sub-daily ``step`` that divides it; 1 otherwise."""
+    parsed = _parsed(step)
+    if parsed is None:
+        return 1
+    code, n = parsed
+    per_day = _PER_DAY.get(code, 1)
+    return per_day // n if per_day % n == 0 and per_day > n else 1
+
+
+def _parsed(step: str | float | None) -> tuple[str, int] | None:
+    """A pandas frequency's code and multiple ("30min": ("min", 30)); None for anything
+    else."""
+    if not isinstance(step, str):
+        return None
     try:
         offset = pd.tseries.frequencies.to_offset(step)
     except ValueError:
-        return 1
-    code, n = offset.rule_code.split("-")[0], int(offset.n)
-    if code in _PER_DAY:
-        per_day = _PER_DAY[code]
-        return per_day // n if per_day % n == 0 and per_day > n else 1
-    return _PER_UNIT.get(code, 1) if n == 1 else 1
+        return None
+    return offset.rule_code.split("-")[0], int(offset.n)
 
 
 def calendar_step(times: np.ndarray) -> str | None:
@@ -66,16 +100,19 @@ def naive_mae(train_part: np.ndarray, season: int) -> np.ndarray:
 def forecast_scale(season: int, window_series: np.ndarray, train_parts: list[np.ndarray],
                    level: np.ndarray | None = None, spread: np.ndarray | None = None,
                    window_level: np.ndarray | None = None,
-                   window_spread: np.ndarray | None = None) -> ForecastScale:
+                   window_spread: np.ndarray | None = None,
+                   cycles: tuple[int, ...] | None = None) -> ForecastScale:
     """The scale of each series from its training part (steps, targets) in the units the
     targets are stored in; ``level`` and ``spread`` (series, targets) turn those units back
     into the user's (default: they are the user's), after multiplying by ``window_spread``
     and adding ``window_level`` (per window, where its targets are stored relative to its
-    level, in units of its spread)."""
+    level, in units of its spread). ``cycles``: as `cycles_of` gives them (default: the
+    season alone)."""
     outputs = train_parts[0].shape[1]
     shape = (len(train_parts), outputs)
     return ForecastScale(
-        season=season, window_series=np.asarray(window_series, dtype=np.int64),
+        season=season, cycles=(season,) if cycles is None else cycles,
+        window_series=np.asarray(window_series, dtype=np.int64),
         naive_mae=np.stack([naive_mae(p, season) for p in train_parts]),
         level=np.zeros(shape) if level is None else np.asarray(level, dtype=np.float64),
         spread=np.ones(shape) if spread is None else np.asarray(spread, dtype=np.float64),

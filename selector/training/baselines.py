@@ -8,8 +8,9 @@ and scored on the sequences given:
 - classification: the majority class of the training split;
 - regression and forecasting: the training split's mean target;
 - forecasting: the last value, the last input step of each target series held over the horizon
-  (when the target series are among the inputs), and the seasonal naive forecast, each step
-  the value one season before it (`selector.data.seasons`; when the lookback holds a season).
+  (when the target series are among the inputs), and the seasonal naive forecasts, each step
+  the value one season before it, for the season and, in a series that steps within a day,
+  the week (`selector.data.seasons.cycles_of`; each where the lookback holds it).
 
 `learned` is the rule for "did it learn": its skill over the strongest baseline (the share of
 the baseline's error it removes) is at least `LEARNED_SKILL`, and its score is more than
@@ -80,9 +81,8 @@ def repeats(data: SequenceData) -> dict[str, int]:
     they repeat from (1: the last value); none outside forecasting."""
     if data.task != "forecasting":
         return {}
-    season = data.forecast_scale.season if data.forecast_scale is not None else 1
-    return {"last value": 1} | ({f"seasonal naive (season {season})": season}
-                                if season > 1 else {})
+    cycles = data.forecast_scale.cycles if data.forecast_scale is not None else ()
+    return {"last value": 1} | {f"seasonal naive (season {m})": m for m in cycles if m > 1}
 
 
 def fallback(data: SequenceData) -> tuple[Baseline, int] | None:

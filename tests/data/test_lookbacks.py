@@ -29,6 +29,17 @@ def test_candidates_are_multiples_of_the_horizon_that_fit(horizon: int, room: in
     assert candidates(horizon, room) == expected
 
 
+@pytest.mark.parametrize(("horizon", "room", "cycle", "expected"), [
+    (1, 10_000, 168, (8, 16, 32, 64, 168)),  # an hourly series' week, one step ahead
+    (5, 10_000, 168, (5, 10, 20, 40, 170)),  # the shortest multiple of 5 that holds it
+    (48, 10_000, 336, (48, 96, 192, 384)),  # half-hourly, a day ahead: 384 holds the week
+    (1, 100, 168, (8, 16, 32, 64)),  # too short a training part to hold one week
+])
+def test_a_lookback_that_holds_the_longest_cycle_is_searched_where_it_fits(
+        horizon: int, room: int, cycle: int, expected: tuple[int, ...]) -> None:
+    assert candidates(horizon, room, cycle) == expected
+
+
 def test_a_given_lookback_is_fixed_and_a_single_candidate_is_not_searched() -> None:
     assert resolve(10, 3, 5) == (10, ())
     assert resolve(None, 12, 26) == (12, ())
@@ -36,9 +47,10 @@ def test_a_given_lookback_is_fixed_and_a_single_candidate_is_not_searched() -> N
 
 
 def test_a_series_is_cut_at_the_longest_candidate_and_a_fixed_one_wins() -> None:
+    # the example is hourly, with a weekly cycle: 168 steps hold it
     searched = load_dataset("example:sine?length=400", DataOptions(horizon=3))
-    assert (searched.lookback, searched.lookbacks) == (48, (6, 12, 24, 48))
-    assert {len(s) for s in searched.sequences} == {48}
+    assert (searched.lookback, searched.lookbacks) == (168, (6, 12, 24, 48, 168))
+    assert {len(s) for s in searched.sequences} == {168}
     fixed = load_dataset("example:sine?length=400", DataOptions(horizon=3, lookback=10))
     assert (fixed.lookback, fixed.lookbacks) == (10, ())
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from selector.cli import app
 from selector.data import load_dataset, profile_dataset
 from selector.data.options import DataOptions
-from selector.data.seasons import naive_mae, season_of
+from selector.data.seasons import cycles_of, naive_mae, season_of
 from selector.errors import ParameterError
 from tests.helpers.panels import loaded, panel
 
@@ -31,6 +31,15 @@ def test_a_given_season_wins_over_the_frequency() -> None:
     assert season_of("D", 14) == 14 and season_of(None, 3) == 3
     with pytest.raises(ParameterError, match="season"):
         DataOptions(season=0)
+
+
+@pytest.mark.parametrize(("step", "season", "cycles"), [
+    ("30min", 48, (48, 336)), ("h", 24, (24, 168)), ("h", 5, (5, 168)),  # and the week
+    ("30min", 336, (336,)), ("D", 7, (7,)), ("MS", 12, (12,)), ("7min", 1, (1,)),
+    (None, 1, (1,)), (None, 3, (3,))])
+def test_a_series_that_steps_within_a_day_repeats_its_week_too(
+        step: str | None, season: int, cycles: tuple[int, ...]) -> None:
+    assert cycles_of(step, season) == cycles
 
 
 def test_the_scale_is_the_seasonal_naive_error_within_the_training_part() -> None:

@@ -107,5 +107,20 @@ def test_the_seasonal_naive_forecast_repeats_the_value_one_season_back(tmp_path)
     assert (fallback(short)[0].name, fallback(short)[1]) == ("last value", 1)
 
 
+def test_an_hourly_series_is_held_to_its_weekly_naive_forecast_too(tmp_path) -> None:
+    # hourly demand whose weekend differs: the day-ago value misses every Monday and Saturday,
+    # the week-ago value misses nothing
+    hours = pd.date_range("2026-01-05", periods=24 * 7 * 12, freq="h")
+    weekend = (hours.day_of_week >= 5).astype(float)
+    daily = np.sin(2 * np.pi * hours.hour / 24)
+    path = tmp_path / "demand.csv"
+    pd.DataFrame({"time": hours, "load": daily * (1 - 0.8 * weekend)}).to_csv(path, index=False)
+    data = load_dataset(str(path), DataOptions(horizon=24))
+    assert data.lookback >= 168
+    found = {b.name: b.score for b in baselines(data, data.splits.val)}
+    assert found["seasonal naive (season 168)"] < 1e-5 < found["seasonal naive (season 24)"]
+    assert fallback(data)[1] == 168
+
+
 def test_nothing_repeats_outside_forecasting() -> None:
     assert fallback(load_dataset("example:adding?length=20&n=200")) is None
