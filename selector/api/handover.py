@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from selector.api.requests import RecommendRequest
@@ -21,6 +22,7 @@ from selector.comparison.runs import (
     refit_seconds,
 )
 from selector.data import SequenceData
+from selector.decision.stats import Gain, paired_gain
 from selector.errors import first_line, param
 from selector.interrupts import INTERRUPTS
 from selector.records import (
@@ -46,9 +48,9 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
-from selector.training.baselines import Baseline, fallback
+from selector.training.baselines import Baseline, fallback, forecasts
 from selector.training.budget import Deadline
-from selector.training.fitting import Fitted
+from selector.training.fitting import Fitted, outcomes_of
 from selector.urls import mask_url
 
 
@@ -103,8 +105,9 @@ def _no_refit(final: FinalComparison, cell: Cell, data: SequenceData,
 
 @dataclass(frozen=True)
 class Repeat:
-    """The forecast handed over when neither cell learned: the strongest on validation of
-    those that repeat the series' past (`selector.training.baselines.fallback`)."""
+    """The forecast handed over instead of a cell's model: the strongest on validation of
+    those that repeat the series' past (`selector.training.baselines.fallback`), where
+    neither cell learned or where it beat the recommended cell on the test split."""
 
     baseline: Baseline  # its name and validation score
     season: int  # how many steps back it repeats from (1: the last value)
@@ -117,18 +120,47 @@ class Repeat:
 
 def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: SequenceData
                         ) -> tuple[Recommendation, Repeat | None]:
-    """Where neither cell learned a forecast, the repeating forecast to hand over instead,
-    and the recommendation with a sentence that says so; ``rec`` and None otherwise."""
-    found = fallback(data) if rec.reason == "not-learned" else None
+    """The repeating forecast to hand over instead of a cell's model, and the recommendation
+    with a sentence that says why; ``rec`` and None to hand over the recommended cell (or
+    nothing). It is handed over where neither cell learned a forecast, and where it beats
+    the recommended cell's final runs on the test split by more than their noise (the
+    paired interval of `selector.decision.stats.paired_gain` lies above zero): a model that
+    a forecast repeating last week beats is no model to deploy. The verdict between the
+    cells stands either way."""
+    found = fallback(data) if rec.reason == "not-learned" or rec.verdict is not None else None
     if found is None:
         return rec, None
     repeat = Repeat(*found)
     test = final.baselines.get(repeat.baseline.name)
-    said = (f"Handed over instead: the {repeat.baseline.name} forecast, which neither cell "
-            f"beat on validation (RMSE {repeat.baseline.score:.4g})"
-            + ("" if test is None else f"; test {final.score_name} {test:.4g}")
-            + f". selector predict gives it as the {repeat.column} column.")
+    if rec.verdict is None:
+        why = (f"which neither cell beat on validation (RMSE {repeat.baseline.score:.4g})"
+               + ("" if test is None else f"; test {final.score_name} {test:.4g}"))
+    else:
+        gain = repeat_gain(final, rec.verdict, data, repeat, rec.comparison.level)
+        if gain is None or gain.low <= 0 or test is None:
+            return rec, None
+        cell = rec.verdict.upper()
+        why = (f"which beat {cell}'s {gain.pairs} final runs on the test split ("
+               f"{final.score_name} {test:.4g}; {cell} worse by {gain.mean:.3g}, "
+               f"{rec.comparison.level:.0%} CI [{gain.low:.3g}, {gain.high:.3g}])")
+    said = (f"Handed over instead: the {repeat.baseline.name} forecast, {why}. "
+            f"selector predict gives it as the {repeat.column} column.")
     return replace(rec, rationale=(*rec.rationale, said)), repeat
+
+
+def repeat_gain(final: FinalComparison, cell: Cell, data: SequenceData, repeat: Repeat,
+                level: float) -> Gain | None:
+    """How much better ``repeat`` scores on the test split than ``cell``'s final runs (its
+    interval paired by test window, with the runs' seed spread); None without two runs
+    scored on the test split (cross-validation scores folds)."""
+    runs = [r for c in final.cells if c.cell == cell for r in c.runs if r.outcomes]
+    predicted = forecasts(data, data.splits.test).get(repeat.baseline.name)
+    if final.method != "seeds" or len(runs) < 2 or predicted is None:
+        return None
+    own = outcomes_of(predicted, data, data.splits.test, final.score_name)
+    return paired_gain(np.tile(own, (len(runs), 1)), np.array([r.outcomes for r in runs]),
+                       score=final.score_name, level=level,  # "lstm": the repeat
+                       block=max(1, (data.lookback or 0) + (data.horizon or 0)))
 
 
 @dataclass(frozen=True)
@@ -222,6 +254,7 @@ def log_handover(request: RecommendRequest, rec: Recommendation, outputs: Output
     if exported is None or uri is None:
         return model_record(run_id)
     register = request.register and rec.verdict is not None and (
+        "fallback" not in outputs.artifacts) and (
         gates is None or (request.promote and gates["passed"]))  # a cell's model only
     try:
         python_model, signature, example, requirements = pyfunc_parts(

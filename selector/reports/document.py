@@ -135,8 +135,13 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                             f"error from seeds {_fmt(comp.get('seed_sd'))}, from the test sample "
                             f"{_fmt(comp.get('example_sd'))}). Minimum worthwhile gain: "
                             f"{comp['min_gain']:.4g} ({comp['min_gain_source']})."))
-    refit = doc["final"].get("refit")
-    if refit:
+    refit, fallback = doc["final"].get("refit"), doc["artifacts"].get("fallback")
+    if fallback:
+        why = ("neither cell beat it on validation" if doc["verdict"] is None else
+               f"it beat {doc['verdict'].upper()}'s final runs on the test split")
+        blocks.append(("p", f"Handed-over model: the {fallback} forecast, which repeats each "
+                            f"series' past as the baseline scored here does: {why}."))
+    elif refit:
         blocks.append(("p", f"Handed-over model: {refit['cell'].upper()} refit on train + "
                             f"validation for {refit['epochs']} epochs (the median best epoch of "
                             f"its final runs that the budget did not cut), seed {refit['seed']}, "
@@ -147,10 +152,6 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
         blocks.append(("p", f"Handed-over model: {doc['verdict'].upper()}'s final run with the "
                             "best validation score, trained on the training split (no refit: "
                             "--no-refit, or the reason under What the budget cut)."))
-    elif doc["artifacts"].get("fallback"):
-        blocks.append(("p", f"Handed-over model: the {doc['artifacts']['fallback']} forecast, "
-                            "which neither cell beat on validation (it repeats each series' "
-                            "past, as the baseline scored here does)."))
     blocks += _scale_free_blocks(doc["final"], score)
     rows = []
     for key, label, spec in COST_ROWS:

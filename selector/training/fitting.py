@@ -326,12 +326,19 @@ def outcomes(system: SequenceSystem, data: SequenceData, indices: np.ndarray,
     paired statistics of `selector.decision.rules` compare the two cells example by example
     on these. ``outputs``: the model's (`model_outputs`), when already computed."""
     out = model_outputs(system, data, indices) if outputs is None else outputs
+    return outcomes_of(out, data, indices, score or score_name(data.task))
+
+
+def outcomes_of(outputs: np.ndarray, data: SequenceData, indices: np.ndarray,
+                score: str) -> np.ndarray:
+    """`outcomes` of ``outputs`` (a model's, or a baseline's forecasts shaped and scaled as
+    the targets of ``indices``)."""
     targets = data.targets[indices]
-    if (score or score_name(data.task)) == "mase":
-        return mase_outcomes(out, data, indices)
+    if score == "mase":
+        return mase_outcomes(outputs, data, indices)
     if data.task == "classification":
-        return (out.argmax(axis=1) == targets).astype(np.float64)
-    errors = (out - targets.astype(np.float64)) ** 2
+        return (outputs.argmax(axis=1) == targets).astype(np.float64)
+    errors = (outputs - targets.astype(np.float64)) ** 2
     return errors.reshape(len(indices), -1).mean(axis=1)
 
 

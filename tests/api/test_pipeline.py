@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -16,13 +17,14 @@ from optuna.trial import create_trial
 
 from selector.api import RecommendRequest, SearchRequest, report_study, run_recommendation
 from selector.comparison.runs import FinalModels, refit_epochs
-from selector.data import DataOptions
+from selector.data import DataOptions, load_dataset
 from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
 from selector.records import FinalComparison, ModelConfig, Preferences
 from selector.search.state import TrialAttrs, study_state
 from selector.serving.predict import predict
-from selector.training.fitting import EpochHistory, Fitted, build_net
+from selector.training.baselines import forecasts
+from selector.training.fitting import EpochHistory, Fitted, build_net, outcomes_of
 from selector.training.system import SequenceSystem
 from tests.conftest import long_frame, write
 from tests.helpers.panels import panel
@@ -132,6 +134,54 @@ def test_a_forecast_neither_cell_learned_hands_over_the_repeating_forecast_inste
         comparison=FakeComparison(never_learned(comparison([0.5, 0.5], [0.5, 0.5]))))
     assert classified.recommendation.verdict is None
     assert "model_dir" not in classified.document["artifacts"]
+
+
+def with_test_outcomes(final: FinalComparison, cell: str,
+                       runs: list[np.ndarray]) -> FinalComparison:
+    """``final`` with ``cell``'s runs scoring ``runs`` (per test window), as the MASE."""
+    return replace(final, cells=tuple(c if c.cell != cell else replace(c, runs=tuple(
+        replace(r, outcomes=tuple(o), test_score=float(o.mean()))
+        for r, o in zip(c.runs, runs, strict=True))) for c in final.cells))
+
+
+@pytest.mark.parametrize(("times", "handed_over"), [(1.5, "repeat"), (0.6, "gru")])
+def test_a_recommended_cell_that_the_seasonal_naive_beats_on_test_is_not_handed_over(
+        tmp_path: Path, tiny_space: str, local_tracking_store: str, times: float,
+        handed_over: str) -> None:
+    """GRU wins the comparison, but where a forecast repeating last week beats GRU's final
+    runs on the test split by more than their noise, that forecast is the model handed over
+    (not registered: the registry holds cells), and the rationale and report say why. Where
+    GRU beats it, GRU's model is handed over as before."""
+    options = DataOptions(lookback=14, horizon=3, season=7)
+    search = replace(searched(tmp_path, tiny_space, panel(), options, "minimize"),
+                     tracking_uri=local_tracking_store)
+    data = load_dataset(search.data, options)
+    test = data.splits.test
+    naive = outcomes_of(forecasts(data, test)["seasonal naive (season 7)"], data, test, "mase")
+    spread = (0.97, 1.0, 1.03)  # three seeds about `times` it; LSTM's, 3 times it
+    final = comparison([1.0, 1.0, 1.0], [2.0, 2.1, 2.2], direction="minimize", score_name="mase")
+    final = with_test_outcomes(final, "gru", [naive * times * f for f in spread])
+    final = with_test_outcomes(final, "lstm", [naive * 3 * f for f in spread])
+    final = replace(final, baselines={"seasonal naive (season 7)": float(naive.mean())})
+    result = run_recommendation(RecommendRequest(
+        search=search, seeds=3, refit=False, output_dir=str(tmp_path / "out")),
+        comparison=FakeComparison(final))
+    assert result.recommendation.verdict == "gru"  # the verdict between the cells stands
+    artifacts = result.document["artifacts"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    if handed_over == "gru":
+        assert "fallback" not in artifacts and artifacts["mlflow"]["registered_model"]
+        assert not any(r.startswith("Handed over instead") for r in result.document["rationale"])
+        return
+    assert artifacts["fallback"] == "seasonal naive (season 7)"
+    assert artifacts["mlflow"]["registered_model"] is None
+    said = result.recommendation.rationale[-1]
+    assert said.startswith("Handed over instead: the seasonal naive (season 7) forecast, "
+                           "which beat GRU's 3 final runs on the test split")
+    assert "it beat GRU's final runs on the test split" in " ".join(report.split())
+    forecast = predict(artifacts["model_dir"], panel())
+    assert list(forecast.columns) == ["unique_id", "ds", "SeasonalNaive"]
+
 
 
 def test_gates_say_what_changed_and_what_failed(tmp_path: Path, tiny_space: str) -> None:
