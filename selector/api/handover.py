@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 
 from selector.api.requests import RecommendRequest
-from selector.choices import Cell, GateStatus
+from selector.choices import Cell, GateStatus, sign
 from selector.comparison.runs import (
     FinalModels,
     Step,
@@ -123,10 +123,9 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
     """The repeating forecast to hand over instead of a cell's model, and the recommendation
     with a sentence that says why; ``rec`` and None to hand over the recommended cell (or
     nothing). It is handed over where neither cell learned a forecast, and where it beats
-    the recommended cell's final runs on the test split by more than their noise (the
-    paired interval of `selector.decision.stats.paired_gain` lies above zero): a model that
-    a forecast repeating last week beats is no model to deploy. The verdict between the
-    cells stands either way."""
+    the recommended cell on the test split (`beats_the_cell`): a model that a forecast
+    repeating last week beats is no model to deploy. The verdict between the cells stands
+    either way."""
     found = fallback(data) if rec.reason == "not-learned" or rec.verdict is not None else None
     if found is None:
         return rec, None
@@ -136,31 +135,42 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
         why = (f"which neither cell beat on validation (RMSE {repeat.baseline.score:.4g})"
                + ("" if test is None else f"; test {final.score_name} {test:.4g}"))
     else:
-        gain = repeat_gain(final, rec.verdict, data, repeat, rec.comparison.level)
-        if gain is None or gain.low <= 0 or test is None:
+        gain = beats_the_cell(final, rec.verdict, data, repeat, rec.comparison.level)
+        if gain is None:
             return rec, None
         cell = rec.verdict.upper()
         why = (f"which beat {cell}'s {gain.pairs} final runs on the test split ("
                f"{final.score_name} {test:.4g}; {cell} worse by {gain.mean:.3g}, "
-               f"{rec.comparison.level:.0%} CI [{gain.low:.3g}, {gain.high:.3g}])")
+               f"{rec.comparison.level:.0%} CI [{gain.low:.3g}, {gain.high:.3g}])"
+               + ("" if final.refit is None else
+                  f" and its refit ({final.refit.test_score:.4g})"))
     said = (f"Handed over instead: the {repeat.baseline.name} forecast, {why}. "
             f"selector predict gives it as the {repeat.column} column.")
     return replace(rec, rationale=(*rec.rationale, said)), repeat
 
 
-def repeat_gain(final: FinalComparison, cell: Cell, data: SequenceData, repeat: Repeat,
-                level: float) -> Gain | None:
-    """How much better ``repeat`` scores on the test split than ``cell``'s final runs (its
-    interval paired by test window, with the runs' seed spread); None without two runs
+def beats_the_cell(final: FinalComparison, cell: Cell, data: SequenceData, repeat: Repeat,
+                   level: float) -> Gain | None:
+    """How much better ``repeat`` scores on the test split than ``cell``'s final runs, where
+    that is credible: the paired interval (`selector.decision.stats.paired_gain`, by test
+    window, with the runs' seed spread) lies above zero, over at least two whole blocks of
+    overlapping windows (the cell's lookback + horizon), and ``cell``'s refit, where there
+    is one, scored no better than ``repeat`` either. None otherwise, and without two runs
     scored on the test split (cross-validation scores folds)."""
-    runs = [r for c in final.cells if c.cell == cell for r in c.runs if r.outcomes]
+    chosen = next(c for c in final.cells if c.cell == cell)
+    runs = [r for r in chosen.runs if r.outcomes]
     predicted = forecasts(data, data.splits.test).get(repeat.baseline.name)
-    if final.method != "seeds" or len(runs) < 2 or predicted is None:
+    test = final.baselines.get(repeat.baseline.name)
+    block = int(chosen.config.get("lookback") or data.lookback or 0) + (data.horizon or 0)
+    if (final.method != "seeds" or len(runs) < 2 or predicted is None or test is None
+            or len(data.splits.test) < 2 * block):
+        return None
+    if final.refit is not None and sign(final.direction) * (final.refit.test_score - test) >= 0:
         return None
     own = outcomes_of(predicted, data, data.splits.test, final.score_name)
-    return paired_gain(np.tile(own, (len(runs), 1)), np.array([r.outcomes for r in runs]),
-                       score=final.score_name, level=level,  # "lstm": the repeat
-                       block=max(1, (data.lookback or 0) + (data.horizon or 0)))
+    gain = paired_gain(np.tile(own, (len(runs), 1)), np.array([r.outcomes for r in runs]),
+                       score=final.score_name, level=level, block=block)  # "lstm": the repeat
+    return gain if gain.low > 0 else None
 
 
 @dataclass(frozen=True)

@@ -85,15 +85,16 @@ class RecommendationRun:
             self._store(searched.study, final.comparison, profile)
             INTERRUPTS.checkpoint()  # safe points between the output steps, up to the hand-over
             rec = decide(final.comparison, profile, search.budgets, request.preferences)
+            model: Fitted | handover.Repeat | None = None
             compared = final.comparison
-            # a forecast that repeats the past, where the cells did not beat it
-            rec, repeat = handover.repeat_to_hand_over(rec, compared, data)
-            model: Fitted | handover.Repeat | None = repeat
-            if rec.verdict is not None and repeat is None:
+            if rec.verdict is not None:
                 INTERRUPTS.checkpoint()
                 model, compared = handover.model_to_hand_over(request, final, rec.verdict, data,
                                                               space, work, self.step, len(seeds))
                 self._store(searched.study, compared)
+            # a forecast that repeats the past, where the cells (or the refit) did not beat it
+            rec, repeat = handover.repeat_to_hand_over(rec, compared, data)
+            model = repeat or model
             gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                              min_score=request.min_score) if request.gated else None
             with keeping(f"The search and the final comparison are kept in "

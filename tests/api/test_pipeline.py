@@ -20,7 +20,7 @@ from selector.comparison.runs import FinalModels, refit_epochs
 from selector.data import DataOptions, load_dataset
 from selector.data.dataset import SequenceData
 from selector.errors import DataError, ParameterError
-from selector.records import FinalComparison, ModelConfig, Preferences
+from selector.records import FinalComparison, ModelConfig, Preferences, Refit
 from selector.search.state import TrialAttrs, study_state
 from selector.serving.predict import predict
 from selector.training.baselines import forecasts
@@ -144,14 +144,19 @@ def with_test_outcomes(final: FinalComparison, cell: str,
         for r, o in zip(c.runs, runs, strict=True))) for c in final.cells))
 
 
-@pytest.mark.parametrize(("times", "handed_over"), [(1.5, "repeat"), (0.6, "gru")])
+@pytest.mark.parametrize(("times", "lookback", "refit", "handed_over"), [
+    (1.5, 2, None, "repeat"),
+    (0.6, 2, None, "gru"),  # GRU beats the seasonal naive
+    (1.5, 14, None, "gru"),  # 25 test windows hold one block of 14 + 3 overlapping ones
+    (1.5, 2, 0.8, "gru"),  # GRU's refit, the model handed over, beats it
+])
 def test_a_recommended_cell_that_the_seasonal_naive_beats_on_test_is_not_handed_over(
         tmp_path: Path, tiny_space: str, local_tracking_store: str, times: float,
-        handed_over: str) -> None:
+        lookback: int, refit: float | None, handed_over: str) -> None:
     """GRU wins the comparison, but where a forecast repeating last week beats GRU's final
     runs on the test split by more than their noise, that forecast is the model handed over
     (not registered: the registry holds cells), and the rationale and report say why. Where
-    GRU beats it, GRU's model is handed over as before."""
+    GRU or its refit beats it, or too few test windows tell, GRU's model is handed over."""
     options = DataOptions(lookback=14, horizon=3, season=7)
     search = replace(searched(tmp_path, tiny_space, panel(), options, "minimize"),
                      tracking_uri=local_tracking_store)
@@ -162,7 +167,12 @@ def test_a_recommended_cell_that_the_seasonal_naive_beats_on_test_is_not_handed_
     final = comparison([1.0, 1.0, 1.0], [2.0, 2.1, 2.2], direction="minimize", score_name="mase")
     final = with_test_outcomes(final, "gru", [naive * times * f for f in spread])
     final = with_test_outcomes(final, "lstm", [naive * 3 * f for f in spread])
-    final = replace(final, baselines={"seasonal naive (season 7)": float(naive.mean())})
+    final = replace(final, baselines={"seasonal naive (season 7)": float(naive.mean())},
+                    cells=tuple(replace(c, config={**c.config, "lookback": lookback})
+                                for c in final.cells),
+                    refit=None if refit is None else Refit(
+                        cell="gru", seed=0, epochs=5, train_seconds=1.0,
+                        test_score=refit * float(naive.mean())))
     result = run_recommendation(RecommendRequest(
         search=search, seeds=3, refit=False, output_dir=str(tmp_path / "out")),
         comparison=FakeComparison(final))
