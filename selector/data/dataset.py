@@ -61,13 +61,13 @@ class ForecastScale:
     units of their own spread)."""
 
     season: int
+    cycles: tuple[int, ...]  # the seasons a seasonal naive forecast repeats (cycles_of)
     window_series: np.ndarray  # (windows,)
     naive_mae: np.ndarray  # (series, targets)
     level: np.ndarray  # (series, targets)
     spread: np.ndarray
     window_level: np.ndarray  # (windows,)
     window_spread: np.ndarray  # (windows,)
-    cycles: tuple[int, ...] = ()  # seasons a seasonal naive forecast repeats (cycles_of)
 
 
 @dataclass(frozen=True)

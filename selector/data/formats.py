@@ -210,8 +210,8 @@ def from_series_frame(frame: pd.DataFrame, options: DataOptions, source: str) ->
                          splits, tuple(features), tuple(target_cols), (),
                          fit_rows=values[:val_start], lookback=lookback, lookbacks=searched,
                          horizon=options.horizon, forecast_scale=forecast_scale(
-                             season, np.zeros(len(starts)),
-                             [target_values[:val_start].astype(np.float64)], cycles=cycles))
+                             season, cycles, np.zeros(len(starts)),
+                             [target_values[:val_start].astype(np.float64)]))
 
 
 def from_arrays(arrays: dict[str, np.ndarray], options: DataOptions, source: str) -> SequenceData:

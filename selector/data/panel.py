@@ -288,7 +288,7 @@ def from_panel_frame(frame: pd.DataFrame, options: DataOptions, source: str) -> 
                                     window_spread=True),
         lookback=lookback, lookbacks=searched, horizon=options.horizon,
         forecast_scale=forecast_scale(
-            season, np.asarray(window_series), train_parts, cycles=cycles,
+            season, cycles, np.asarray(window_series), train_parts,
             level=np.asarray([[m[0]] for m, _ in scales.values()]),
             spread=np.asarray([[d[0]] for _, d in scales.values()]),
             window_level=np.asarray(levels), window_spread=np.asarray(spreads)))

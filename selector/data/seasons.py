@@ -43,7 +43,7 @@ def season_of(step: str | float | None, given: int | None = None) -> int:
         return 1
     code, n = parsed
     if code in _PER_DAY:
-        return _steps_per_day(step)
+        return _per_day(code, n)
     return _PER_UNIT.get(code, 1) if n == 1 else 1
 
 
@@ -58,9 +58,11 @@ def cycles_of(step: str | float | None, season: int) -> tuple[int, ...]:
 def _steps_per_day(step: str | float | None) -> int:
     """How many steps make a day for a sub-daily ``step`` that divides it; 1 otherwise."""
     parsed = _parsed(step)
-    if parsed is None:
-        return 1
-    code, n = parsed
+    return 1 if parsed is None else _per_day(*parsed)
+
+
+def _per_day(code: str, n: int) -> int:
+    """Steps per day of ``n`` units of ``code`` where they divide a day; 1 otherwise."""
     per_day = _PER_DAY.get(code, 1)
     return per_day // n if per_day % n == 0 and per_day > n else 1
 
@@ -97,21 +99,19 @@ def naive_mae(train_part: np.ndarray, season: int) -> np.ndarray:
     return mae
 
 
-def forecast_scale(season: int, window_series: np.ndarray, train_parts: list[np.ndarray],
-                   level: np.ndarray | None = None, spread: np.ndarray | None = None,
-                   window_level: np.ndarray | None = None,
-                   window_spread: np.ndarray | None = None,
-                   cycles: tuple[int, ...] | None = None) -> ForecastScale:
+def forecast_scale(season: int, cycles: tuple[int, ...], window_series: np.ndarray,
+                   train_parts: list[np.ndarray], level: np.ndarray | None = None,
+                   spread: np.ndarray | None = None, window_level: np.ndarray | None = None,
+                   window_spread: np.ndarray | None = None) -> ForecastScale:
     """The scale of each series from its training part (steps, targets) in the units the
     targets are stored in; ``level`` and ``spread`` (series, targets) turn those units back
     into the user's (default: they are the user's), after multiplying by ``window_spread``
     and adding ``window_level`` (per window, where its targets are stored relative to its
-    level, in units of its spread). ``cycles``: as `cycles_of` gives them (default: the
-    season alone)."""
+    level, in units of its spread). ``cycles``: as `cycles_of` gives them."""
     outputs = train_parts[0].shape[1]
     shape = (len(train_parts), outputs)
     return ForecastScale(
-        season=season, cycles=(season,) if cycles is None else cycles,
+        season=season, cycles=cycles,
         window_series=np.asarray(window_series, dtype=np.int64),
         naive_mae=np.stack([naive_mae(p, season) for p in train_parts]),
         level=np.zeros(shape) if level is None else np.asarray(level, dtype=np.float64),
