@@ -48,7 +48,7 @@ from selector.tracking import (
     log_verdict,
     model_record,
 )
-from selector.training.baselines import Baseline, fallback, forecasts
+from selector.training.baselines import Baseline, Naive, fallback, forecasts
 from selector.training.budget import Deadline
 from selector.training.fitting import Fitted, outcomes_of
 from selector.urls import mask_url
@@ -106,16 +106,16 @@ def _no_refit(final: FinalComparison, cell: Cell, data: SequenceData,
 @dataclass(frozen=True)
 class Repeat:
     """The forecast handed over instead of a cell's model: the strongest on validation of
-    those that repeat the series' past (`selector.training.baselines.fallback`), where
+    those made from the series' own past (`selector.training.baselines.fallback`), where
     neither cell learned or where it beat the recommended cell on the test split."""
 
     baseline: Baseline  # its name and validation score
-    season: int  # how many steps back it repeats from (1: the last value)
+    naive: Naive  # how it is made from the past
 
     @property
     def column(self) -> str:
         """Its predictions' column, as statsforecast names these models."""
-        return "Naive" if self.season == 1 else "SeasonalNaive"
+        return self.naive.column
 
 
 def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: SequenceData
@@ -132,7 +132,8 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
     repeat = Repeat(*found)
     test = final.baselines.get(repeat.baseline.name)
     if rec.verdict is None:
-        why = (f"which neither cell beat on validation (RMSE {repeat.baseline.score:.4g})"
+        why = (f"the strongest on validation of those made from each series' past ("
+               f"{final.score_name} {repeat.baseline.score:.4g}), as neither cell learned"
                + ("" if test is None else f"; test {final.score_name} {test:.4g}"))
     else:
         gain = beats_the_cell(final, rec.verdict, data, repeat, rec.comparison.level)
@@ -194,13 +195,13 @@ def write_outputs(request: RecommendRequest, study: optuna.Study, data: Sequence
                                  "plots": write_plots(study, final, folder)}
     INTERRUPTS.checkpoint()
     if isinstance(chosen, Repeat):
-        exported = export_repeat(data, chosen.season, request.search.data_options,
+        exported = export_repeat(data, chosen.naive, request.search.data_options,
                                  folder / "model", meta={
                                      "cell": None, "baseline": chosen.baseline.name,
                                      "column": chosen.column, "study": study.study_name,
                                      "score_name": rec.score_name,
                                      "test_score": final.baselines.get(chosen.baseline.name),
-                                     "trained_on": "nothing: it repeats the input",
+                                     "trained_on": "nothing: it is made from the input",
                                      "verdict": rec.headline, "rationale": list(rec.rationale)})
         return Outputs(folder, artifacts | _model_files(exported)
                        | {"fallback": chosen.baseline.name}, exported)

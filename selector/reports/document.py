@@ -139,8 +139,8 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
     if fallback:
         why = ("neither cell beat it on validation" if doc["verdict"] is None else
                f"it beat {doc['verdict'].upper()}'s final runs on the test split")
-        blocks.append(("p", f"Handed-over model: the {fallback} forecast, which repeats each "
-                            f"series' past as the baseline scored here does: {why}."))
+        blocks.append(("p", f"Handed-over model: the {fallback} forecast, made from each "
+                            f"series' own past as the baseline scored here is: {why}."))
     elif refit:
         blocks.append(("p", f"Handed-over model: {refit['cell'].upper()} refit on train + "
                             f"validation for {refit['epochs']} epochs (the median best epoch of "

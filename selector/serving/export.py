@@ -38,6 +38,7 @@ from selector.serving.runtime import (
     TORCHSCRIPT_FILE,
     onnx_session,
 )
+from selector.training.baselines import Naive
 from selector.training.cost import Probe
 from selector.training.model import last_steps
 from selector.training.system import SequenceSystem
@@ -80,28 +81,38 @@ class ExportNet(nn.Module):
 
 
 class RepeatNet(nn.Module):
-    """A forecast that repeats each target series' past (`selector.training.baselines`):
-    step h of the horizon is the value ``season`` steps before it (season 1: the last
-    value), in the targets' units. It is what is handed over when neither cell learned."""
+    """A forecast made from each target series' own past (`selector.training.baselines.Naive`):
+    step h of the horizon is the value ``season`` steps before it (season 1: the last value),
+    or with drift the last value plus h times the average step over the window the data was
+    cut into, in the targets' units. It is what is handed over when neither cell learned."""
 
     columns: torch.Tensor  # the target series among the input features
     steps: torch.Tensor  # of the last ``season`` input steps, the one each horizon step repeats
+    ahead: torch.Tensor  # drift: how many average steps each horizon step adds
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, data: SequenceData, season: int) -> None:
+    def __init__(self, data: SequenceData, naive: Naive) -> None:
         super().__init__()
+        assert data.lookback is not None, "a forecast's windows"
         columns = [data.feature_names.index(n) for n in data.target_names]
         prep = data.preprocessing
-        self.season = season
+        horizon = data.targets.shape[1]
+        self.season, self.drift, self.span = naive.season, naive.drift, data.lookback
         self.register_buffer("columns", torch.tensor(columns))
-        self.register_buffer("steps", torch.arange(data.targets.shape[1]) % season)
+        self.register_buffer("steps", torch.arange(horizon) % naive.season)
+        self.register_buffer("ahead", torch.arange(1, horizon + 1, dtype=torch.float32)
+                             .reshape(1, -1, 1) / max(1, data.lookback - 1))
         self.register_buffer("mean", torch.tensor(np.asarray(prep.feature_mean)[columns],
                                                   dtype=torch.float32))
         self.register_buffer("std", torch.tensor(np.asarray(prep.feature_std)[columns],
                                                  dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drift:
+            window = x[:, -self.span:, :].index_select(2, self.columns)
+            first, last = window[:, :1], window[:, -1:]
+            return (last + self.ahead * (last - first)) * self.std + self.mean
         last = x[:, -self.season:, :].index_select(2, self.columns)
         return last.index_select(1, self.steps) * self.std + self.mean
 
@@ -172,12 +183,12 @@ def export_model(system: SequenceSystem, data: SequenceData, options: DataOption
                                   (probe.length, max(1, probe.length // 2 + 1))))
 
 
-def export_repeat(data: SequenceData, season: int, options: DataOptions, folder: Path,
+def export_repeat(data: SequenceData, naive: Naive, options: DataOptions, folder: Path,
                   meta: dict[str, Any]) -> ExportedModel:
-    """Write the model folder of the forecast that repeats the series' past (`RepeatNet`),
+    """Write the model folder of the forecast made from the series' own past (`RepeatNet`),
     which reads the whole window the data was cut into."""
     assert data.lookback is not None, "a forecast's windows"
-    net = RepeatNet(data, season).eval()
+    net = RepeatNet(data, naive).eval()
     probe = _probe(data)
     return _write(net, data, replace(options, lookback=data.lookback), folder, meta,
                   lambda: _parity(lambda x, _: net(x), folder, probe, net.std,

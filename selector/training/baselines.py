@@ -7,10 +7,15 @@ and scored on the sequences given:
 
 - classification: the majority class of the training split;
 - regression and forecasting: the training split's mean target;
-- forecasting: the last value, the last input step of each target series held over the horizon
-  (when the target series are among the inputs), and the seasonal naive forecasts, each step
-  the value one season before it, for the season and, in a series that steps within a day,
-  the week (`selector.data.seasons.cycles_of`; each where the lookback holds it).
+- forecasting, where the target series are among the inputs, the four simple methods of
+  Hyndman & Athanasopoulos (*Forecasting: Principles and Practice*, §5.2): the mean above; the
+  last value, the last input step of each target series held over the horizon; the seasonal
+  naive forecasts, each step the value one season before it, for the season and, in a series
+  that steps within a day, the week (`selector.data.seasons.cycles_of`; each where the
+  lookback holds it); and the drift, the last value plus the window's average step per step
+  ahead (the line through the window's first and last steps, extended). Drift is the one to
+  beat on trending yearly series: on M1's, it forecasts the held-out years better than the
+  last value and than neuralforecast's Auto models (bench/README §14).
 
 `learned` is the rule for "did it learn": its skill over the strongest baseline (the share of
 the baseline's error it removes) is at least `LEARNED_SKILL`, and its score is more than
@@ -33,16 +38,42 @@ import numpy as np
 
 from selector.choices import Direction, sign
 from selector.data.dataset import SequenceData
+from selector.training.scaled import scale_free, scored_by_mase
 
 LEARNED_SKILL = 0.02  # a run learned when it removes at least 2% of the baseline's error
 NOISE_Z = 3.0  # ... and its score is this many standard errors beyond the baseline's
 
 
 @dataclass(frozen=True)
+class Naive:
+    """A forecast made from each target series' own past alone (`repeats`): step h of the
+    horizon is the value ``season`` steps before it (season 1: the last value), or with
+    ``drift``, the last value plus h times the window's average step."""
+
+    season: int = 1
+    drift: bool = False
+
+    @property
+    def column(self) -> str:
+        """Its predictions' column, as statsforecast names these models."""
+        return "RWD" if self.drift else "Naive" if self.season == 1 else "SeasonalNaive"
+
+    def predict(self, windows: np.ndarray, horizon: int) -> np.ndarray:
+        """The forecasts of ``windows`` (n, steps, series) over ``horizon`` steps; the
+        window is read whole for the drift, in whatever units it is given (each forecast is
+        a weighted mean of its steps, so it commutes with shifting and scaling them)."""
+        ahead = np.arange(horizon)
+        if self.drift:
+            slope = (windows[:, -1] - windows[:, 0]) / (windows.shape[1] - 1)
+            return windows[:, -1:] + (ahead + 1)[None, :, None] * slope[:, None]
+        return windows[:, windows.shape[1] - self.season + ahead % self.season]
+
+
+@dataclass(frozen=True)
 class Baseline:
     """One trivial predictor and its score (accuracy or RMSE, the user's units)."""
 
-    name: str  # "majority class", "mean", "last value" or "seasonal naive (season m)"
+    name: str  # "majority class", "mean", "last value", "seasonal naive (season m)", "drift"
     score: float
     noise: float = 0.0  # classification: the standard error of an accuracy at this level
 
@@ -69,34 +100,43 @@ def forecasts(data: SequenceData, indices: np.ndarray,
     fit_on = data.splits.train if fit_on is None else fit_on
     shape = (len(indices), *data.targets.shape[1:])
     found = {"mean": np.broadcast_to(data.targets[fit_on].astype(np.float64).mean(axis=0), shape)}
-    for name, m in repeats(data).items():
-        repeated = _repeated(data, indices, m)
+    for name, naive in repeats(data).items():
+        repeated = _repeated(data, indices, naive)
         if repeated is not None:
             found[name] = repeated
     return found
 
 
-def repeats(data: SequenceData) -> dict[str, int]:
-    """The forecasts that repeat the target series' past, by name, with how many steps back
-    they repeat from (1: the last value); none outside forecasting."""
+def repeats(data: SequenceData) -> dict[str, Naive]:
+    """The forecasts made from the target series' own past (`Naive`), by name; none outside
+    forecasting."""
     if data.task != "forecasting":
         return {}
     cycles = data.forecast_scale.cycles if data.forecast_scale is not None else ()
-    return {"last value": 1} | {f"seasonal naive (season {m})": m for m in cycles if m > 1}
+    return ({"last value": Naive()} | {f"seasonal naive (season {m})": Naive(m)
+                                        for m in cycles if m > 1}
+            | {"drift": Naive(drift=True)})
 
 
-def fallback(data: SequenceData) -> tuple[Baseline, int] | None:
+def fallback(data: SequenceData) -> tuple[Baseline, Naive] | None:
     """The forecast to hand over when neither cell learned: the strongest on the validation
-    split of those that repeat the series' past (`repeats`), and its season; None when none
-    can be made from the inputs (the targets are not among them, or the task is not a
-    forecast)."""
-    seasons = repeats(data)
-    found = tuple(b for b in baselines(data, data.splits.val)
-                  if b.name in seasons and math.isfinite(b.score))
+    split of those made from the series' own past (`repeats`), by the score the verdict
+    decides on (a panel's MASE, where RMSE in each window's units would weigh the series
+    unevenly; else RMSE), and how it is made; None when none can be made from the inputs
+    (the targets are not among them, or the task is not a forecast)."""
+    made = repeats(data)
+    val = data.splits.val
+    by_mase = scored_by_mase(data)
+    found = []
+    for name, predicted in forecasts(data, val).items():
+        free = scale_free(predicted, data, val) if by_mase else None
+        score = _rmse(data.targets[val], predicted) if free is None else free.mase
+        if name in made and score is not None and math.isfinite(score):
+            found.append(Baseline(name, score))
     if not found:
         return None
-    best = strongest(found, "minimize")
-    return best, seasons[best.name]
+    best = strongest(tuple(found), "minimize")
+    return best, made[best.name]
 
 
 def strongest(found: tuple[Baseline, ...], direction: Direction) -> Baseline:
@@ -125,20 +165,19 @@ def _rmse(targets: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sqrt(np.mean((targets.astype(np.float64) - predicted) ** 2)))
 
 
-def _repeated(data: SequenceData, indices: np.ndarray, season: int) -> np.ndarray | None:
-    """Each window's target series over the horizon as it was ``season`` steps before (its
-    last input step's value for ``season`` 1), in the targets' units; None when the targets
-    are not among the inputs or the lookback is shorter than the season."""
+def _repeated(data: SequenceData, indices: np.ndarray, naive: Naive) -> np.ndarray | None:
+    """Each window's ``naive`` forecast of its target series over the horizon, in the
+    targets' units; None when the targets are not among the inputs or the lookback is
+    shorter than the season (or than two steps, for the drift)."""
     if not set(data.target_names) <= set(data.feature_names) or data.targets.ndim != 3:
         return None
     if not len(indices):
         return None
     lookback, horizon = len(data.sequences[indices[0]]), data.targets.shape[1]  # windows: equal
-    if season > lookback:
+    if naive.season > lookback or (naive.drift and lookback < 2):
         return None
     columns = [data.feature_names.index(n) for n in data.target_names]
     prep = data.preprocessing
     mean, std = np.asarray(prep.feature_mean)[columns], np.asarray(prep.feature_std)[columns]
-    steps = lookback - season + np.arange(horizon) % season  # step h repeats h - season
-    inputs = np.stack([data.sequences[i][steps][:, columns] for i in indices])
-    return inputs.astype(np.float64) * std + mean
+    windows = np.stack([data.sequences[i][:, columns] for i in indices]).astype(np.float64)
+    return naive.predict(windows * std + mean, horizon)

@@ -20,7 +20,7 @@ from selector.records import ModelConfig, TrainingSettings
 from selector.serving.export import export_model, export_repeat
 from selector.serving.predict import Predictor, open_model, predict, write_predictions
 from selector.serving.runtime import MODEL_FILE
-from selector.training.baselines import forecasts
+from selector.training.baselines import Naive, forecasts
 from selector.training.fitting import build_net, fit
 from tests.helpers.panels import OPTIONS, loaded, panel
 
@@ -108,15 +108,18 @@ def test_a_panel_model_forecasts_swings_in_proportion_to_its_window(tmp_path: Pa
                                    atol=1e-4)
 
 
-@pytest.mark.parametrize(("season", "column"), [(1, "Naive"), (7, "SeasonalNaive")])
-def test_a_repeating_forecast_exports_as_a_model_that_repeats_each_series_past(
-        tmp_path: Path, season: int, column: str) -> None:
-    """What is handed over when neither cell learned: each series' last value (or its value
-    a season before) over the horizon, in the series' own units, as the baseline scored it."""
+@pytest.mark.parametrize(("name", "naive"), [("last value", Naive()),
+                                           ("seasonal naive (season 7)", Naive(7)),
+                                           ("drift", Naive(drift=True))])
+def test_a_naive_forecast_exports_as_a_model_made_from_each_series_past(
+        tmp_path: Path, name: str, naive: Naive) -> None:
+    """What is handed over when neither cell learned: each series' last value (its value a
+    season before, or the line through its window's ends) over the horizon, in the series' own
+    units, as the baseline scored it."""
     options = DataOptions(lookback=14, horizon=3, season=7)
     data = loaded(panel(), tmp_path, options)
-    name = "last value" if season == 1 else "seasonal naive (season 7)"
-    exported = export_repeat(data, season, options, tmp_path / "model",
+    column = naive.column
+    exported = export_repeat(data, naive, options, tmp_path / "model",
                              meta={"cell": None, "column": column})
     assert exported.parity_ok
     history = panel()
@@ -125,7 +128,9 @@ def test_a_repeating_forecast_exports_as_a_model_that_repeats_each_series_past(
         assert list(out.columns) == ["unique_id", "ds", column] and len(out) == 3 * 3
         for uid, rows in out.groupby("unique_id"):
             past = history.loc[history.unique_id == uid, "y"].to_numpy()
-            expected = past[[-1] * 3] if season == 1 else past[-7:-4]
+            drift = past[-1] + (past[-1] - past[-14]) / 13 * np.arange(1, 4)
+            expected = {"Naive": past[[-1] * 3], "SeasonalNaive": past[-7:-4],
+                        "RWD": drift}[column]
             np.testing.assert_allclose(rows[column].to_numpy(), expected, rtol=1e-5)
     # on the data's own windows, the model gives what the baseline scored
     net = torch.jit.load(str(exported.torchscript))
