@@ -28,6 +28,7 @@ from selector.interrupts import INTERRUPTS
 from selector.records import (
     DataProfile,
     FinalComparison,
+    HandedOverForecast,
     Recommendation,
     Refit,
     SearchSummary,
@@ -119,16 +120,17 @@ class Repeat:
 
 
 def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: SequenceData
-                        ) -> tuple[Recommendation, Repeat | None]:
-    """The repeating forecast to hand over instead of a cell's model, and the recommendation
-    with a sentence that says why; ``rec`` and None to hand over the recommended cell (or
+                        ) -> tuple[Recommendation, FinalComparison, Repeat | None]:
+    """The forecast made from the series' past to hand over instead of a cell's model, with
+    the recommendation given a sentence that says why and the comparison a record of it (for
+    the caller to store); ``rec``, ``final`` and None to hand over the recommended cell (or
     nothing). It is handed over where neither cell learned a forecast, and where it beats
     the recommended cell on the test split (`beats_the_cell`): a model that a forecast
     repeating last week beats is no model to deploy. The verdict between the cells stands
     either way."""
     found = fallback(data) if rec.reason == "not-learned" or rec.verdict is not None else None
     if found is None:
-        return rec, None
+        return rec, final, None
     repeat = Repeat(*found)
     test = final.baselines.get(repeat.baseline.name)
     if rec.verdict is None:
@@ -138,7 +140,7 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
     else:
         gain = beats_the_cell(final, rec.verdict, data, repeat, rec.comparison.level)
         if gain is None:
-            return rec, None
+            return rec, final, None
         cell = rec.verdict.upper()
         why = (f"which beat {cell}'s {gain.pairs} final runs on the test split ("
                f"{final.score_name} {test:.4g}; {cell} worse by {gain.mean:.3g}, "
@@ -147,7 +149,8 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
                   f" and its refit ({final.refit.test_score:.4g})"))
     said = (f"Handed over instead: the {repeat.baseline.name} forecast, {why}. "
             f"selector predict gives it as the {repeat.column} column.")
-    return replace(rec, rationale=(*rec.rationale, said)), repeat
+    return (replace(rec, rationale=(*rec.rationale, said)),
+            replace(final, fallback=HandedOverForecast(repeat.baseline.name, said)), repeat)
 
 
 def beats_the_cell(final: FinalComparison, cell: Cell, data: SequenceData, repeat: Repeat,

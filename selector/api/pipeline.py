@@ -92,9 +92,11 @@ class RecommendationRun:
                 model, compared = handover.model_to_hand_over(request, final, rec.verdict, data,
                                                               space, work, self.step, len(seeds))
                 self._store(searched.study, compared)
-            # a forecast that repeats the past, where the cells (or the refit) did not beat it
-            rec, repeat = handover.repeat_to_hand_over(rec, compared, data)
-            model = repeat or model
+            # a forecast made from the past, where the cells (or the refit) did not beat it
+            rec, compared, repeat = handover.repeat_to_hand_over(rec, compared, data)
+            if repeat is not None:
+                self._store(searched.study, compared)
+                model = repeat
             gates = evaluate(decision_document(rec), baseline, baseline_source=baseline_source,
                              min_score=request.min_score) if request.gated else None
             with keeping(f"The search and the final comparison are kept in "

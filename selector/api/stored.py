@@ -43,6 +43,8 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
                  budgets: Budgets | None = None, output_dir: str | None = None
                  ) -> RecommendResult:
     """Re-render the report of a recommended study from its storage, without retraining.
+    Where `recommend` handed over a forecast made from the series' past instead of a cell's
+    model, the report says so as it did.
 
     The preset, minimum gain and budgets default to those of the last `recommend`; each one
     given replaces only itself (a new ``min_gain`` keeps the stored preset), and re-decides.
@@ -54,6 +56,9 @@ def report_study(study_name: str, *, storage: str = DEFAULT_STORAGE,
     folder = Path(output_dir or Path("selector-output") / study_name)
     artifacts: dict[str, Any] = {"folder": str(folder), **report_paths(folder),
                                  "plots": write_plots(study, final, folder)}
+    if final.fallback is not None:  # what `recommend` handed over, whatever is re-decided
+        rec = replace(rec, rationale=(*rec.rationale, final.fallback.said))
+        artifacts["fallback"] = final.fallback.name
     document = build_document(rec, final, profile, summary, artifacts)
     write_reports(document, folder)
     return RecommendResult(summary, rec, document)

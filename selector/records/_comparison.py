@@ -130,6 +130,16 @@ class Refit:
 
 
 @dataclass(frozen=True)
+class HandedOverForecast:
+    """The forecast made from the series' own past that was handed over instead of a cell's
+    model (`selector.api.handover.repeat_to_hand_over`): its baseline's name, and the
+    rationale's sentence that says why, for `selector report` to say it again."""
+
+    name: str
+    said: str
+
+
+@dataclass(frozen=True)
 class FinalComparison:
     """Everything measured after the search; stored on the study so reports need no retraining."""
 
@@ -151,6 +161,7 @@ class FinalComparison:
     stopped: str = ""  # sequential: why pairs stopped: "decided", "budget" or "maximum"
     season: int = 0  # forecasting: the season of MASE and the seasonal naive baseline
     baselines_scale_free: dict[str, ScaleFree] = field(default_factory=dict)  # on test
+    fallback: HandedOverForecast | None = None  # handed over instead of a cell's model
     version: int = COMPARISON.version  # its `selector.versions.COMPARISON` marker
 
     def seeds_run(self) -> tuple[int, ...]:
@@ -184,7 +195,8 @@ class FinalComparison:
             "baselines_scale_free": {k: ScaleFree(**v) for k, v in
                                      d.get("baselines_scale_free", {}).items()},
             "refit": Refit(**{**d["refit"], "scale_free": _scale_free(
-                d["refit"].get("scale_free"))}) if d["refit"] else None})
+                d["refit"].get("scale_free"))}) if d["refit"] else None,
+            "fallback": HandedOverForecast(**d["fallback"]) if d.get("fallback") else None})
 
 
 def _scale_free(stored: dict[str, Any] | None) -> ScaleFree | None:

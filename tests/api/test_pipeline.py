@@ -126,6 +126,7 @@ def test_a_forecast_neither_cell_learned_hands_over_the_repeating_forecast_inste
         (tmp_path / "out" / "report.md").read_text()
     forecast = predict(artifacts["model_dir"], panel())
     assert list(forecast.columns) == ["unique_id", "ds", "SeasonalNaive"]
+    assert_reported_again(search.storage, tmp_path, "seasonal naive (season 7)", said)
 
     (tmp_path / "c").mkdir()
     classified = run_recommendation(RecommendRequest(
@@ -191,6 +192,17 @@ def test_a_recommended_cell_that_the_seasonal_naive_beats_on_test_is_not_handed_
     assert "it beat GRU's final runs on the test split" in " ".join(report.split())
     forecast = predict(artifacts["model_dir"], panel())
     assert list(forecast.columns) == ["unique_id", "ds", "SeasonalNaive"]
+    assert_reported_again(search.storage, tmp_path, "seasonal naive (season 7)", said)
+
+
+def assert_reported_again(storage: str, tmp_path: Path, name: str, said: str) -> None:
+    """`selector report` re-renders from the study alone, and says what `recommend` handed
+    over: the forecast made from the series' past, not the cell's model."""
+    again = report_study("p", storage=storage, output_dir=str(tmp_path / "again"))
+    assert again.document["artifacts"]["fallback"] == name
+    assert again.recommendation.rationale[-1] == said
+    assert f"Handed-over model: the {name} forecast" in \
+        (tmp_path / "again" / "report.md").read_text()
 
 
 
