@@ -150,7 +150,8 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
     said = (f"Handed over instead: the {repeat.baseline.name} forecast, {why}. "
             f"selector predict gives it as the {repeat.column} column.")
     return (replace(rec, rationale=(*rec.rationale, said)),
-            replace(final, fallback=HandedOverForecast(repeat.baseline.name, said)), repeat)
+            replace(final, fallback=HandedOverForecast(repeat.baseline.name, said,
+                                                       rec.verdict)), repeat)
 
 
 def beats_the_cell(final: FinalComparison, cell: Cell, data: SequenceData, repeat: Repeat,

@@ -132,11 +132,13 @@ class Refit:
 @dataclass(frozen=True)
 class HandedOverForecast:
     """The forecast made from the series' own past that was handed over instead of a cell's
-    model (`selector.api.handover.repeat_to_hand_over`): its baseline's name, and the
-    rationale's sentence that says why, for `selector report` to say it again."""
+    model (`selector.api.handover.repeat_to_hand_over`): its baseline's name, the rationale's
+    sentence that says why, and the recommended cell it beat on the test split (None: neither
+    cell learned), for `selector report` to say it again whatever it re-decides."""
 
     name: str
     said: str
+    beat: Cell | None = None
 
 
 @dataclass(frozen=True)

@@ -135,12 +135,13 @@ def report_blocks(doc: dict[str, Any]) -> list[Block]:
                             f"error from seeds {_fmt(comp.get('seed_sd'))}, from the test sample "
                             f"{_fmt(comp.get('example_sd'))}). Minimum worthwhile gain: "
                             f"{comp['min_gain']:.4g} ({comp['min_gain_source']})."))
-    refit, fallback = doc["final"].get("refit"), doc["artifacts"].get("fallback")
+    refit, fallback = doc["final"].get("refit"), doc["final"].get("fallback")
     if fallback:
-        why = ("neither cell beat it on validation" if doc["verdict"] is None else
-               f"it beat {doc['verdict'].upper()}'s final runs on the test split")
-        blocks.append(("p", f"Handed-over model: the {fallback} forecast, made from each "
-                            f"series' own past as the baseline scored here is: {why}."))
+        beat = fallback.get("beat")
+        why = ("neither cell beat it on validation" if beat is None else
+               f"it beat {beat.upper()}'s final runs on the test split")
+        blocks.append(("p", f"Handed-over model: the {fallback['name']} forecast, made from "
+                            f"each series' own past as the baseline scored here is: {why}."))
     elif refit:
         blocks.append(("p", f"Handed-over model: {refit['cell'].upper()} refit on train + "
                             f"validation for {refit['epochs']} epochs (the median best epoch of "

@@ -20,6 +20,7 @@ from selector.records import (
     Budgets,
     CellResult,
     FinalComparison,
+    HandedOverForecast,
     Preferences,
     Refit,
     ScaleFree,
@@ -137,3 +138,22 @@ def test_a_forecast_report_shows_mase_and_smape_beside_the_baselines(tmp_path: P
     older = {k: v for k, v in base.to_dict().items() if k not in ("season", "baselines_scale_free")}
     assert FinalComparison.from_dict(older) == base
     assert "Scale-free" not in to_markdown(report_blocks(document(tmp_path)))
+
+
+def test_the_report_says_why_the_stored_forecast_was_handed_over_whatever_is_re_decided(
+        tmp_path: Path) -> None:
+    """`selector report` re-decides, and a new preset or budget may change the verdict; the
+    forecast handed over instead of GRU is still the one that beat GRU on test, and the
+    report says so (not that neither cell learned), in a document the schema accepts."""
+    said = "Handed over instead: the drift forecast, which beat GRU's 3 final runs."
+    final = replace(comparison([0.30, 0.31, 0.29], [0.32, 0.33, 0.31], direction="minimize"),
+                    fallback=HandedOverForecast("drift", said, "gru"))
+    assert FinalComparison.from_dict(json.loads(json.dumps(final.to_dict()))) == final
+    rec = decide(final, profile(), Budgets(max_params=1), Preferences())  # no cell fits now
+    doc = build_document(rec, final, profile(), summary(), {"folder": str(tmp_path),
+                                                            "plots": [], "fallback": "drift"})
+    jsonschema.validate(json.loads(json.dumps(doc)), json.loads(SCHEMA_FILE.read_text()))
+    assert doc["verdict"] is None
+    markdown = " ".join(to_markdown(report_blocks(doc)).split())
+    assert ("Handed-over model: the drift forecast, made from each series' own past as the "
+            "baseline scored here is: it beat GRU's final runs on the test split.") in markdown
