@@ -111,12 +111,7 @@ class Repeat:
     neither cell learned or where it beat the recommended cell on the test split."""
 
     baseline: Baseline  # its name and validation score
-    naive: Naive  # how it is made from the past
-
-    @property
-    def column(self) -> str:
-        """Its predictions' column, as statsforecast names these models."""
-        return self.naive.column
+    naive: Naive  # how it is made from the past (and its predictions' column)
 
 
 def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: SequenceData
@@ -148,7 +143,7 @@ def repeat_to_hand_over(rec: Recommendation, final: FinalComparison, data: Seque
                + ("" if final.refit is None else
                   f" and its refit ({final.refit.test_score:.4g})"))
     said = (f"Handed over instead: the {repeat.baseline.name} forecast, {why}. "
-            f"selector predict gives it as the {repeat.column} column.")
+            f"selector predict gives it as the {repeat.naive.column} column.")
     return (replace(rec, rationale=(*rec.rationale, said)),
             replace(final, fallback=HandedOverForecast(repeat.baseline.name, said,
                                                        rec.verdict)), repeat)
@@ -202,7 +197,7 @@ def write_outputs(request: RecommendRequest, study: optuna.Study, data: Sequence
         exported = export_repeat(data, chosen.naive, request.search.data_options,
                                  folder / "model", meta={
                                      "cell": None, "baseline": chosen.baseline.name,
-                                     "column": chosen.column, "study": study.study_name,
+                                     "column": chosen.naive.column, "study": study.study_name,
                                      "score_name": rec.score_name,
                                      "test_score": final.baselines.get(chosen.baseline.name),
                                      "trained_on": "nothing: it is made from the input",

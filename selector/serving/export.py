@@ -87,8 +87,8 @@ class RepeatNet(nn.Module):
     cut into, in the targets' units. It is what is handed over when neither cell learned."""
 
     columns: torch.Tensor  # the target series among the input features
-    steps: torch.Tensor  # of the last ``season`` input steps, the one each horizon step repeats
-    ahead: torch.Tensor  # drift: how many average steps each horizon step adds
+    steps: torch.Tensor  # the window's steps it reads (`Naive.reads`)
+    ahead: torch.Tensor  # drift: each horizon step's share of the window's whole rise
     mean: torch.Tensor
     std: torch.Tensor
 
@@ -98,9 +98,9 @@ class RepeatNet(nn.Module):
         columns = [data.feature_names.index(n) for n in data.target_names]
         prep = data.preprocessing
         horizon = data.targets.shape[1]
-        self.season, self.drift, self.span = naive.season, naive.drift, data.lookback
+        self.drift, self.span = naive.drift, data.lookback
         self.register_buffer("columns", torch.tensor(columns))
-        self.register_buffer("steps", torch.arange(horizon) % naive.season)
+        self.register_buffer("steps", torch.from_numpy(naive.reads(data.lookback, horizon)))
         self.register_buffer("ahead", torch.arange(1, horizon + 1, dtype=torch.float32)
                              .reshape(1, -1, 1) / max(1, data.lookback - 1))
         self.register_buffer("mean", torch.tensor(np.asarray(prep.feature_mean)[columns],
@@ -109,12 +109,11 @@ class RepeatNet(nn.Module):
                                                  dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        read = x[:, -self.span:, :].index_select(2, self.columns).index_select(1, self.steps)
         if self.drift:
-            window = x[:, -self.span:, :].index_select(2, self.columns)
-            first, last = window[:, :1], window[:, -1:]
-            return (last + self.ahead * (last - first)) * self.std + self.mean
-        last = x[:, -self.season:, :].index_select(2, self.columns)
-        return last.index_select(1, self.steps) * self.std + self.mean
+            first, last = read[:, :1], read[:, 1:]
+            read = last + self.ahead * (last - first)
+        return read * self.std + self.mean
 
 
 @dataclass(frozen=True)

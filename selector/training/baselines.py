@@ -58,15 +58,23 @@ class Naive:
         """Its predictions' column, as statsforecast names these models."""
         return "RWD" if self.drift else "Naive" if self.season == 1 else "SeasonalNaive"
 
-    def predict(self, windows: np.ndarray, horizon: int) -> np.ndarray:
-        """The forecasts of ``windows`` (n, steps, series) over ``horizon`` steps; the
-        window is read whole for the drift, in whatever units it is given (each forecast is
-        a weighted mean of its steps, so it commutes with shifting and scaling them)."""
-        ahead = np.arange(horizon)
+    def reads(self, lookback: int, horizon: int) -> np.ndarray:
+        """The steps of a ``lookback``-step window it reads: the window's two ends for the
+        drift, else the step each horizon step repeats."""
         if self.drift:
-            slope = (windows[:, -1] - windows[:, 0]) / (windows.shape[1] - 1)
-            return windows[:, -1:] + (ahead + 1)[None, :, None] * slope[:, None]
-        return windows[:, windows.shape[1] - self.season + ahead % self.season]
+            return np.array([0, lookback - 1])
+        return lookback - self.season + np.arange(horizon) % self.season
+
+    def predict(self, read: np.ndarray, lookback: int, horizon: int) -> np.ndarray:
+        """The forecasts over ``horizon`` steps from ``read`` (n, steps, series: the steps of
+        windows of ``lookback`` steps that `reads` names), in whatever units they are given
+        (each forecast is a weighted mean of the steps, so it commutes with shifting and
+        scaling them)."""
+        if not self.drift:
+            return read
+        first, last = read[:, :1], read[:, 1:]
+        ahead = np.arange(1, horizon + 1)[None, :, None]
+        return last + ahead * (last - first) / (lookback - 1)
 
 
 @dataclass(frozen=True)
@@ -129,9 +137,11 @@ def fallback(data: SequenceData) -> tuple[Baseline, Naive] | None:
     by_mase = scored_by_mase(data)
     found = []
     for name, predicted in forecasts(data, val).items():
+        if name not in made:
+            continue
         free = scale_free(predicted, data, val) if by_mase else None
         score = _rmse(data.targets[val], predicted) if free is None else free.mase
-        if name in made and score is not None and math.isfinite(score):
+        if score is not None and math.isfinite(score):
             found.append(Baseline(name, score))
     if not found:
         return None
@@ -179,5 +189,6 @@ def _repeated(data: SequenceData, indices: np.ndarray, naive: Naive) -> np.ndarr
     columns = [data.feature_names.index(n) for n in data.target_names]
     prep = data.preprocessing
     mean, std = np.asarray(prep.feature_mean)[columns], np.asarray(prep.feature_std)[columns]
-    windows = np.stack([data.sequences[i][:, columns] for i in indices]).astype(np.float64)
-    return naive.predict(windows * std + mean, horizon)
+    steps = naive.reads(lookback, horizon)
+    read = np.stack([data.sequences[i][steps][:, columns] for i in indices])
+    return naive.predict(read.astype(np.float64) * std + mean, lookback, horizon)
